@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"loom.dev/loom/internal/operator"
+	"loom.dev/loom/internal/version"
+)
+
+func newOperatorCommand() *cobra.Command {
+	var (
+		opts       operator.Options
+		kubeconfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "operator",
+		Short: "Run the operator that reconciles MeshOperator resources",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			mgr, err := operator.NewManager(cfg, opts)
+			if err != nil {
+				return err
+			}
+			ctrl.Log.WithName("setup").Info("starting operator", "version", version.Version)
+			return mgr.Start(ctrl.SetupSignalHandler())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it")
+	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address the health probe endpoint binds to")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader so that only one operator replica is active")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
+	return cmd
+}
+
+// restConfig loads the explicit kubeconfig, else follows controller-runtime's lookup order.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return ctrl.GetConfig()
+}

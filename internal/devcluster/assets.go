@@ -1,0 +1,48 @@
+// Package devcluster runs a real local Kubernetes control plane for tests and the demo:
+// envtest's etcd and kube-apiserver, plus kube-controller-manager, kube-scheduler and kwok
+// with fake nodes so that workloads really become Available. The binaries come from
+// hack/k8s-binaries.sh, which builds them from the Go module proxy.
+package devcluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Versions of the binaries hack/k8s-binaries.sh builds; they name its cache folder.
+const (
+	KubernetesVersion = "v1.37.1"
+	EtcdVersion       = "v3.6.16"
+	KwokVersion       = "v0.8.0"
+)
+
+// AssetsEnv names the environment variable that points at the binaries folder.
+const AssetsEnv = "LOOM_K8S_ASSETS"
+
+var requiredBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
+
+// DefaultAssetsDir is the folder hack/k8s-binaries.sh builds into when LOOM_K8S_ASSETS is unset.
+func DefaultAssetsDir() string {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "loom", fmt.Sprintf("k8s-%s-etcd-%s-kwok-%s", KubernetesVersion, EtcdVersion, KwokVersion))
+}
+
+// FindAssets returns the binaries folder, from LOOM_K8S_ASSETS or the default, and checks
+// that every binary is there.
+func FindAssets() (string, error) {
+	dir := os.Getenv(AssetsEnv)
+	if dir == "" {
+		dir = DefaultAssetsDir()
+	}
+	for _, name := range requiredBinaries {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("kubernetes test binaries missing in %s (%s): run `make k8s-binaries` or set %s", dir, name, AssetsEnv)
+		}
+	}
+	return dir, nil
+}

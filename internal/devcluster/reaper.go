@@ -1,0 +1,64 @@
+package devcluster
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// reaperScript waits for the process that owns the cluster to die, then kills every process
+// group listed in the pid file and removes the cluster folder. It is what keeps a test binary
+// that panics or is killed by `go test -timeout` from leaving etcd and friends behind.
+const reaperScript = `while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
+for p in $(cat "$2" 2>/dev/null); do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+rm -rf "$3"`
+
+// reaper is a watchdog process that outlives its owner only long enough to clean up.
+type reaper struct {
+	mu      sync.Mutex
+	pidFile string
+	known   map[int]bool
+	cmd     *exec.Cmd
+}
+
+func startReaper(clusterDir string) (*reaper, error) {
+	r := &reaper{pidFile: filepath.Join(clusterDir, "pids"), known: map[int]bool{}}
+	cmd := exec.Command("/bin/sh", "-c", reaperScript, "loom-cluster-reaper", strconv.Itoa(os.Getpid()), r.pidFile, clusterDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting cluster reaper: %w", err)
+	}
+	r.cmd = cmd
+	return r, nil
+}
+
+// watch records pids (each the leader of its process group) for the reaper to kill.
+func (r *reaper) watch(pids ...int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := os.OpenFile(r.pidFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, pid := range pids {
+		if r.known[pid] {
+			continue
+		}
+		r.known[pid] = true
+		if _, err := fmt.Fprintln(f, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop ends the watchdog; the owner cleans up itself.
+func (r *reaper) stop() {
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+}

@@ -1,0 +1,52 @@
+// Package e2e runs the loom binary, its demo and its install manifests the way a user would,
+// against a real local Kubernetes.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"testing"
+
+	"loom.dev/loom/internal/devcluster"
+)
+
+var (
+	repoRoot string
+	loomBin  string
+	assets   string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	var err error
+	if assets, err = devcluster.FindAssets(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if repoRoot, err = filepath.Abs("../.."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	binDir, err := os.MkdirTemp("", "loom-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	loomBin = filepath.Join(binDir, "loom")
+	build := exec.Command("go", "build", "-o", loomBin, ".")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building loom: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}

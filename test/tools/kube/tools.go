@@ -1,0 +1,12 @@
+//go:build tools
+
+// Package tools pins the Kubernetes commands that tests and the demo run.
+// They are built with `go build`, never imported.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
