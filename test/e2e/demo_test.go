@@ -1,21 +1,30 @@
 package e2e
 
 import (
+	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
-// TestDemoRunsTwiceInARow runs the README's demo non-interactively, twice, and checks that it
-// shows the reconciled mesh and leaves no process behind.
+// demoCommand runs the README's demo in a session of its own, as a terminal would.
+func demoCommand(t *testing.T, stateDir string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(t.Context(), "bash", append([]string{repoRoot + "/hack/demo.sh"}, args...)...)
+	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd
+}
+
+// TestDemoRunsTwiceInARow runs the demo non-interactively, twice, and checks that it shows
+// the reconciled mesh and leaves no process behind.
 func TestDemoRunsTwiceInARow(t *testing.T) {
 	stateDir := t.TempDir()
 	for run := 1; run <= 2; run++ {
-		cmd := exec.CommandContext(t.Context(), "bash", repoRoot+"/hack/demo.sh", "--once")
-		cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd := demoCommand(t, stateDir, "--once")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("demo run %d: %v\n%s", run, err, out)
@@ -24,6 +33,61 @@ func TestDemoRunsTwiceInARow(t *testing.T) {
 			t.Fatalf("demo run %d did not show the reconciled mesh:\n%s", run, out)
 		}
 		assertSessionEmpty(t, cmd.Process.Pid)
+	}
+}
+
+// TestDemoStops checks both ways the README gives to stop a running demo.
+func TestDemoStops(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(t *testing.T, demo *exec.Cmd, stateDir string)
+	}{
+		{"ctrl-c", func(t *testing.T, demo *exec.Cmd, _ string) {
+			// A terminal sends SIGINT to the whole foreground process group.
+			if err := syscall.Kill(-demo.Process.Pid, syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"cluster-down", func(t *testing.T, _ *exec.Cmd, stateDir string) {
+			if out, err := loom(t, stateDir, "dev", "cluster", "down"); err != nil {
+				t.Fatalf("down: %v\n%s", err, out)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stateDir := t.TempDir()
+			demo := demoCommand(t, stateDir)
+			pr, pw := io.Pipe()
+			demo.Stdout, demo.Stderr = pw, pw
+			if err := demo.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- demo.Wait(); pw.Close() }()
+
+			var output strings.Builder
+			running := false
+			for scanner := bufio.NewScanner(pr); scanner.Scan(); {
+				output.WriteString(scanner.Text() + "\n")
+				if strings.HasPrefix(scanner.Text(), "The demo is running.") {
+					running = true
+					break
+				}
+			}
+			if !running {
+				t.Fatalf("demo ended before it was running:\n%s", output.String())
+			}
+			go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+			tc.stop(t, demo, stateDir)
+			select {
+			case <-exited:
+			case <-time.After(time.Minute):
+				_ = syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
+				t.Fatal("demo still running a minute after it was stopped")
+			}
+			assertSessionEmpty(t, demo.Process.Pid)
+		})
 	}
 }
 
