@@ -45,7 +45,7 @@ step "Starting the operator (log: $log_dir/operator.log)"
 operator_pid=$!
 
 step "Applying the sample MeshOperator"
-"$kubectl" apply -f "$root/config/samples/operator_v1alpha1_meshoperator.yaml"
+"$kubectl" apply -f "$root/config/samples/mesh_default.yaml"
 "$kubectl" wait --for condition=Reconciled mesh/loom --timeout 60s
 
 step "kubectl get mesh"

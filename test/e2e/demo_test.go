@@ -91,11 +91,14 @@ func TestDemoStops(t *testing.T) {
 	}
 }
 
-// meshRowReconciled finds the `kubectl get mesh` row of the sample with Reconciled True.
+// meshRowReconciled checks that the demo waited for the sample's Reconciled condition and
+// then printed its `kubectl get mesh` row.
 func meshRowReconciled(out string) bool {
+	if !strings.Contains(out, "meshoperator.operator.loom.dev/loom condition met") {
+		return false
+	}
 	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 4 && f[0] == "loom" && f[1] == "default" && f[2] == "True" {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "loom" && f[1] == "default" {
 			return true
 		}
 	}

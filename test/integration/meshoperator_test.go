@@ -2,15 +2,20 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 )
@@ -61,25 +66,74 @@ func TestMeshOperatorIsReconciledWithDefaults(t *testing.T) {
 
 func TestInvalidSpecIsRejectedNamingTheField(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		spec  operatorv1alpha1.MeshOperatorSpec
-		field string
+		name string
+		spec string
+		want []string // substrings of the apiserver's error
 	}{
-		{"bad-profile", operatorv1alpha1.MeshOperatorSpec{Profile: "huge"}, "spec.profile"},
-		{"bad-namespace", operatorv1alpha1.MeshOperatorSpec{Namespace: "Not_A_Namespace"}, "spec.namespace"},
+		{"unknown-version", `{"version": "9.9.9"}`, []string{"spec.version", `supported values: "1.0.0", "1.1.0"`}},
+		{"bad-profile", `{"profile": "huge"}`, []string{"spec.profile", "supported values"}},
+		{"bad-namespace", `{"namespace": "Not_A_Namespace"}`, []string{"spec.namespace"}},
+		{"bad-log-level", `{"controlPlane": {"logLevel": "loud"}}`, []string{"spec.controlPlane.logLevel"}},
+		{"zero-replicas", `{"controlPlane": {"replicas": 0}}`, []string{"spec.controlPlane.replicas"}},
+		{"autoscaling-max-below-min", `{"controlPlane": {"autoscaling": {"enabled": true, "minReplicas": 4, "maxReplicas": 2}}}`,
+			[]string{"spec.controlPlane.autoscaling", "maxReplicas must be at least minReplicas"}},
+		{"bad-mtls-mode", `{"meshConfig": {"mtlsMode": "DISABLE"}}`, []string{"spec.meshConfig.mtlsMode"}},
+		{"bad-outbound-policy", `{"meshConfig": {"outboundTrafficPolicy": "ANY"}}`, []string{"spec.meshConfig.outboundTrafficPolicy"}},
+		{"sampling-over-100", `{"meshConfig": {"tracing": {"samplingPercentage": "150"}}}`, []string{"spec.meshConfig.tracing.samplingPercentage"}},
+		{"tracing-without-collector", `{"meshConfig": {"tracing": {"enabled": true}}}`, []string{"spec.meshConfig.tracing.collectorAddress is required"}},
+		{"gateway-without-type", `{"gateways": [{"name": "in"}]}`, []string{"spec.gateways[0].type"}},
+		{"gateway-bad-port", `{"gateways": [{"name": "in", "type": "Ingress", "service": {"ports": [{"name": "http", "port": 70000}]}}]}`,
+			[]string{"spec.gateways[0].service.ports[0].port"}},
+		{"duplicate-gateway", `{"gateways": [{"name": "in", "type": "Ingress"}, {"name": "in", "type": "Egress"}]}`, []string{"spec.gateways[1]", "Duplicate value"}},
+		{"grafana-without-credentials", `{"addons": {"grafana": {"enabled": true}}}`, []string{"spec.addons.grafana", "adminCredentialsSecretRef is required"}},
+		{"bad-retention", `{"addons": {"prometheus": {"retention": "forever"}}}`, []string{"spec.addons.prometheus.retention"}},
+		{"bad-update-strategy", `{"updateStrategy": {"type": "Blue"}}`, []string{"spec.updateStrategy.type"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mesh := newMesh(tc.name)
-			mesh.Spec = tc.spec
+			if err := json.Unmarshal([]byte(tc.spec), &mesh.Spec); err != nil {
+				t.Fatal(err)
+			}
 			err := k8sClient.Create(t.Context(), mesh)
 			if err == nil {
 				_ = k8sClient.Delete(context.Background(), mesh)
-				t.Fatalf("apiserver accepted invalid spec %+v", tc.spec)
+				t.Fatalf("apiserver accepted invalid spec %s", tc.spec)
 			}
-			if !strings.Contains(err.Error(), tc.field) {
-				t.Errorf("error does not name %s: %v", tc.field, err)
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not contain %q: %v", want, err)
+				}
 			}
 		})
+	}
+}
+
+func TestNamespaceCannotChange(t *testing.T) {
+	mesh := newMesh("fixed-namespace")
+	if err := k8sClient.Create(t.Context(), mesh); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"namespace":"elsewhere"}}`))
+	err := k8sClient.Patch(t.Context(), mesh, patch)
+	if err == nil || !strings.Contains(err.Error(), "spec.namespace cannot be changed") {
+		t.Fatalf("namespace change: %v", err)
+	}
+}
+
+func TestDefaultsFillEveryLevel(t *testing.T) {
+	mesh := newMesh("nested-defaults")
+	if err := k8sClient.Create(t.Context(), mesh); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
+	s := mesh.Spec
+	if s.Version != "1.1.0" || s.ControlPlane.LogLevel != "info" || s.MeshConfig.TrustDomain != "cluster.local" ||
+		s.MeshConfig.MTLSMode != "PERMISSIVE" || s.MeshConfig.OutboundTrafficPolicy != "ALLOW_ANY" ||
+		s.MeshConfig.AccessLogging.Path != "/dev/stdout" || s.MeshConfig.Tracing.SamplingPercentage != "1" ||
+		s.Addons.Prometheus.Retention != "15d" || s.Addons.Jaeger.MaxTraces != 50000 ||
+		s.UpdateStrategy.Type != operatorv1alpha1.InPlace || s.UpdateStrategy.ReadinessTimeout.Duration != 5*time.Minute {
+		t.Errorf("defaults not applied: %+v", s)
 	}
 }
 
@@ -100,10 +154,33 @@ func TestKubectlGetMeshShowsState(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("kubectl get mesh printed %q", out)
 	}
-	if header := strings.Fields(lines[0]); strings.Join(header, " ") != "NAME VERSION PROFILE RECONCILED AGE" {
+	if header := strings.Fields(lines[0]); strings.Join(header, " ") != "NAME VERSION PROFILE READY REVISION AGE" {
 		t.Errorf("columns %v", header)
 	}
-	if row := strings.Fields(lines[1]); len(row) != 5 || row[0] != "printed" || row[1] != "1.0.0" || row[2] != "default" || row[3] != "True" {
+	// Nothing is installed yet, so Version, Ready and Revision are empty.
+	if row := strings.Fields(lines[1]); len(row) != 3 || row[0] != "printed" || row[1] != "default" {
 		t.Errorf("row %v", row)
+	}
+}
+
+func TestEverySampleIsAccepted(t *testing.T) {
+	samples, err := filepath.Glob("../../config/samples/mesh_*.yaml")
+	if err != nil || len(samples) < 4 {
+		t.Fatalf("expected a sample per profile, found %v (%v)", samples, err)
+	}
+	for _, path := range samples {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mesh := &operatorv1alpha1.MeshOperator{}
+		if err := yaml.UnmarshalStrict(data, mesh); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := k8sClient.Create(t.Context(), mesh); err != nil {
+			t.Errorf("%s rejected: %v", path, err)
+			continue
+		}
+		_ = k8sClient.Delete(t.Context(), mesh)
 	}
 }
