@@ -1,0 +1,125 @@
+package values
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+)
+
+// Revision is the control-plane revision a spec asks for: empty (the default revision) for
+// in-place updates, else the version with dashes (1.1.0 -> 1-1-0), as in istio.io/rev.
+func Revision(spec *operatorv1alpha1.MeshOperatorSpec) string {
+	if spec.UpdateStrategy.Type != operatorv1alpha1.RevisionBased {
+		return ""
+	}
+	return strings.ReplaceAll(spec.Version, ".", "-")
+}
+
+// ControlPlane returns the control-plane chart's values for a spec.
+func ControlPlane(spec *operatorv1alpha1.MeshOperatorSpec) (map[string]any, error) {
+	cp := spec.ControlPlane
+	p := profileFor(spec.Profile)
+
+	replicas := p.replicas
+	if cp.Replicas != nil {
+		replicas = *cp.Replicas
+	}
+	resources := p.resources
+	if cp.Resources != nil {
+		resources = *cp.Resources
+	}
+	autoscaling := map[string]any{"enabled": p.autoscaling, "minReplicas": replicas, "maxReplicas": max(p.maxReplicas, replicas)}
+	if a := cp.Autoscaling; a != nil {
+		autoscaling["enabled"] = a.Enabled
+		if a.MinReplicas != nil {
+			autoscaling["minReplicas"] = *a.MinReplicas
+		}
+		if a.MaxReplicas > 0 {
+			autoscaling["maxReplicas"] = a.MaxReplicas
+		}
+		if a.TargetCPUUtilizationPercentage > 0 {
+			autoscaling["targetCPUUtilizationPercentage"] = a.TargetCPUUtilizationPercentage
+		}
+	}
+
+	typed := map[string]any{
+		"version":             spec.Version,
+		"revision":            Revision(spec),
+		"replicas":            replicas,
+		"autoscaling":         autoscaling,
+		"podDisruptionBudget": map[string]any{"enabled": p.pdb || replicas > 1, "minAvailable": 1},
+		"podAntiAffinity":     p.antiAffinity,
+		"nodeSelector":        cp.NodeSelector,
+		"logLevel":            cp.LogLevel,
+		"meshConfig":          meshConfig(spec),
+	}
+	fields := map[string]any{"resources": resources, "tolerations": cp.Tolerations, "affinity": cp.Affinity, "env": cp.Env}
+	for key, v := range fields {
+		m, err := toValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("spec.controlPlane.%s: %w", key, err)
+		}
+		if m != nil {
+			typed[key] = m
+		}
+	}
+	normalized, err := toValue(typed)
+	if err != nil {
+		return nil, err
+	}
+	return withOverrides(normalized.(map[string]any), spec.Values.ControlPlane, "spec.values.controlPlane")
+}
+
+// meshConfig is the mesh-wide configuration the control plane reads, with the tracing
+// collector defaulting to the Jaeger add-on.
+func meshConfig(spec *operatorv1alpha1.MeshOperatorSpec) operatorv1alpha1.MeshConfigSpec {
+	mc := *spec.MeshConfig.DeepCopy()
+	if mc.Tracing.Enabled && mc.Tracing.CollectorAddress == "" && spec.Addons.Jaeger.Enabled {
+		mc.Tracing.CollectorAddress = fmt.Sprintf("%s.%s.svc:9411", JaegerCollectorService, spec.Namespace)
+	}
+	return mc
+}
+
+// JaegerCollectorService is the Service through which the Jaeger add-on accepts Zipkin spans.
+const JaegerCollectorService = "jaeger-collector"
+
+// toValue converts a Go value to the plain maps, slices and scalars that Helm expects, the
+// way the value would look in a values file. Nil and empty values become nil.
+func toValue(v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, err
+	}
+	switch o := out.(type) {
+	case map[string]any:
+		if len(o) == 0 {
+			return nil, nil
+		}
+	case []any:
+		if len(o) == 0 {
+			return nil, nil
+		}
+	}
+	return out, nil
+}
+
+// withOverrides merges the user's free-form overrides over the typed values; overrides win.
+func withOverrides(typed map[string]any, overrides *apiextensionsv1.JSON, field string) (map[string]any, error) {
+	if overrides == nil || len(overrides.Raw) == 0 {
+		return typed, nil
+	}
+	var user map[string]any
+	if err := json.Unmarshal(overrides.Raw, &user); err != nil {
+		return nil, fmt.Errorf("%s must be an object: %w", field, err)
+	}
+	return chartutil.CoalesceTables(user, typed), nil
+}
