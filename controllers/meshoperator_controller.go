@@ -3,59 +3,204 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+	"loom.dev/loom/pkg/apply"
+	"loom.dev/loom/pkg/render"
 )
 
-// MeshOperatorReconciler reconciles MeshOperator objects.
+// Finalizer holds a MeshOperator until everything it installed is removed.
+const Finalizer = "operator.loom.dev/uninstall"
+
+// MeshOperatorReconciler installs, updates and uninstalls the mesh a MeshOperator describes.
 type MeshOperatorReconciler struct {
 	client.Client
+	Renderer *render.Renderer
+	Applier  *apply.Applier
 }
 
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces;serviceaccounts;configmaps;secrets;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods;endpoints;nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*/status,verbs=get;update;patch
 
-// Reconcile records that the latest spec was observed. No mesh component is installed yet:
-// the install pipeline arrives with the MeshOperator lifecycle work.
+// Reconcile drives the mesh toward its spec, one step per call, and records the truth in status.
 func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	mesh := &operatorv1alpha1.MeshOperator{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-
-	desired := mesh.Status.DeepCopy()
-	desired.ObservedGeneration = mesh.Generation
-	meta.SetStatusCondition(&desired.Conditions, metav1.Condition{
-		Type:               operatorv1alpha1.ConditionReconciled,
-		Status:             metav1.ConditionTrue,
-		Reason:             "SpecAccepted",
-		Message:            "spec accepted; no mesh components are installed by this operator version",
-		ObservedGeneration: mesh.Generation,
-	})
-	if equality.Semantic.DeepEqual(&mesh.Status, desired) {
-		return ctrl.Result{}, nil
+	if !mesh.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.uninstall(ctx, mesh)
 	}
 
-	mesh.Status = *desired
-	if err := r.Status().Update(ctx, mesh); err != nil {
+	status := newStatus(mesh)
+	owner, err := r.namespaceOwner(ctx, mesh)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	log.FromContext(ctx).Info("reconciled", "generation", mesh.Generation)
-	return ctrl.Result{}, nil
+	if owner != mesh.Name {
+		status.failed(operatorv1alpha1.ReasonNamespaceConflict,
+			fmt.Sprintf("namespace %s is already owned by MeshOperator %s; only one MeshOperator may own a namespace", mesh.Spec.Namespace, owner))
+		return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
+	}
+	if controllerutil.AddFinalizer(mesh, Finalizer) {
+		// The update triggers the next reconcile.
+		return ctrl.Result{}, r.Update(ctx, mesh)
+	}
+
+	components, err := r.plan(mesh)
+	if err != nil {
+		var invalid *render.InvalidValuesError
+		if errors.As(err, &invalid) {
+			status.failed(operatorv1alpha1.ReasonInvalidValues, err.Error())
+			return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
+		}
+		return ctrl.Result{}, err
+	}
+	if ready, err := r.ensureNamespace(ctx, mesh); err != nil || !ready {
+		if err == nil {
+			status.waiting(fmt.Sprintf("waiting for namespace %s to finish terminating", mesh.Spec.Namespace))
+			err = r.writeStatus(ctx, mesh, status)
+		}
+		return ctrl.Result{RequeueAfter: namespaceRetry}, err
+	}
+
+	for _, c := range components {
+		if err := r.install(ctx, mesh.Name, c); err != nil {
+			status.failed(operatorv1alpha1.ReasonApplyFailed, err.Error())
+			if werr := r.writeStatus(ctx, mesh, status); werr != nil {
+				return ctrl.Result{}, werr
+			}
+			return ctrl.Result{}, err
+		}
+		cs, err := r.readiness(ctx, c)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		status.component(cs)
+		if !cs.Ready {
+			// Later components wait for this one; its Deployment's events bring us back.
+			break
+		}
+	}
+	status.summarize(len(components))
+	return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
 }
 
-// SetupWithManager registers the reconciler with the manager.
-func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&operatorv1alpha1.MeshOperator{}).
-		Named("meshoperator").
-		Complete(r)
+// namespaceOwner returns the MeshOperator that owns the mesh's namespace: the oldest one
+// that names it, ties broken by name.
+func (r *MeshOperatorReconciler) namespaceOwner(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (string, error) {
+	list := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, list); err != nil {
+		return "", err
+	}
+	owner := mesh
+	for i := range list.Items {
+		m := &list.Items[i]
+		if m.Spec.Namespace != mesh.Spec.Namespace || !m.DeletionTimestamp.IsZero() && m.Name != mesh.Name {
+			continue
+		}
+		if older(m, owner) {
+			owner = m
+		}
+	}
+	return owner.Name, nil
+}
+
+func older(a, b *operatorv1alpha1.MeshOperator) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+// namespaceRetry paces the wait for a terminating namespace.
+const namespaceRetry = 2 * time.Second
+
+// ensureNamespace creates the mesh namespace when missing, marked so that uninstall may
+// remove it; a namespace the user made is left as it is. It reports false while the
+// namespace is still terminating.
+func (r *MeshOperatorReconciler) ensureNamespace(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (bool, error) {
+	ns := &corev1.Namespace{}
+	err := r.Get(ctx, client.ObjectKey{Name: mesh.Spec.Namespace}, ns)
+	switch {
+	case err == nil:
+		return ns.DeletionTimestamp.IsZero(), nil
+	case !apierrors.IsNotFound(err):
+		return false, err
+	}
+	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   mesh.Spec.Namespace,
+		Labels: map[string]string{LabelCreatedBy: mesh.Name},
+	}}
+	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return false, err
+	}
+	log.FromContext(ctx).Info("created namespace", "namespace", ns.Name)
+	return true, nil
+}
+
+// uninstall removes everything the mesh installed, newest kinds first, then its namespace
+// if the operator created it for this mesh and no other MeshOperator names it, and then
+// releases the MeshOperator.
+func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
+	if !controllerutil.ContainsFinalizer(mesh, Finalizer) {
+		return nil
+	}
+	kinds := slices.Clone(managedKinds)
+	slices.Reverse(kinds)
+	deleted, err := r.Applier.Prune(ctx, ownedBy(mesh.Name, ""), kinds, nil)
+	if err != nil {
+		return err
+	}
+	if len(deleted) > 0 {
+		log.FromContext(ctx).Info("uninstalled", "objects", deleted)
+	}
+	if err := r.removeNamespace(ctx, mesh); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(mesh, Finalizer)
+	return r.Update(ctx, mesh)
+}
+
+func (r *MeshOperatorReconciler) removeNamespace(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: mesh.Spec.Namespace}, ns); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ns.Labels[LabelCreatedBy] != mesh.Name || !ns.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	list := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, list); err != nil {
+		return err
+	}
+	for _, m := range list.Items {
+		if m.Name != mesh.Name && m.Spec.Namespace == mesh.Spec.Namespace && m.DeletionTimestamp.IsZero() {
+			return nil // the next owner takes the namespace over
+		}
+	}
+	return client.IgnoreNotFound(r.Delete(ctx, ns))
 }

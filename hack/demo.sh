@@ -46,10 +46,14 @@ operator_pid=$!
 
 step "Applying the sample MeshOperator"
 "$kubectl" apply -f "$root/config/samples/mesh_default.yaml"
-"$kubectl" wait --for condition=Reconciled mesh/loom --timeout 60s
+"$kubectl" wait --for condition=Ready mesh/loom --timeout 120s
 
 step "kubectl get mesh"
 "$kubectl" get mesh
+
+step "What the operator installed"
+"$kubectl" get mesh loom -o jsonpath='{range .status.components[*]}{.name}{": ready "}{.readyReplicas}{"/"}{.desiredReplicas}{", version "}{.version}{"\n"}{end}'
+"$kubectl" get deploy,svc,cm,sa -n loom-system -l operator.loom.dev/mesh=loom
 
 cat <<MSG
 

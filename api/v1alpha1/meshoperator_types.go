@@ -88,12 +88,12 @@ type UpdateStrategy struct {
 
 	// ReadinessTimeout is how long a changed component may take to become Ready before the
 	// operator rolls back to the last good configuration.
-	// +kubebuilder:default="5m"
+	// +kubebuilder:default="5m0s"
 	// +optional
 	ReadinessTimeout *metav1.Duration `json:"readinessTimeout,omitempty"`
 
 	// RevisionGracePeriod is how long an unused old revision is kept (RevisionBased only).
-	// +kubebuilder:default="1h"
+	// +kubebuilder:default="1h0m0s"
 	// +optional
 	RevisionGracePeriod *metav1.Duration `json:"revisionGracePeriod,omitempty"`
 }

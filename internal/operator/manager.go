@@ -14,6 +14,8 @@ import (
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/controllers"
+	"loom.dev/loom/pkg/apply"
+	"loom.dev/loom/pkg/render"
 )
 
 // LeaderElectionID names the Lease that operator replicas compete for.
@@ -39,6 +41,7 @@ func Scheme() *runtime.Scheme {
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
+		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		LeaderElection:          opts.LeaderElection,
@@ -50,7 +53,16 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := (&controllers.MeshOperatorReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	renderer, err := render.New()
+	if err != nil {
+		return nil, err
+	}
+	reconciler := &controllers.MeshOperatorReconciler{
+		Client:   mgr.GetClient(),
+		Renderer: renderer,
+		Applier:  &apply.Applier{Client: mgr.GetClient()},
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MeshOperator controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -91,14 +91,16 @@ func TestDemoStops(t *testing.T) {
 	}
 }
 
-// meshRowReconciled checks that the demo waited for the sample's Reconciled condition and
-// then printed its `kubectl get mesh` row.
+// meshRowReconciled checks that the demo waited for the sample to be Ready, printed its
+// `kubectl get mesh` row and the control plane it installed.
 func meshRowReconciled(out string) bool {
-	if !strings.Contains(out, "meshoperator.operator.loom.dev/loom condition met") {
+	if !strings.Contains(out, "meshoperator.operator.loom.dev/loom condition met") ||
+		!strings.Contains(out, "control-plane: ready 1/1, version 1.1.0") {
 		return false
 	}
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "loom" && f[1] == "default" {
+		// NAME VERSION PROFILE READY REVISION AGE
+		if f := strings.Fields(line); len(f) == 6 && f[0] == "loom" && f[1] == "1.1.0" && f[2] == "default" && f[3] == "True" && f[4] == "default" {
 			return true
 		}
 	}

@@ -30,7 +30,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var err error
-	cluster, err = devcluster.Start(ctx, devcluster.Options{CRDDirectoryPaths: []string{"../../config/crd/bases"}})
+	cluster, err = devcluster.Start(ctx, devcluster.Options{Nodes: 1, CRDDirectoryPaths: []string{"../../config/crd/bases"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting cluster:", err)
 		return 1

@@ -20,8 +20,12 @@ import (
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 )
 
+// newMesh returns a MeshOperator with a namespace of its own, so tests do not collide.
 func newMesh(name string) *operatorv1alpha1.MeshOperator {
-	return &operatorv1alpha1.MeshOperator{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	return &operatorv1alpha1.MeshOperator{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       operatorv1alpha1.MeshOperatorSpec{Namespace: name},
+	}
 }
 
 // waitReconciled waits until the Reconciled condition reports the mesh's current generation.
@@ -51,8 +55,8 @@ func TestMeshOperatorIsReconciledWithDefaults(t *testing.T) {
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
 
 	got := waitReconciled(t, "defaults")
-	if got.Spec.Profile != "default" || got.Spec.Namespace != "loom-system" {
-		t.Errorf("defaults not applied by the CRD: profile %q namespace %q", got.Spec.Profile, got.Spec.Namespace)
+	if got.Spec.Profile != "default" {
+		t.Errorf("default profile not applied by the CRD: %q", got.Spec.Profile)
 	}
 
 	got.Spec.Version = "1.0.0"
@@ -90,7 +94,7 @@ func TestInvalidSpecIsRejectedNamingTheField(t *testing.T) {
 		{"bad-update-strategy", `{"updateStrategy": {"type": "Blue"}}`, []string{"spec.updateStrategy.type"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mesh := newMesh(tc.name)
+			mesh := &operatorv1alpha1.MeshOperator{ObjectMeta: metav1.ObjectMeta{Name: tc.name}}
 			if err := json.Unmarshal([]byte(tc.spec), &mesh.Spec); err != nil {
 				t.Fatal(err)
 			}
@@ -122,13 +126,13 @@ func TestNamespaceCannotChange(t *testing.T) {
 }
 
 func TestDefaultsFillEveryLevel(t *testing.T) {
-	mesh := newMesh("nested-defaults")
+	mesh := &operatorv1alpha1.MeshOperator{ObjectMeta: metav1.ObjectMeta{Name: "nested-defaults"}}
 	if err := k8sClient.Create(t.Context(), mesh); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
 	s := mesh.Spec
-	if s.Version != "1.1.0" || s.ControlPlane.LogLevel != "info" || s.MeshConfig.TrustDomain != "cluster.local" ||
+	if s.Namespace != "loom-system" || s.Version != "1.1.0" || s.ControlPlane.LogLevel != "info" || s.MeshConfig.TrustDomain != "cluster.local" ||
 		s.MeshConfig.MTLSMode != "PERMISSIVE" || s.MeshConfig.OutboundTrafficPolicy != "ALLOW_ANY" ||
 		s.MeshConfig.AccessLogging.Path != "/dev/stdout" || s.MeshConfig.Tracing.SamplingPercentage != "1" ||
 		s.Addons.Prometheus.Retention != "15d" || s.Addons.Jaeger.MaxTraces != 50000 ||
@@ -144,7 +148,7 @@ func TestKubectlGetMeshShowsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
-	waitReconciled(t, "printed")
+	waitCondition(t, "printed", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 
 	out, err := exec.CommandContext(t.Context(), cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "get", "mesh", "printed").CombinedOutput()
 	if err != nil {
@@ -157,8 +161,7 @@ func TestKubectlGetMeshShowsState(t *testing.T) {
 	if header := strings.Fields(lines[0]); strings.Join(header, " ") != "NAME VERSION PROFILE READY REVISION AGE" {
 		t.Errorf("columns %v", header)
 	}
-	// Nothing is installed yet, so Version, Ready and Revision are empty.
-	if row := strings.Fields(lines[1]); len(row) != 3 || row[0] != "printed" || row[1] != "default" {
+	if row := strings.Fields(lines[1]); len(row) != 6 || row[0] != "printed" || row[1] != "1.0.0" || row[2] != "default" || row[3] != "True" || row[4] != "default" {
 		t.Errorf("row %v", row)
 	}
 }

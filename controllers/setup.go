@@ -1,0 +1,86 @@
+package controllers
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+)
+
+// managedSelector matches every object the operator manages.
+func managedSelector() labels.Selector {
+	req, _ := labels.NewRequirement(LabelMesh, selection.Exists, nil)
+	return labels.NewSelector().Add(*req)
+}
+
+func managedMetadata() []client.Object {
+	objs := make([]client.Object, 0, len(managedKinds))
+	for _, gvk := range managedKinds {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		objs = append(objs, m)
+	}
+	return objs
+}
+
+// CacheOptions keeps only managed objects in the manager's cache for the kinds the
+// operator watches, so that a large cluster's Deployments and ConfigMaps are not cached.
+func CacheOptions() cache.Options {
+	byObject := map[client.Object]cache.ByObject{
+		&appsv1.Deployment{}: {Label: managedSelector()},
+	}
+	for _, obj := range managedMetadata() {
+		byObject[obj] = cache.ByObject{Label: managedSelector()}
+	}
+	return cache.Options{ByObject: byObject}
+}
+
+// SetupWithManager registers the reconciler: it reacts to MeshOperators, to changes of the
+// objects it manages (drift repair, readiness), and to meshes that share a namespace.
+func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&operatorv1alpha1.MeshOperator{}).
+		Named("meshoperator").
+		Watches(&operatorv1alpha1.MeshOperator{}, handler.EnqueueRequestsFromMapFunc(r.namespaceSiblings))
+	for _, obj := range managedMetadata() {
+		b = b.WatchesMetadata(obj, handler.EnqueueRequestsFromMapFunc(meshOfObject))
+	}
+	return b.Complete(r)
+}
+
+func meshOfObject(_ context.Context, obj client.Object) []reconcile.Request {
+	if mesh := obj.GetLabels()[LabelMesh]; mesh != "" {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: mesh}}}
+	}
+	return nil
+}
+
+// namespaceSiblings wakes the other meshes that name the same namespace, so that one
+// refused for a conflict takes over once the owner is gone.
+func (r *MeshOperatorReconciler) namespaceSiblings(ctx context.Context, obj client.Object) []reconcile.Request {
+	mesh, ok := obj.(*operatorv1alpha1.MeshOperator)
+	if !ok {
+		return nil
+	}
+	list := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, m := range list.Items {
+		if m.Name != mesh.Name && m.Spec.Namespace == mesh.Spec.Namespace {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: m.Name}})
+		}
+	}
+	return reqs
+}

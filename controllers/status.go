@@ -1,0 +1,103 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+	"loom.dev/loom/pkg/values"
+)
+
+// statusBuilder computes a MeshOperator's status from what one reconcile saw.
+type statusBuilder struct {
+	spec   *operatorv1alpha1.MeshOperatorSpec
+	gen    int64
+	status operatorv1alpha1.MeshOperatorStatus
+}
+
+func newStatus(mesh *operatorv1alpha1.MeshOperator) *statusBuilder {
+	st := mesh.Status.DeepCopy()
+	st.ObservedGeneration = mesh.Generation
+	st.Components = nil
+	return &statusBuilder{spec: &mesh.Spec, gen: mesh.Generation, status: *st}
+}
+
+func (b *statusBuilder) set(condType string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&b.status.Conditions, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: msg, ObservedGeneration: b.gen,
+	})
+}
+
+// failed records that the spec could not be acted on; what runs keeps running.
+func (b *statusBuilder) failed(reason, msg string) {
+	b.set(operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse, reason, msg)
+	b.set(operatorv1alpha1.ConditionDegraded, metav1.ConditionTrue, reason, msg)
+	b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionFalse, reason, "no progress until the spec is fixed")
+	if meta.FindStatusCondition(b.status.Conditions, operatorv1alpha1.ConditionReady) == nil {
+		b.set(operatorv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	}
+}
+
+// waiting records a wait that is not a failure.
+func (b *statusBuilder) waiting(msg string) {
+	b.set(operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse, operatorv1alpha1.ReasonInstalling, msg)
+	b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue, operatorv1alpha1.ReasonInstalling, msg)
+	if meta.FindStatusCondition(b.status.Conditions, operatorv1alpha1.ConditionReady) == nil {
+		b.set(operatorv1alpha1.ConditionReady, metav1.ConditionFalse, operatorv1alpha1.ReasonInstalling, msg)
+	}
+}
+
+func (b *statusBuilder) component(cs operatorv1alpha1.ComponentStatus) {
+	b.status.Components = append(b.status.Components, cs)
+}
+
+// summarize sets the conditions from the components seen, out of total planned.
+func (b *statusBuilder) summarize(total int) {
+	revision := values.Revision(b.spec)
+	if revision == "" {
+		revision = "default"
+	}
+	allReady := len(b.status.Components) == total
+	var waiting *operatorv1alpha1.ComponentStatus
+	for i := range b.status.Components {
+		if c := &b.status.Components[i]; !c.Ready {
+			allReady, waiting = false, c
+			break
+		}
+	}
+	progressReason := operatorv1alpha1.ReasonInstalling
+	if b.status.Version != "" && b.status.Version != b.spec.Version {
+		progressReason = operatorv1alpha1.ReasonUpgrading
+	}
+
+	if len(b.status.Components) == total {
+		b.set(operatorv1alpha1.ConditionReconciled, metav1.ConditionTrue, "Applied", fmt.Sprintf("all %d components applied", total))
+	} else {
+		b.set(operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse, progressReason,
+			fmt.Sprintf("waiting for %s to be Ready before installing the next components", waiting.Name))
+	}
+	b.set(operatorv1alpha1.ConditionDegraded, metav1.ConditionFalse, "AsExpected", "")
+	if allReady {
+		b.status.Version = b.spec.Version
+		b.status.Revision = revision
+		b.status.Revisions = []operatorv1alpha1.RevisionStatus{{Name: revision, Version: b.spec.Version, Ready: true}}
+		b.set(operatorv1alpha1.ConditionReady, metav1.ConditionTrue, operatorv1alpha1.ReasonReady, fmt.Sprintf("all %d components ready", total))
+		b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionFalse, operatorv1alpha1.ReasonReady, "")
+		return
+	}
+	b.set(operatorv1alpha1.ConditionReady, metav1.ConditionFalse, progressReason, waiting.Message)
+	b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue, progressReason, waiting.Message)
+}
+
+// writeStatus updates the status subresource when it changed.
+func (r *MeshOperatorReconciler) writeStatus(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, b *statusBuilder) error {
+	if equality.Semantic.DeepEqual(mesh.Status, b.status) {
+		return nil
+	}
+	mesh.Status = b.status
+	return r.Status().Update(ctx, mesh)
+}
