@@ -70,7 +70,19 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, r.Update(ctx, mesh)
 	}
 
-	components, err := r.plan(mesh)
+	state, err := r.loadState(ctx, mesh)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// After a rollback the last good spec keeps serving until the spec changes again.
+	rolledBack := status.rolledBackAt(mesh.Generation) && state.LastGood != nil
+	target := mesh
+	if rolledBack {
+		target = mesh.DeepCopy()
+		target.Spec = state.LastGood.Spec
+		status.spec = &target.Spec
+	}
+	components, err := r.plan(target)
 	if err != nil {
 		var invalid *render.InvalidValuesError
 		if errors.As(err, &invalid) {
@@ -86,27 +98,72 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{RequeueAfter: namespaceRetry}, err
 	}
-
-	for _, c := range components {
-		if err := r.install(ctx, mesh.Name, c); err != nil {
-			status.failed(operatorv1alpha1.ReasonApplyFailed, err.Error())
-			if werr := r.writeStatus(ctx, mesh, status); werr != nil {
-				return ctrl.Result{}, werr
-			}
+	if !rolledBack && state.startAttempt(mesh.Generation, time.Now()) {
+		if err := r.saveState(ctx, mesh, state); err != nil {
 			return ctrl.Result{}, err
+		}
+	}
+
+	allReady, err := r.rollout(ctx, mesh.Name, components, status)
+	if err != nil {
+		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, mesh, status))
+	}
+	status.summarize(len(components))
+	result := ctrl.Result{}
+	switch {
+	case rolledBack:
+		status.keepRolledBack()
+	case allReady:
+		state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
+		state.Attempt = nil
+		if err := r.saveState(ctx, mesh, state); err != nil {
+			return ctrl.Result{}, err
+		}
+	default:
+		timeout := readinessTimeout(mesh)
+		elapsed := time.Since(state.Attempt.Started.Time)
+		if elapsed < timeout {
+			result.RequeueAfter = timeout - elapsed
+			break
+		}
+		waiting := status.firstUnready()
+		if state.LastGood == nil {
+			status.unhealthy(fmt.Sprintf("%s not Ready after %s: %s", waiting.Name, timeout, waiting.Message))
+			break
+		}
+		status.rollBack(fmt.Sprintf("generation %d (version %s) was not Ready within %s (%s: %s); rolled back to generation %d (version %s)",
+			mesh.Generation, mesh.Spec.Version, timeout, waiting.Name, waiting.Message, state.LastGood.Generation, state.LastGood.Spec.Version))
+		result.Requeue = true
+		log.FromContext(ctx).Info("upgrade failed; rolling back", "generation", mesh.Generation, "to", state.LastGood.Generation)
+	}
+	return result, r.writeStatus(ctx, mesh, status)
+}
+
+// rollout installs the components in order and stops at the first that is not Ready yet:
+// later components wait for it.
+func (r *MeshOperatorReconciler) rollout(ctx context.Context, mesh string, components []component, status *statusBuilder) (bool, error) {
+	for _, c := range components {
+		if err := r.install(ctx, mesh, c); err != nil {
+			status.failed(operatorv1alpha1.ReasonApplyFailed, err.Error())
+			return false, err
 		}
 		cs, err := r.readiness(ctx, c)
 		if err != nil {
-			return ctrl.Result{}, err
+			return false, err
 		}
 		status.component(cs)
 		if !cs.Ready {
-			// Later components wait for this one; its Deployment's events bring us back.
-			break
+			return false, nil
 		}
 	}
-	status.summarize(len(components))
-	return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
+	return true, nil
+}
+
+func readinessTimeout(mesh *operatorv1alpha1.MeshOperator) time.Duration {
+	if t := mesh.Spec.UpdateStrategy.ReadinessTimeout; t != nil && t.Duration > 0 {
+		return t.Duration
+	}
+	return 5 * time.Minute
 }
 
 // namespaceOwner returns the MeshOperator that owns the mesh's namespace: the oldest one

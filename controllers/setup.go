@@ -4,6 +4,7 @@ import (
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -38,6 +39,7 @@ func managedMetadata() []client.Object {
 func CacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{
 		&appsv1.Deployment{}: {Label: managedSelector()},
+		&corev1.ConfigMap{}:  {Label: managedSelector()},
 	}
 	for _, obj := range managedMetadata() {
 		byObject[obj] = cache.ByObject{Label: managedSelector()}

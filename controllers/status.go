@@ -17,6 +17,8 @@ type statusBuilder struct {
 	spec   *operatorv1alpha1.MeshOperatorSpec
 	gen    int64
 	status operatorv1alpha1.MeshOperatorStatus
+	// rollbackMsg explains the rollback in force for this generation, if any.
+	rollbackMsg string
 }
 
 func newStatus(mesh *operatorv1alpha1.MeshOperator) *statusBuilder {
@@ -49,6 +51,44 @@ func (b *statusBuilder) waiting(msg string) {
 	if meta.FindStatusCondition(b.status.Conditions, operatorv1alpha1.ConditionReady) == nil {
 		b.set(operatorv1alpha1.ConditionReady, metav1.ConditionFalse, operatorv1alpha1.ReasonInstalling, msg)
 	}
+}
+
+// rolledBackAt tells whether this generation was already rolled back.
+func (b *statusBuilder) rolledBackAt(gen int64) bool {
+	c := meta.FindStatusCondition(b.status.Conditions, operatorv1alpha1.ConditionDegraded)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != operatorv1alpha1.ReasonRolledBack || c.ObservedGeneration != gen {
+		return false
+	}
+	b.rollbackMsg = c.Message
+	return true
+}
+
+// rollBack records that the current generation failed and the last good one is restored.
+func (b *statusBuilder) rollBack(msg string) {
+	b.rollbackMsg = msg
+	b.keepRolledBack()
+}
+
+// keepRolledBack restates a rollback over what summarize computed for the last good spec.
+func (b *statusBuilder) keepRolledBack() {
+	msg := b.rollbackMsg
+	b.set(operatorv1alpha1.ConditionDegraded, metav1.ConditionTrue, operatorv1alpha1.ReasonRolledBack, msg)
+	b.set(operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse, operatorv1alpha1.ReasonRolledBack, msg)
+	b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionFalse, operatorv1alpha1.ReasonRolledBack, "the last good configuration is serving; change the spec to try again")
+}
+
+// unhealthy records a component that did not become Ready in time and has nothing to roll back to.
+func (b *statusBuilder) unhealthy(msg string) {
+	b.set(operatorv1alpha1.ConditionDegraded, metav1.ConditionTrue, operatorv1alpha1.ReasonComponentUnhealthy, msg)
+}
+
+func (b *statusBuilder) firstUnready() operatorv1alpha1.ComponentStatus {
+	for _, c := range b.status.Components {
+		if !c.Ready {
+			return c
+		}
+	}
+	return operatorv1alpha1.ComponentStatus{}
 }
 
 func (b *statusBuilder) component(cs operatorv1alpha1.ComponentStatus) {

@@ -17,6 +17,9 @@ const (
 	KwokVersion       = "v0.8.0"
 )
 
+// UnreadyAnnotation keeps a pod from ever becoming Ready in the local cluster.
+const UnreadyAnnotation = "kwok.loom.dev/unready"
+
 // AssetsEnv names the environment variable that points at the binaries folder.
 const AssetsEnv = "LOOM_K8S_ASSETS"
 

@@ -9,6 +9,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -27,6 +28,9 @@ type Options struct {
 	HealthProbeBindAddress  string
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// SkipNameValidation lets tests start the manager again in the same process, as a
+	// restarted operator would start in a new one.
+	SkipNameValidation bool
 }
 
 // Scheme holds every type the operator reads or writes.
@@ -42,6 +46,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
 		Cache:                   controllers.CacheOptions(),
+		Controller:              config.Controller{SkipNameValidation: &opts.SkipNameValidation},
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		LeaderElection:          opts.LeaderElection,

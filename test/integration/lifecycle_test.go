@@ -121,7 +121,7 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 		t.Errorf("image %q", img)
 	}
 	want := []string{
-		"ServiceAccount install/loom-control-plane", "ConfigMap install/loom-control-plane-mesh",
+		"ServiceAccount install/loom-control-plane", "ConfigMap install/loom-control-plane-mesh", "ConfigMap install/loom-operator-state-install",
 		"ClusterRole /loom-control-plane-install", "ClusterRoleBinding /loom-control-plane-install",
 		"Service install/loom-control-plane", "Deployment install/loom-control-plane",
 	}

@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"testing"
 
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"loom.dev/loom/internal/devcluster"
@@ -41,30 +40,40 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	stopped, err := startOperator(ctx, cluster.Config)
-	if err != nil {
+	if err := startOperator(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "starting operator:", err)
 		return 1
 	}
 	code := m.Run()
 	// Stop watching before the apiserver goes, or it waits for the watches to drain.
-	cancel()
-	<-stopped
+	stopOperator()
 	return code
 }
 
-// startOperator runs the operator's manager until ctx ends; the channel closes once it stopped.
-func startOperator(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error) {
-	mgr, err := operator.NewManager(cfg, operator.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0"})
+// The running operator: tests run one at a time, so one package-level operator is enough.
+var (
+	stopOperatorCtx context.CancelFunc
+	operatorStopped chan struct{}
+)
+
+// startOperator runs the operator's manager, as `loom operator` does, until stopOperator.
+func startOperator(ctx context.Context) error {
+	mgr, err := operator.NewManager(cluster.Config, operator.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", SkipNameValidation: true})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	stopped := make(chan struct{})
+	ctx, stopOperatorCtx = context.WithCancel(ctx)
+	operatorStopped = make(chan struct{})
 	go func() {
-		defer close(stopped)
+		defer close(operatorStopped)
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "operator stopped:", err)
 		}
 	}()
-	return stopped, nil
+	return nil
+}
+
+func stopOperator() {
+	stopOperatorCtx()
+	<-operatorStopped
 }

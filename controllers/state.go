@@ -1,0 +1,87 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+)
+
+// stateComponent labels the ConfigMap that holds the operator's memory of a mesh; component
+// pruning never touches it, and uninstall removes it with the rest.
+const stateComponent = "operator-state"
+
+// meshState is what the operator must remember across restarts to roll back safely.
+type meshState struct {
+	// LastGood is the newest spec whose components all became Ready.
+	LastGood *specAt `json:"lastGood,omitempty"`
+	// Attempt is the generation being rolled out and when that began.
+	Attempt *attempt `json:"attempt,omitempty"`
+}
+
+type specAt struct {
+	Generation int64                             `json:"generation"`
+	Spec       operatorv1alpha1.MeshOperatorSpec `json:"spec"`
+}
+
+type attempt struct {
+	Generation int64       `json:"generation"`
+	Started    metav1.Time `json:"started"`
+}
+
+func stateName(mesh string) string { return "loom-operator-state-" + mesh }
+
+func (r *MeshOperatorReconciler) loadState(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (*meshState, error) {
+	cm := &corev1.ConfigMap{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: stateName(mesh.Name)}, cm)
+	if apierrors.IsNotFound(err) {
+		return &meshState{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := &meshState{}
+	if err := json.Unmarshal([]byte(cm.Data["state.json"]), st); err != nil {
+		return nil, fmt.Errorf("ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	return st, nil
+}
+
+func (r *MeshOperatorReconciler) saveState(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, st *meshState) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: mesh.Spec.Namespace,
+			Name:      stateName(mesh.Name),
+			Labels:    map[string]string{LabelMesh: mesh.Name, LabelComponent: stateComponent},
+		},
+		Data: map[string]string{"state.json": string(data)},
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm)
+	if err != nil {
+		return err
+	}
+	return r.Applier.Apply(ctx, []*unstructured.Unstructured{{Object: u}})
+}
+
+// startAttempt records when the rollout of the current generation began.
+func (st *meshState) startAttempt(gen int64, now time.Time) bool {
+	if st.Attempt != nil && st.Attempt.Generation == gen {
+		return false
+	}
+	st.Attempt = &attempt{Generation: gen, Started: metav1.NewTime(now)}
+	return true
+}
