@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/pkg/apply"
@@ -29,6 +30,8 @@ type MeshOperatorReconciler struct {
 	client.Client
 	Renderer *render.Renderer
 	Applier  *apply.Applier
+	// Recorder, when set, receives an Event for every condition change.
+	Recorder recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators,verbs=get;list;watch;update;patch
@@ -37,6 +40,7 @@ type MeshOperatorReconciler struct {
 // +kubebuilder:rbac:groups="",resources=namespaces;serviceaccounts;configmaps;secrets;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods;endpoints;nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
@@ -238,6 +242,7 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	if err := r.removeNamespace(ctx, mesh); err != nil {
 		return err
 	}
+	forgetComponents(mesh.Name)
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
 	return r.Update(ctx, mesh)
 }

@@ -135,9 +135,15 @@ func (b *statusBuilder) summarize(total int) {
 
 // writeStatus updates the status subresource when it changed.
 func (r *MeshOperatorReconciler) writeStatus(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, b *statusBuilder) error {
+	recordComponents(mesh.Name, b.status.Components)
 	if equality.Semantic.DeepEqual(mesh.Status, b.status) {
 		return nil
 	}
+	before := mesh.Status.Conditions
 	mesh.Status = b.status
-	return r.Status().Update(ctx, mesh)
+	if err := r.Status().Update(ctx, mesh); err != nil {
+		return err
+	}
+	r.emitConditionEvents(mesh, before)
+	return nil
 }

@@ -66,6 +66,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Client:   mgr.GetClient(),
 		Renderer: renderer,
 		Applier:  &apply.Applier{Client: mgr.GetClient()},
+		Recorder: mgr.GetEventRecorder("loom-operator"),
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MeshOperator controller: %w", err)

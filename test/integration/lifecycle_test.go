@@ -113,6 +113,10 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 			t.Errorf("%s not False: %+v", cond, got.Status.Conditions)
 		}
 	}
+	waitEvent(t, "install", operatorv1alpha1.ReasonReady, "Normal")
+	if v, ok := componentGauge(t, "install", "control-plane"); !ok || v != 1 {
+		t.Errorf("loom_operator_component_ready for the control plane: %v (present %v), want 1", v, ok)
+	}
 	d := controlPlane(t, "install")
 	if d.Labels[controllers.LabelMesh] != "install" || d.Labels[controllers.LabelComponent] != "control-plane" {
 		t.Errorf("control plane labels %v", d.Labels)
@@ -130,6 +134,9 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 	}
 
 	deleteMesh(t, "install")
+	if _, ok := componentGauge(t, "install", "control-plane"); ok {
+		t.Error("readiness gauge kept after uninstall")
+	}
 	if left := managedObjects(t, "install"); len(left) > 0 {
 		t.Errorf("uninstall left %v", left)
 	}

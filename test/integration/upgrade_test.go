@@ -102,6 +102,7 @@ func assertRolledBack(t *testing.T, name string) {
 		!strings.Contains(c.Message, "control-plane") {
 		t.Fatalf("Degraded condition %+v", c)
 	}
+	waitEvent(t, name, operatorv1alpha1.ReasonRolledBack, "Warning")
 	got = waitCondition(t, name, operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	if got.Status.Version != "1.0.0" || image(t, name) != "loom:v1.0.0" {
 		t.Errorf("after rollback: status version %q, image %q", got.Status.Version, image(t, name))
