@@ -23,21 +23,52 @@ type component struct {
 	objects   []*unstructured.Unstructured
 }
 
-// plan renders every component the spec asks for, in install order. An error names the
-// component and the field at fault.
+// plan renders every component the spec asks for, in install order: the control plane,
+// then the gateways, then the add-ons. An error names the component and the field at fault.
 func (r *MeshOperatorReconciler) plan(mesh *operatorv1alpha1.MeshOperator) ([]component, error) {
 	spec := &mesh.Spec
-	vals, err := values.ControlPlane(spec)
-	if err != nil {
-		return nil, err
+	type step struct {
+		name, chart, namespace string
+		kind                   operatorv1alpha1.ComponentKind
+		values                 func() (map[string]any, error)
 	}
-	objs, err := r.Renderer.Render(render.ControlPlane, render.Release{Name: mesh.Name, Namespace: spec.Namespace}, vals)
-	if err != nil {
-		return nil, err
+	steps := []step{{"control-plane", render.ControlPlane, spec.Namespace, operatorv1alpha1.ComponentControlPlane,
+		func() (map[string]any, error) { return values.ControlPlane(spec) }}}
+	for i := range spec.Gateways {
+		gw := &spec.Gateways[i]
+		steps = append(steps, step{"gateway-" + gw.Name, render.Gateway, values.GatewayNamespace(spec, gw), operatorv1alpha1.ComponentGateway,
+			func() (map[string]any, error) { return values.Gateway(spec, gw) }})
 	}
-	cp := component{name: "control-plane", kind: operatorv1alpha1.ComponentControlPlane, namespace: spec.Namespace, version: spec.Version, objects: objs}
-	labelObjects(cp.objects, mesh.Name, cp.name)
-	return []component{cp}, nil
+	addons := []struct {
+		enabled bool
+		chart   string
+		values  func(*operatorv1alpha1.MeshOperatorSpec) (map[string]any, error)
+	}{
+		{spec.Addons.Prometheus.Enabled, render.Prometheus, values.Prometheus},
+		{spec.Addons.Grafana.Enabled, render.Grafana, values.Grafana},
+		{spec.Addons.Jaeger.Enabled, render.Jaeger, values.Jaeger},
+	}
+	for _, a := range addons {
+		if a.enabled {
+			steps = append(steps, step{"addon-" + a.chart, a.chart, spec.Namespace, operatorv1alpha1.ComponentAddon,
+				func() (map[string]any, error) { return a.values(spec) }})
+		}
+	}
+
+	components := make([]component, 0, len(steps))
+	for _, s := range steps {
+		vals, err := s.values()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		objs, err := r.Renderer.Render(s.chart, render.Release{Name: mesh.Name, Namespace: s.namespace}, vals)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		labelObjects(objs, mesh.Name, s.name)
+		components = append(components, component{name: s.name, kind: s.kind, namespace: s.namespace, version: spec.Version, objects: objs})
+	}
+	return components, nil
 }
 
 // install applies a component and prunes what its previous render had and this one lacks.

@@ -95,12 +95,14 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{}, err
 	}
-	if ready, err := r.ensureNamespace(ctx, mesh); err != nil || !ready {
-		if err == nil {
-			status.waiting(fmt.Sprintf("waiting for namespace %s to finish terminating", mesh.Spec.Namespace))
-			err = r.writeStatus(ctx, mesh, status)
+	for _, ns := range namespacesOf(components) {
+		if ready, err := r.ensureNamespace(ctx, mesh.Name, ns); err != nil || !ready {
+			if err == nil {
+				status.waiting(fmt.Sprintf("waiting for namespace %s to finish terminating", ns))
+				err = r.writeStatus(ctx, mesh, status)
+			}
+			return ctrl.Result{RequeueAfter: namespaceRetry}, err
 		}
-		return ctrl.Result{RequeueAfter: namespaceRetry}, err
 	}
 	if !rolledBack && state.startAttempt(mesh.Generation, time.Now()) {
 		if err := r.saveState(ctx, mesh, state); err != nil {
@@ -203,9 +205,9 @@ const namespaceRetry = 2 * time.Second
 // ensureNamespace creates the mesh namespace when missing, marked so that uninstall may
 // remove it; a namespace the user made is left as it is. It reports false while the
 // namespace is still terminating.
-func (r *MeshOperatorReconciler) ensureNamespace(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (bool, error) {
+func (r *MeshOperatorReconciler) ensureNamespace(ctx context.Context, mesh, name string) (bool, error) {
 	ns := &corev1.Namespace{}
-	err := r.Get(ctx, client.ObjectKey{Name: mesh.Spec.Namespace}, ns)
+	err := r.Get(ctx, client.ObjectKey{Name: name}, ns)
 	switch {
 	case err == nil:
 		return ns.DeletionTimestamp.IsZero(), nil
@@ -213,8 +215,8 @@ func (r *MeshOperatorReconciler) ensureNamespace(ctx context.Context, mesh *oper
 		return false, err
 	}
 	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   mesh.Spec.Namespace,
-		Labels: map[string]string{LabelCreatedBy: mesh.Name},
+		Name:   name,
+		Labels: map[string]string{LabelCreatedBy: mesh},
 	}}
 	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return false, err
@@ -223,9 +225,9 @@ func (r *MeshOperatorReconciler) ensureNamespace(ctx context.Context, mesh *oper
 	return true, nil
 }
 
-// uninstall removes everything the mesh installed, newest kinds first, then its namespace
-// if the operator created it for this mesh and no other MeshOperator names it, and then
-// releases the MeshOperator.
+// uninstall removes everything the mesh installed, newest kinds first, then the namespaces
+// the operator created for it that no other MeshOperator names, and then releases the
+// MeshOperator.
 func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
 	if !controllerutil.ContainsFinalizer(mesh, Finalizer) {
 		return nil
@@ -239,7 +241,7 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	if len(deleted) > 0 {
 		log.FromContext(ctx).Info("uninstalled", "objects", deleted)
 	}
-	if err := r.removeNamespace(ctx, mesh); err != nil {
+	if err := r.removeNamespaces(ctx, mesh); err != nil {
 		return err
 	}
 	forgetComponents(mesh.Name)
@@ -247,22 +249,40 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	return r.Update(ctx, mesh)
 }
 
-func (r *MeshOperatorReconciler) removeNamespace(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
-	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, client.ObjectKey{Name: mesh.Spec.Namespace}, ns); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	if ns.Labels[LabelCreatedBy] != mesh.Name || !ns.DeletionTimestamp.IsZero() {
-		return nil
-	}
-	list := &operatorv1alpha1.MeshOperatorList{}
-	if err := r.List(ctx, list); err != nil {
+func (r *MeshOperatorReconciler) removeNamespaces(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
+	created := &corev1.NamespaceList{}
+	if err := r.List(ctx, created, client.MatchingLabels{LabelCreatedBy: mesh.Name}); err != nil {
 		return err
 	}
-	for _, m := range list.Items {
-		if m.Name != mesh.Name && m.Spec.Namespace == mesh.Spec.Namespace && m.DeletionTimestamp.IsZero() {
-			return nil // the next owner takes the namespace over
+	meshes := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, meshes); err != nil {
+		return err
+	}
+	namedByOthers := map[string]bool{}
+	for _, m := range meshes.Items {
+		if m.Name != mesh.Name && m.DeletionTimestamp.IsZero() {
+			namedByOthers[m.Spec.Namespace] = true // the next owner takes the namespace over
 		}
 	}
-	return client.IgnoreNotFound(r.Delete(ctx, ns))
+	for i := range created.Items {
+		ns := &created.Items[i]
+		if namedByOthers[ns.Name] || !ns.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// namespacesOf lists the distinct namespaces the components run in, in order.
+func namespacesOf(components []component) []string {
+	var names []string
+	for _, c := range components {
+		if !slices.Contains(names, c.namespace) {
+			names = append(names, c.namespace)
+		}
+	}
+	return names
 }

@@ -44,16 +44,19 @@ step "Starting the operator (log: $log_dir/operator.log)"
   >"$log_dir/operator.log" 2>&1 &
 operator_pid=$!
 
-step "Applying the sample MeshOperator"
-"$kubectl" apply -f "$root/config/samples/mesh_default.yaml"
-"$kubectl" wait --for condition=Ready mesh/loom --timeout 120s
+step "Applying the demo MeshOperator (control plane, an ingress gateway, Prometheus, Grafana, Jaeger)"
+"$kubectl" create namespace loom-demo --dry-run=client -o yaml | "$kubectl" apply -f -
+"$kubectl" -n loom-demo create secret generic grafana-admin --from-literal=admin-user=admin \
+  --from-literal=admin-password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --dry-run=client -o yaml | "$kubectl" apply -f -
+"$kubectl" apply -f "$root/config/samples/mesh_demo.yaml"
+"$kubectl" wait --for condition=Ready mesh/loom-demo --timeout 120s
 
 step "kubectl get mesh"
 "$kubectl" get mesh
 
 step "What the operator installed"
-"$kubectl" get mesh loom -o jsonpath='{range .status.components[*]}{.name}{": ready "}{.readyReplicas}{"/"}{.desiredReplicas}{", version "}{.version}{"\n"}{end}'
-"$kubectl" get deploy,svc,cm,sa -n loom-system -l operator.loom.dev/mesh=loom
+"$kubectl" get mesh loom-demo -o jsonpath='{range .status.components[*]}{.name}{": ready "}{.readyReplicas}{"/"}{.desiredReplicas}{", version "}{.version}{"\n"}{end}'
+"$kubectl" get deploy,svc -n loom-demo -l operator.loom.dev/mesh=loom-demo
 
 cat <<MSG
 

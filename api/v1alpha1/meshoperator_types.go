@@ -14,10 +14,10 @@ type MeshOperatorSpec struct {
 	// +optional
 	Version string `json:"version,omitempty"`
 
-	// Profile is a preset of settings: default; minimal (control plane only, small
-	// resources); demo (every add-on and an ingress gateway, small resources); production
-	// (high availability: 2+ replicas, PodDisruptionBudgets, anti-affinity, autoscaling).
-	// Explicit settings override the profile's.
+	// Profile is a preset of sizing and availability settings: default; minimal and demo
+	// (small resources); production (high availability: 2+ replicas, PodDisruptionBudgets,
+	// anti-affinity, autoscaling). Explicit settings override the profile's. Gateways and
+	// add-ons are listed explicitly, as in config/samples/mesh_demo.yaml.
 	// +kubebuilder:validation:Enum=default;minimal;demo;production
 	// +kubebuilder:default=default
 	// +optional

@@ -23,6 +23,10 @@ import (
 // Names of the embedded charts.
 const (
 	ControlPlane = "control-plane"
+	Gateway      = "gateway"
+	Prometheus   = "prometheus"
+	Grafana      = "grafana"
+	Jaeger       = "jaeger"
 )
 
 //go:embed all:charts

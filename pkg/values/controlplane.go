@@ -20,44 +20,36 @@ func Revision(spec *operatorv1alpha1.MeshOperatorSpec) string {
 	return strings.ReplaceAll(spec.Version, ".", "-")
 }
 
+// ControlPlaneName names the control plane's Deployment and Service for the spec's revision.
+func ControlPlaneName(spec *operatorv1alpha1.MeshOperatorSpec) string {
+	if rev := Revision(spec); rev != "" {
+		return "loom-control-plane-" + rev
+	}
+	return "loom-control-plane"
+}
+
+// DiscoveryAddress is where proxies reach the control plane's xDS server.
+func DiscoveryAddress(spec *operatorv1alpha1.MeshOperatorSpec) string {
+	return fmt.Sprintf("%s.%s.svc:15010", ControlPlaneName(spec), spec.Namespace)
+}
+
 // ControlPlane returns the control-plane chart's values for a spec.
 func ControlPlane(spec *operatorv1alpha1.MeshOperatorSpec) (map[string]any, error) {
 	cp := spec.ControlPlane
 	p := profileFor(spec.Profile)
 
-	replicas := p.replicas
-	if cp.Replicas != nil {
-		replicas = *cp.Replicas
-	}
 	resources := p.resources
 	if cp.Resources != nil {
 		resources = *cp.Resources
 	}
-	autoscaling := map[string]any{"enabled": p.autoscaling, "minReplicas": replicas, "maxReplicas": max(p.maxReplicas, replicas)}
-	if a := cp.Autoscaling; a != nil {
-		autoscaling["enabled"] = a.Enabled
-		if a.MinReplicas != nil {
-			autoscaling["minReplicas"] = *a.MinReplicas
-		}
-		if a.MaxReplicas > 0 {
-			autoscaling["maxReplicas"] = a.MaxReplicas
-		}
-		if a.TargetCPUUtilizationPercentage > 0 {
-			autoscaling["targetCPUUtilizationPercentage"] = a.TargetCPUUtilizationPercentage
-		}
-	}
-
-	typed := map[string]any{
-		"version":             spec.Version,
-		"revision":            Revision(spec),
-		"replicas":            replicas,
-		"autoscaling":         autoscaling,
-		"podDisruptionBudget": map[string]any{"enabled": p.pdb || replicas > 1, "minAvailable": 1},
-		"podAntiAffinity":     p.antiAffinity,
-		"nodeSelector":        cp.NodeSelector,
-		"logLevel":            cp.LogLevel,
-		"meshConfig":          meshConfig(spec),
-	}
+	typed := scaling(p, cp.Replicas, cp.Autoscaling)
+	typed["name"] = ControlPlaneName(spec)
+	typed["version"] = spec.Version
+	typed["revision"] = Revision(spec)
+	typed["podAntiAffinity"] = p.antiAffinity
+	typed["nodeSelector"] = cp.NodeSelector
+	typed["logLevel"] = cp.LogLevel
+	typed["meshConfig"] = meshConfig(spec)
 	fields := map[string]any{"resources": resources, "tolerations": cp.Tolerations, "affinity": cp.Affinity, "env": cp.Env}
 	for key, v := range fields {
 		m, err := toValue(v)
@@ -68,11 +60,7 @@ func ControlPlane(spec *operatorv1alpha1.MeshOperatorSpec) (map[string]any, erro
 			typed[key] = m
 		}
 	}
-	normalized, err := toValue(typed)
-	if err != nil {
-		return nil, err
-	}
-	return withOverrides(normalized.(map[string]any), spec.Values.ControlPlane, "spec.values.controlPlane")
+	return withOverrides(typed, spec.Values.ControlPlane, "spec.values.controlPlane")
 }
 
 // meshConfig is the mesh-wide configuration the control plane reads, with the tracing
@@ -112,8 +100,17 @@ func toValue(v any) (any, error) {
 	return out, nil
 }
 
-// withOverrides merges the user's free-form overrides over the typed values; overrides win.
-func withOverrides(typed map[string]any, overrides *apiextensionsv1.JSON, field string) (map[string]any, error) {
+// withOverrides turns typed values into plain chart values and merges the user's free-form
+// overrides over them; overrides win.
+func withOverrides(typedValues map[string]any, overrides *apiextensionsv1.JSON, field string) (map[string]any, error) {
+	normalized, err := toValue(typedValues)
+	if err != nil {
+		return nil, err
+	}
+	typed, _ := normalized.(map[string]any)
+	if typed == nil {
+		typed = map[string]any{}
+	}
 	if overrides == nil || len(overrides.Raw) == 0 {
 		return typed, nil
 	}

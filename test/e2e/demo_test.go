@@ -91,16 +91,20 @@ func TestDemoStops(t *testing.T) {
 	}
 }
 
-// meshRowReconciled checks that the demo waited for the sample to be Ready, printed its
-// `kubectl get mesh` row and the control plane it installed.
+// meshRowReconciled checks that the demo waited for the demo mesh to be Ready, printed its
+// `kubectl get mesh` row and every component it installed.
 func meshRowReconciled(out string) bool {
-	if !strings.Contains(out, "meshoperator.operator.loom.dev/loom condition met") ||
-		!strings.Contains(out, "control-plane: ready 1/1, version 1.1.0") {
+	if !strings.Contains(out, "meshoperator.operator.loom.dev/loom-demo condition met") {
 		return false
+	}
+	for _, c := range []string{"control-plane", "gateway-ingress", "addon-prometheus", "addon-grafana", "addon-jaeger"} {
+		if !strings.Contains(out, c+": ready 1/1, version 1.1.0") {
+			return false
+		}
 	}
 	for _, line := range strings.Split(out, "\n") {
 		// NAME VERSION PROFILE READY REVISION AGE
-		if f := strings.Fields(line); len(f) == 6 && f[0] == "loom" && f[1] == "1.1.0" && f[2] == "default" && f[3] == "True" && f[4] == "default" {
+		if f := strings.Fields(line); len(f) == 6 && f[0] == "loom-demo" && f[1] == "1.1.0" && f[2] == "demo" && f[3] == "True" && f[4] == "default" {
 			return true
 		}
 	}

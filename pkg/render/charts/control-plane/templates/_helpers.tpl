@@ -1,5 +1,5 @@
 {{- define "cp.name" -}}
-loom-control-plane{{ if .Values.revision }}-{{ .Values.revision }}{{ end }}
+{{ .Values.name }}
 {{- end -}}
 
 {{/* Cluster-scoped objects carry the namespace so that meshes in two namespaces do not collide. */}}

@@ -1,0 +1,11 @@
+{{- define "gw.selectorLabels" -}}
+app.kubernetes.io/name: loom-gateway
+app.kubernetes.io/instance: {{ .Values.name }}
+{{- end -}}
+
+{{- define "gw.labels" -}}
+{{ include "gw.selectorLabels" . }}
+app.kubernetes.io/component: {{ .Values.type | lower }}-gateway
+app.kubernetes.io/part-of: loom
+istio.io/rev: {{ .Values.revision | default "default" }}
+{{- end -}}

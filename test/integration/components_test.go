@@ -1,0 +1,94 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+	"loom.dev/loom/internal/devcluster"
+)
+
+// TestComponentsInstallInOrder installs a mesh with gateways and every add-on while the
+// control plane cannot become Ready: nothing else is installed until it is.
+func TestComponentsInstallInOrder(t *testing.T) {
+	mesh := newMesh("ordered")
+	spec := `{
+		"namespace": "ordered",
+		"gateways": [{"name": "ingress", "type": "Ingress"}, {"name": "egress", "type": "Egress", "namespace": "ordered-egress"}],
+		"addons": {"prometheus": {"enabled": true}, "grafana": {"enabled": true, "adminCredentialsSecretRef": {"name": "grafana-admin"}}, "jaeger": {"enabled": true}},
+		"values": {"controlPlane": {"podAnnotations": {"` + devcluster.UnreadyAnnotation + `": "true"}}}
+	}`
+	if err := json.Unmarshal([]byte(spec), &mesh.Spec); err != nil {
+		t.Fatal(err)
+	}
+	createMesh(t, mesh)
+
+	got := waitCondition(t, "ordered", operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue)
+	// Give the operator time to (wrongly) install more.
+	time.Sleep(time.Second)
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Name: "ordered"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Components) != 1 || got.Status.Components[0].Name != "control-plane" || got.Status.Components[0].Ready {
+		t.Fatalf("components while the control plane is unready: %+v", got.Status.Components)
+	}
+	if exists(t, "ordered", "ingress") || exists(t, "ordered", "prometheus") {
+		t.Fatal("a gateway or an add-on was installed before the control plane was Ready")
+	}
+
+	patchMesh(t, "ordered", `{"spec":{"values":null}}`)
+	got = waitCondition(t, "ordered", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	var names []string
+	for _, c := range got.Status.Components {
+		names = append(names, c.Name)
+		if !c.Ready || c.ReadyReplicas != c.DesiredReplicas {
+			t.Errorf("component %+v not ready", c)
+		}
+	}
+	want := []string{"control-plane", "gateway-ingress", "gateway-egress", "addon-prometheus", "addon-grafana", "addon-jaeger"}
+	if len(names) != len(want) {
+		t.Fatalf("components %v, want %v", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("components %v, want %v", names, want)
+		}
+	}
+	for _, d := range [][2]string{{"ordered", "ingress"}, {"ordered-egress", "egress"}, {"ordered", "prometheus"}, {"ordered", "grafana"}, {"ordered", "jaeger"}} {
+		if !exists(t, d[0], d[1]) {
+			t.Errorf("Deployment %s/%s missing", d[0], d[1])
+		}
+	}
+
+	deleteMesh(t, "ordered")
+	if left := managedObjects(t, "ordered"); len(left) > 0 {
+		t.Errorf("uninstall left %v", left)
+	}
+	// The gateway's namespace was created by the operator, so it goes too.
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		ns := &corev1.Namespace{}
+		err := k8sClient.Get(ctx, client.ObjectKey{Name: "ordered-egress"}, ns)
+		return apierrors.IsNotFound(err) || (err == nil && !ns.DeletionTimestamp.IsZero()), nil
+	})
+	if err != nil {
+		t.Error("the gateway namespace the operator created was not deleted")
+	}
+}
+
+func exists(t *testing.T, namespace, name string) bool {
+	t.Helper()
+	err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: namespace, Name: name}, &appsv1.Deployment{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
