@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,9 +25,37 @@ type component struct {
 	objects   []*unstructured.Unstructured
 }
 
-// plan renders every component the spec asks for, in install order: the control plane,
-// then the gateways, then the add-ons. An error names the component and the field at fault.
+// plan returns the components the spec asks for, rendering them only when this mesh's spec
+// differs from the last one planned: rendering is a pure function of the spec.
 func (r *MeshOperatorReconciler) plan(mesh *operatorv1alpha1.MeshOperator) ([]component, error) {
+	key, err := json.Marshal(struct {
+		Name string
+		Spec operatorv1alpha1.MeshOperatorSpec
+	}{mesh.Name, mesh.Spec})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(key)
+	if cached, ok := r.plans.Load(mesh.Name); ok && cached.(cachedPlan).sum == sum {
+		return cached.(cachedPlan).components, nil
+	}
+	components, err := r.render(mesh)
+	if err != nil {
+		return nil, err
+	}
+	r.plans.Store(mesh.Name, cachedPlan{sum: sum, components: components})
+	return components, nil
+}
+
+// cachedPlan is the render of one spec; its objects are never modified.
+type cachedPlan struct {
+	sum        [sha256.Size]byte
+	components []component
+}
+
+// render renders every component the spec asks for, in install order: the control plane,
+// then the gateways, then the add-ons. An error names the component and the field at fault.
+func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]component, error) {
 	spec := &mesh.Spec
 	type step struct {
 		name, chart, namespace string

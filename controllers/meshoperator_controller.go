@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,9 @@ type MeshOperatorReconciler struct {
 	Applier  *apply.Applier
 	// Recorder, when set, receives an Event for every condition change.
 	Recorder recorder.EventRecorder
+
+	// plans caches each mesh's last render (mesh name -> cachedPlan).
+	plans sync.Map
 }
 
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators,verbs=get;list;watch;update;patch
@@ -120,12 +124,18 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	case rolledBack:
 		status.keepRolledBack()
 	case allReady:
-		state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
-		state.Attempt = nil
-		if err := r.saveState(ctx, mesh, state); err != nil {
-			return ctrl.Result{}, err
+		if state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil {
+			state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
+			state.Attempt = nil
+			if err := r.saveState(ctx, mesh, state); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
 	default:
+		if state.Attempt == nil {
+			// The last good generation became unready (a node failed, say): nothing to roll back.
+			break
+		}
 		timeout := readinessTimeout(mesh)
 		elapsed := time.Since(state.Attempt.Started.Time)
 		if elapsed < timeout {
@@ -245,6 +255,7 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 		return err
 	}
 	forgetComponents(mesh.Name)
+	r.plans.Delete(mesh.Name)
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
 	return r.Update(ctx, mesh)
 }

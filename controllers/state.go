@@ -77,9 +77,10 @@ func (r *MeshOperatorReconciler) saveState(ctx context.Context, mesh *operatorv1
 	return r.Applier.Apply(ctx, []*unstructured.Unstructured{{Object: u}})
 }
 
-// startAttempt records when the rollout of the current generation began.
+// startAttempt records when the rollout of a generation began, unless that generation is
+// already rolling out or is the last good one.
 func (st *meshState) startAttempt(gen int64, now time.Time) bool {
-	if st.Attempt != nil && st.Attempt.Generation == gen {
+	if (st.Attempt != nil && st.Attempt.Generation == gen) || (st.LastGood != nil && st.LastGood.Generation == gen) {
 		return false
 	}
 	st.Attempt = &attempt{Generation: gen, Started: metav1.NewTime(now)}

@@ -4,9 +4,11 @@ package apply
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -20,23 +22,80 @@ import (
 // FieldManager owns every field the operator sets.
 const FieldManager = "loom-operator"
 
-// Applier applies and prunes objects.
+// Applier applies and prunes objects. Its client should read from a cache that holds the
+// metadata of the objects it manages: reads are then free.
 type Applier struct {
 	Client client.Client
+
+	mu sync.Mutex
+	// applied remembers, per object, what was last applied and the resourceVersion that
+	// resulted, so that an unchanged object is not patched again.
+	applied map[string]appliedRecord
+}
+
+type appliedRecord struct {
+	hash            [sha256.Size]byte
+	resourceVersion string
 }
 
 // Apply server-side applies each object in order. It takes ownership of the fields it sets,
-// which repairs drift in them, and leaves fields set by other managers alone.
+// which repairs drift in them, and leaves fields set by other managers alone. An object is
+// skipped when its render and its live resourceVersion are what the last apply left: any
+// change by anyone bumps the resourceVersion.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) error {
 	for _, obj := range objs {
 		obj = obj.DeepCopy()
 		obj.SetManagedFields(nil)
 		obj.SetResourceVersion("")
+		key := identity(obj)
+		data, err := obj.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", Describe(obj), err)
+		}
+		hash := sha256.Sum256(data)
+		if a.unchanged(ctx, key, hash, obj) {
+			continue
+		}
 		if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return fmt.Errorf("applying %s: %w", Describe(obj), err)
 		}
+		a.remember(key, appliedRecord{hash: hash, resourceVersion: obj.GetResourceVersion()})
 	}
 	return nil
+}
+
+func (a *Applier) unchanged(ctx context.Context, key string, hash [sha256.Size]byte, obj *unstructured.Unstructured) bool {
+	a.mu.Lock()
+	rec, ok := a.applied[key]
+	a.mu.Unlock()
+	if !ok || rec.hash != hash || rec.resourceVersion == "" {
+		return false
+	}
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(obj.GroupVersionKind())
+	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
+		return false
+	}
+	return live.ResourceVersion == rec.resourceVersion
+}
+
+func (a *Applier) remember(key string, rec appliedRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.applied == nil {
+		a.applied = map[string]appliedRecord{}
+	}
+	a.applied[key] = rec
+}
+
+func (a *Applier) forget(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.applied, key)
+}
+
+func identity(obj client.Object) string {
+	return obj.GetObjectKind().GroupVersionKind().GroupKind().String() + " " + obj.GetNamespace() + "/" + obj.GetName()
 }
 
 // Prune deletes the objects of the given kinds that match selector and are not in keep.
@@ -44,12 +103,12 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 func (a *Applier) Prune(ctx context.Context, selector labels.Selector, kinds []schema.GroupVersionKind, keep []*unstructured.Unstructured) ([]string, error) {
 	wanted := map[string]bool{}
 	for _, obj := range keep {
-		wanted[Describe(obj)] = true
+		wanted[identity(obj)] = true
 	}
 	var deleted []string
 	var errs []error
 	for _, gvk := range kinds {
-		list := &unstructured.UnstructuredList{}
+		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := a.Client.List(ctx, list, client.MatchingLabelsSelector{Selector: selector}); err != nil {
 			if meta.IsNoMatchError(err) {
@@ -60,9 +119,11 @@ func (a *Applier) Prune(ctx context.Context, selector labels.Selector, kinds []s
 		}
 		for i := range list.Items {
 			obj := &list.Items[i]
-			if wanted[Describe(obj)] || obj.GetDeletionTimestamp() != nil {
+			obj.SetGroupVersionKind(gvk)
+			if wanted[identity(obj)] || obj.GetDeletionTimestamp() != nil {
 				continue
 			}
+			a.forget(identity(obj))
 			err := a.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground))
 			if err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("pruning %s: %w", Describe(obj), err))
