@@ -7,8 +7,12 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"loom.dev/loom/pkg/istiocrds"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/pkg/apply"
@@ -23,6 +27,14 @@ type component struct {
 	namespace string
 	version   string
 	objects   []*unstructured.Unstructured
+	// shared components (the Istio CRDs) serve every mesh: they carry no mesh labels and
+	// are never pruned by one.
+	shared bool
+}
+
+// istioCRDsComponent installs the Istio APIs before anything that reads them.
+func (r *MeshOperatorReconciler) istioCRDsComponent(version string) component {
+	return component{name: "istio-crds", kind: operatorv1alpha1.ComponentCRDs, version: version, objects: r.IstioCRDs, shared: true}
 }
 
 // plan returns the components the spec asks for, rendering them only when this mesh's spec
@@ -85,7 +97,8 @@ func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]
 		}
 	}
 
-	components := make([]component, 0, len(steps))
+	components := make([]component, 0, len(steps)+1)
+	components = append(components, r.istioCRDsComponent(spec.Version))
 	for _, s := range steps {
 		vals, err := s.values()
 		if err != nil {
@@ -103,6 +116,9 @@ func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]
 
 // install applies a component and prunes what its previous render had and this one lacks.
 func (r *MeshOperatorReconciler) install(ctx context.Context, mesh string, c component) error {
+	if c.shared {
+		return r.applyIstioCRDs(ctx, c.objects)
+	}
 	if err := r.Applier.Apply(ctx, c.objects); err != nil {
 		return err
 	}
@@ -110,16 +126,49 @@ func (r *MeshOperatorReconciler) install(ctx context.Context, mesh string, c com
 	return err
 }
 
+// applyIstioCRDs installs or upgrades the Istio CRDs Loom owns. A CRD that exists without
+// Loom's label (Istio installed it, say) is left as it is: its schema serves the same APIs.
+func (r *MeshOperatorReconciler) applyIstioCRDs(ctx context.Context, crds []*unstructured.Unstructured) error {
+	var ours []*unstructured.Unstructured
+	for _, crd := range crds {
+		live := &apiextensionsv1.CustomResourceDefinition{}
+		err := r.Get(ctx, client.ObjectKeyFromObject(crd), live)
+		switch {
+		case apierrors.IsNotFound(err):
+			ours = append(ours, crd)
+		case err != nil:
+			return err
+		case live.Labels[istiocrds.Label] == "true":
+			ours = append(ours, crd)
+		}
+	}
+	return r.Applier.Apply(ctx, ours)
+}
+
 // readiness reports a component's workloads.
 func (r *MeshOperatorReconciler) readiness(ctx context.Context, c component) (operatorv1alpha1.ComponentStatus, error) {
 	st := operatorv1alpha1.ComponentStatus{Name: c.name, Kind: c.kind, Namespace: c.namespace, Version: c.version, Ready: true}
 	for _, obj := range c.objects {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			if msg, err := r.crdEstablished(ctx, obj.GetName()); err != nil || msg != "" {
+				st.Ready, st.Message = false, msg
+				if err != nil {
+					return st, err
+				}
+			}
+			continue
+		}
 		if obj.GetKind() != "Deployment" {
 			continue
 		}
 		d := &appsv1.Deployment{}
 		if err := r.Get(ctx, client.ObjectKeyFromObject(obj), d); err != nil {
 			return st, fmt.Errorf("reading %s: %w", apply.Describe(obj), err)
+		}
+		if applied := r.Applier.AppliedGeneration(obj); d.Generation < applied {
+			st.Ready = false
+			st.Message = fmt.Sprintf("waiting to observe generation %d of %s", applied, apply.Describe(obj))
+			continue
 		}
 		rd := apply.DeploymentReadiness(d)
 		st.DesiredReplicas += rd.Desired
@@ -130,4 +179,21 @@ func (r *MeshOperatorReconciler) readiness(ctx context.Context, c component) (op
 		}
 	}
 	return st, nil
+}
+
+// crdEstablished returns why a CRD is not serving yet, or "" once it is.
+func (r *MeshOperatorReconciler) crdEstablished(ctx context.Context, name string) (string, error) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, crd); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "waiting for CRD " + name + " to be created", nil
+		}
+		return "", err
+	}
+	for _, c := range crd.Status.Conditions {
+		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+			return "", nil
+		}
+	}
+	return "waiting for CRD " + name + " to be established", nil
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -20,6 +21,7 @@ import (
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/pkg/apply"
+	"loom.dev/loom/pkg/istiocrds"
 	"loom.dev/loom/pkg/render"
 )
 
@@ -31,6 +33,11 @@ type MeshOperatorReconciler struct {
 	client.Client
 	Renderer *render.Renderer
 	Applier  *apply.Applier
+	// APIReader reads what must not come from the cache (the operator's state); the
+	// client is used when nil.
+	APIReader client.Reader
+	// IstioCRDs are installed before every mesh's control plane.
+	IstioCRDs []*unstructured.Unstructured
 	// Recorder, when set, receives an Event for every condition change.
 	Recorder recorder.EventRecorder
 
@@ -49,6 +56,7 @@ type MeshOperatorReconciler struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*/status,verbs=get;update;patch
@@ -83,12 +91,13 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	// After a rollback the last good spec keeps serving until the spec changes again.
-	rolledBack := status.rolledBackAt(mesh.Generation) && state.LastGood != nil
+	rolledBack := state.rolledBackAt(mesh.Generation)
 	target := mesh
 	if rolledBack {
 		target = mesh.DeepCopy()
 		target.Spec = state.LastGood.Spec
 		status.spec = &target.Spec
+		status.rollbackMsg = state.RolledBack.Message
 	}
 	components, err := r.plan(target)
 	if err != nil {
@@ -100,12 +109,13 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	for _, ns := range namespacesOf(components) {
-		if ready, err := r.ensureNamespace(ctx, mesh.Name, ns); err != nil || !ready {
-			if err == nil {
-				status.waiting(fmt.Sprintf("waiting for namespace %s to finish terminating", ns))
-				err = r.writeStatus(ctx, mesh, status)
-			}
-			return ctrl.Result{RequeueAfter: namespaceRetry}, err
+		ready, err := r.ensureNamespace(ctx, mesh.Name, ns)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !ready {
+			status.waiting(fmt.Sprintf("waiting for namespace %s to finish terminating", ns))
+			return ctrl.Result{RequeueAfter: namespaceRetry}, r.writeStatus(ctx, mesh, status)
 		}
 	}
 	if !rolledBack && state.startAttempt(mesh.Generation, time.Now()) {
@@ -124,9 +134,9 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	case rolledBack:
 		status.keepRolledBack()
 	case allReady:
-		if state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil {
+		if state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil || state.RolledBack != nil {
 			state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
-			state.Attempt = nil
+			state.Attempt, state.RolledBack = nil, nil
 			if err := r.saveState(ctx, mesh, state); err != nil {
 				return ctrl.Result{}, err
 			}
@@ -147,8 +157,15 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			status.unhealthy(fmt.Sprintf("%s not Ready after %s: %s", waiting.Name, timeout, waiting.Message))
 			break
 		}
-		status.rollBack(fmt.Sprintf("generation %d (version %s) was not Ready within %s (%s: %s); rolled back to generation %d (version %s)",
-			mesh.Generation, mesh.Spec.Version, timeout, waiting.Name, waiting.Message, state.LastGood.Generation, state.LastGood.Spec.Version))
+		msg := fmt.Sprintf("generation %d (version %s) was not Ready within %s (%s: %s); rolled back to generation %d (version %s)",
+			mesh.Generation, mesh.Spec.Version, timeout, waiting.Name, waiting.Message, state.LastGood.Generation, state.LastGood.Spec.Version)
+		// Remember the rollback before reporting it, so that no later reconcile applies the
+		// failed generation again.
+		state.RolledBack = &rollback{Generation: mesh.Generation, Message: msg}
+		if err := r.saveState(ctx, mesh, state); err != nil {
+			return ctrl.Result{}, err
+		}
+		status.rollBack(msg)
 		result.Requeue = true
 		log.FromContext(ctx).Info("upgrade failed; rolling back", "generation", mesh.Generation, "to", state.LastGood.Generation)
 	}
@@ -254,6 +271,11 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	if err := r.removeNamespaces(ctx, mesh); err != nil {
 		return err
 	}
+	if mesh.Annotations[operatorv1alpha1.RemoveIstioCRDsAnnotation] == "true" {
+		if err := r.removeIstioCRDs(ctx, mesh); err != nil {
+			return err
+		}
+	}
 	forgetComponents(mesh.Name)
 	r.plans.Delete(mesh.Name)
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
@@ -287,13 +309,45 @@ func (r *MeshOperatorReconciler) removeNamespaces(ctx context.Context, mesh *ope
 	return nil
 }
 
-// namespacesOf lists the distinct namespaces the components run in, in order.
+// namespacesOf lists the distinct namespaces the components run in, in order; cluster-scoped
+// components have none.
 func namespacesOf(components []component) []string {
 	var names []string
 	for _, c := range components {
-		if !slices.Contains(names, c.namespace) {
+		if c.namespace != "" && !slices.Contains(names, c.namespace) {
 			names = append(names, c.namespace)
 		}
 	}
 	return names
+}
+
+// removeIstioCRDs deletes the Istio CRDs Loom installed, unless another mesh still uses them.
+func (r *MeshOperatorReconciler) removeIstioCRDs(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
+	meshes := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, meshes); err != nil {
+		return err
+	}
+	for _, m := range meshes.Items {
+		if m.Name != mesh.Name {
+			log.FromContext(ctx).Info("keeping the Istio CRDs: another MeshOperator uses them", "other", m.Name)
+			return nil
+		}
+	}
+	for _, crd := range r.IstioCRDs {
+		live := &metav1.PartialObjectMetadata{}
+		live.SetGroupVersionKind(crd.GroupVersionKind())
+		if err := r.Get(ctx, client.ObjectKeyFromObject(crd), live); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return err
+		}
+		if live.Labels[istiocrds.Label] != "true" {
+			continue
+		}
+		if err := r.Delete(ctx, live); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+	"loom.dev/loom/pkg/istiocrds"
 )
 
 // managedSelector matches every object the operator manages.
@@ -54,10 +56,34 @@ func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&operatorv1alpha1.MeshOperator{}).
 		Named("meshoperator").
 		Watches(&operatorv1alpha1.MeshOperator{}, handler.EnqueueRequestsFromMapFunc(r.namespaceSiblings))
+	// Deployments and CRDs are watched through the typed informers that readiness reads, so
+	// that a wake-up never arrives before the cache holds the change that caused it.
+	b = b.Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(meshOfObject)).
+		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.meshesUsingIstioCRD))
 	for _, obj := range managedMetadata() {
+		if obj.GetObjectKind().GroupVersionKind().Kind == "Deployment" {
+			continue
+		}
 		b = b.WatchesMetadata(obj, handler.EnqueueRequestsFromMapFunc(meshOfObject))
 	}
 	return b.Complete(r)
+}
+
+// meshesUsingIstioCRD wakes every mesh when one of Loom's Istio CRDs changes (becomes
+// Established, say): they all wait on them.
+func (r *MeshOperatorReconciler) meshesUsingIstioCRD(ctx context.Context, obj client.Object) []reconcile.Request {
+	if obj.GetLabels()[istiocrds.Label] != "true" {
+		return nil
+	}
+	list := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, m := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: m.Name}})
+	}
+	return reqs
 }
 
 func meshOfObject(_ context.Context, obj client.Object) []reconcile.Request {

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
@@ -22,10 +23,25 @@ const stateComponent = "operator-state"
 
 // meshState is what the operator must remember across restarts to roll back safely.
 type meshState struct {
+	// UID is the MeshOperator's: state left by an earlier object of the same name is ignored.
+	UID types.UID `json:"uid"`
 	// LastGood is the newest spec whose components all became Ready.
 	LastGood *specAt `json:"lastGood,omitempty"`
 	// Attempt is the generation being rolled out and when that began.
 	Attempt *attempt `json:"attempt,omitempty"`
+	// RolledBack is the generation that failed and was rolled back; it is not applied
+	// again until the spec changes.
+	RolledBack *rollback `json:"rolledBack,omitempty"`
+}
+
+type rollback struct {
+	Generation int64  `json:"generation"`
+	Message    string `json:"message"`
+}
+
+// rolledBackAt tells whether gen failed and the last good spec serves instead.
+func (st *meshState) rolledBackAt(gen int64) bool {
+	return st.RolledBack != nil && st.RolledBack.Generation == gen && st.LastGood != nil
 }
 
 type specAt struct {
@@ -40,11 +56,17 @@ type attempt struct {
 
 func stateName(mesh string) string { return "loom-operator-state-" + mesh }
 
+// loadState reads the state from the apiserver, not the cache: rollback decisions must not
+// rest on a stale copy.
 func (r *MeshOperatorReconciler) loadState(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (*meshState, error) {
+	reader := r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
 	cm := &corev1.ConfigMap{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: stateName(mesh.Name)}, cm)
+	err := reader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: stateName(mesh.Name)}, cm)
 	if apierrors.IsNotFound(err) {
-		return &meshState{}, nil
+		return &meshState{UID: mesh.UID}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -52,6 +74,9 @@ func (r *MeshOperatorReconciler) loadState(ctx context.Context, mesh *operatorv1
 	st := &meshState{}
 	if err := json.Unmarshal([]byte(cm.Data["state.json"]), st); err != nil {
 		return nil, fmt.Errorf("ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	if st.UID != mesh.UID {
+		return &meshState{UID: mesh.UID}, nil
 	}
 	return st, nil
 }

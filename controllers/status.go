@@ -53,16 +53,6 @@ func (b *statusBuilder) waiting(msg string) {
 	}
 }
 
-// rolledBackAt tells whether this generation was already rolled back.
-func (b *statusBuilder) rolledBackAt(gen int64) bool {
-	c := meta.FindStatusCondition(b.status.Conditions, operatorv1alpha1.ConditionDegraded)
-	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != operatorv1alpha1.ReasonRolledBack || c.ObservedGeneration != gen {
-		return false
-	}
-	b.rollbackMsg = c.Message
-	return true
-}
-
 // rollBack records that the current generation failed and the last good one is restored.
 func (b *statusBuilder) rollBack(msg string) {
 	b.rollbackMsg = msg

@@ -122,6 +122,11 @@ type ComponentValues struct {
 	Jaeger *apiextensionsv1.JSON `json:"jaeger,omitempty"`
 }
 
+// RemoveIstioCRDsAnnotation, set to "true" on a MeshOperator, makes its uninstall also remove
+// the Istio CRDs Loom installed, once no other MeshOperator remains. Users' Istio objects
+// are deleted with them, so this is off unless asked for.
+const RemoveIstioCRDsAnnotation = "operator.loom.dev/remove-istio-crds"
+
 // MeshOperator installs, upgrades, configures and uninstalls a Loom service mesh.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

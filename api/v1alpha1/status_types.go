@@ -33,6 +33,7 @@ type ComponentKind string
 
 // Component kinds.
 const (
+	ComponentCRDs         ComponentKind = "CRDs"
 	ComponentControlPlane ComponentKind = "ControlPlane"
 	ComponentGateway      ComponentKind = "Gateway"
 	ComponentAddon        ComponentKind = "Addon"
@@ -83,9 +84,9 @@ type RevisionStatus struct {
 
 // ComponentStatus describes one installed component.
 type ComponentStatus struct {
-	// Name identifies the component, e.g. control-plane, gateway/ingress, addon/prometheus.
+	// Name identifies the component: istio-crds, control-plane, gateway-<name>, addon-<name>.
 	Name string `json:"name"`
-	// Kind is ControlPlane, Gateway or Addon.
+	// Kind is CRDs, ControlPlane, Gateway or Addon.
 	Kind ComponentKind `json:"kind"`
 	// Namespace the component runs in.
 	Namespace string `json:"namespace"`

@@ -4,6 +4,8 @@ package operator
 import (
 	"fmt"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,6 +18,7 @@ import (
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/controllers"
 	"loom.dev/loom/pkg/apply"
+	"loom.dev/loom/pkg/istiocrds"
 	"loom.dev/loom/pkg/render"
 )
 
@@ -37,6 +40,7 @@ type Options struct {
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
 	utilruntime.Must(operatorv1alpha1.AddToScheme(s))
 	return s
 }
@@ -62,11 +66,17 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	crds, err := istiocrds.Objects()
+	if err != nil {
+		return nil, err
+	}
 	reconciler := &controllers.MeshOperatorReconciler{
-		Client:   mgr.GetClient(),
-		Renderer: renderer,
-		Applier:  &apply.Applier{Client: mgr.GetClient()},
-		Recorder: mgr.GetEventRecorder("loom-operator"),
+		Client:    mgr.GetClient(),
+		Renderer:  renderer,
+		Applier:   &apply.Applier{Client: mgr.GetClient()},
+		APIReader: mgr.GetAPIReader(),
+		IstioCRDs: crds,
+		Recorder:  mgr.GetEventRecorder("loom-operator"),
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MeshOperator controller: %w", err)

@@ -36,6 +36,7 @@ type Applier struct {
 type appliedRecord struct {
 	hash            [sha256.Size]byte
 	resourceVersion string
+	generation      int64
 }
 
 // Apply server-side applies each object in order. It takes ownership of the fields it sets,
@@ -59,7 +60,8 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return fmt.Errorf("applying %s: %w", Describe(obj), err)
 		}
-		a.remember(key, appliedRecord{hash: hash, resourceVersion: obj.GetResourceVersion()})
+		// The apply response was decoded into obj.
+		a.remember(key, appliedRecord{hash: hash, resourceVersion: obj.GetResourceVersion(), generation: obj.GetGeneration()})
 	}
 	return nil
 }
@@ -86,6 +88,14 @@ func (a *Applier) remember(key string, rec appliedRecord) {
 		a.applied = map[string]appliedRecord{}
 	}
 	a.applied[key] = rec
+}
+
+// AppliedGeneration is the generation the object had after this Applier last applied it, or
+// 0 when unknown. A cached copy older than that must not be judged: it predates the change.
+func (a *Applier) AppliedGeneration(obj client.Object) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.applied[identity(obj)].generation
 }
 
 func (a *Applier) forget(key string) {

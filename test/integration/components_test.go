@@ -32,13 +32,22 @@ func TestComponentsInstallInOrder(t *testing.T) {
 	}
 	createMesh(t, mesh)
 
-	got := waitCondition(t, "ordered", operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue)
+	got := &operatorv1alpha1.MeshOperator{}
+	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: "ordered"}, got); err != nil {
+			return false, err
+		}
+		return len(got.Status.Components) >= 2, nil
+	})
+	if err != nil {
+		t.Fatalf("the control plane was never installed: %v (components %+v)", err, got.Status.Components)
+	}
 	// Give the operator time to (wrongly) install more.
 	time.Sleep(time.Second)
 	if err := k8sClient.Get(t.Context(), client.ObjectKey{Name: "ordered"}, got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Status.Components) != 1 || got.Status.Components[0].Name != "control-plane" || got.Status.Components[0].Ready {
+	if len(got.Status.Components) != 2 || got.Status.Components[1].Name != "control-plane" || got.Status.Components[1].Ready {
 		t.Fatalf("components while the control plane is unready: %+v", got.Status.Components)
 	}
 	if exists(t, "ordered", "ingress") || exists(t, "ordered", "prometheus") {
@@ -50,11 +59,11 @@ func TestComponentsInstallInOrder(t *testing.T) {
 	var names []string
 	for _, c := range got.Status.Components {
 		names = append(names, c.Name)
-		if !c.Ready || c.ReadyReplicas != c.DesiredReplicas {
+		if !c.Ready || c.ReadyReplicas != c.DesiredReplicas || c.Version != "1.1.0" {
 			t.Errorf("component %+v not ready", c)
 		}
 	}
-	want := []string{"control-plane", "gateway-ingress", "gateway-egress", "addon-prometheus", "addon-grafana", "addon-jaeger"}
+	want := []string{"istio-crds", "control-plane", "gateway-ingress", "gateway-egress", "addon-prometheus", "addon-grafana", "addon-jaeger"}
 	if len(names) != len(want) {
 		t.Fatalf("components %v, want %v", names, want)
 	}
@@ -74,7 +83,7 @@ func TestComponentsInstallInOrder(t *testing.T) {
 		t.Errorf("uninstall left %v", left)
 	}
 	// The gateway's namespace was created by the operator, so it goes too.
-	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		ns := &corev1.Namespace{}
 		err := k8sClient.Get(ctx, client.ObjectKey{Name: "ordered-egress"}, ns)
 		return apierrors.IsNotFound(err) || (err == nil && !ns.DeletionTimestamp.IsZero()), nil

@@ -60,6 +60,17 @@ func deleteMesh(t *testing.T, name string) {
 	}
 }
 
+func componentNamed(t *testing.T, mesh *operatorv1alpha1.MeshOperator, name string) operatorv1alpha1.ComponentStatus {
+	t.Helper()
+	for _, c := range mesh.Status.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no component %s in %+v", name, mesh.Status.Components)
+	return operatorv1alpha1.ComponentStatus{}
+}
+
 func controlPlane(t *testing.T, namespace string) *appsv1.Deployment {
 	t.Helper()
 	d := &appsv1.Deployment{}
@@ -97,10 +108,10 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 	if got.Status.Version != "1.0.0" || got.Status.Revision != "default" {
 		t.Errorf("status version %q revision %q", got.Status.Version, got.Status.Revision)
 	}
-	if len(got.Status.Components) != 1 {
-		t.Fatalf("components %+v", got.Status.Components)
+	if len(got.Status.Components) != 2 || got.Status.Components[0].Name != "istio-crds" || !got.Status.Components[0].Ready {
+		t.Fatalf("components %+v, want istio-crds then control-plane", got.Status.Components)
 	}
-	if c := got.Status.Components[0]; c.Name != "control-plane" || !c.Ready || c.ReadyReplicas != 1 || c.DesiredReplicas != 1 || c.Version != "1.0.0" {
+	if c := componentNamed(t, got, "control-plane"); c.Name != "control-plane" || !c.Ready || c.ReadyReplicas != 1 || c.DesiredReplicas != 1 || c.Version != "1.0.0" {
 		t.Errorf("control-plane component %+v", c)
 	}
 	for _, cond := range []string{operatorv1alpha1.ConditionReconciled, operatorv1alpha1.ConditionReady} {
@@ -217,7 +228,7 @@ func TestInvalidValuesAreReportedAndFixable(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = waitCondition(t, "bad-values", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
-	if c := got.Status.Components[0]; c.ReadyReplicas != 2 {
+	if c := componentNamed(t, got, "control-plane"); c.ReadyReplicas != 2 {
 		t.Errorf("component %+v, want 2 ready replicas", c)
 	}
 }

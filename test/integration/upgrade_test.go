@@ -52,7 +52,7 @@ func TestInPlaceUpgrade(t *testing.T) {
 	if got.Status.Version != "1.1.0" || image(t, "upgrade") != "loom:v1.1.0" {
 		t.Errorf("after upgrade: status version %q, image %q", got.Status.Version, image(t, "upgrade"))
 	}
-	if c := got.Status.Components[0]; c.Version != "1.1.0" || !c.Ready {
+	if c := componentNamed(t, got, "control-plane"); c.Version != "1.1.0" || !c.Ready {
 		t.Errorf("component %+v", c)
 	}
 }
