@@ -59,3 +59,12 @@ func ownedBy(mesh, component string) labels.Selector {
 	}
 	return sel
 }
+
+// notComponents selects a mesh's objects outside the given components.
+func notComponents(mesh string, components []string) (labels.Selector, error) {
+	req, err := labels.NewRequirement(LabelComponent, selection.NotIn, components)
+	if err != nil {
+		return nil, err
+	}
+	return ownedBy(mesh, "").Add(*req), nil
+}

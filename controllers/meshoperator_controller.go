@@ -81,6 +81,11 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			fmt.Sprintf("namespace %s is already owned by MeshOperator %s; only one MeshOperator may own a namespace", mesh.Spec.Namespace, owner))
 		return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
 	}
+	if mesh.Spec.UpdateStrategy.Type == operatorv1alpha1.RevisionBased {
+		status.failed(operatorv1alpha1.ReasonUnsupported,
+			"spec.updateStrategy.type: RevisionBased upgrades are not implemented by this operator version yet; use InPlace")
+		return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
+	}
 	if controllerutil.AddFinalizer(mesh, Finalizer) {
 		// The update triggers the next reconcile.
 		return ctrl.Result{}, r.Update(ctx, mesh)
@@ -134,6 +139,11 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	case rolledBack:
 		status.keepRolledBack()
 	case allReady:
+		// Components the spec no longer lists (a removed gateway or add-on) go once the
+		// rest is Ready.
+		if err := r.pruneRemovedComponents(ctx, mesh.Name, components); err != nil {
+			return ctrl.Result{}, err
+		}
 		if state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil || state.RolledBack != nil {
 			state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
 			state.Attempt, state.RolledBack = nil, nil
@@ -350,4 +360,21 @@ func (r *MeshOperatorReconciler) removeIstioCRDs(ctx context.Context, mesh *oper
 		}
 	}
 	return nil
+}
+
+// pruneRemovedComponents deletes what the mesh installed for components no longer planned.
+func (r *MeshOperatorReconciler) pruneRemovedComponents(ctx context.Context, mesh string, components []component) error {
+	keep := []string{stateComponent}
+	for _, c := range components {
+		keep = append(keep, c.name)
+	}
+	selector, err := notComponents(mesh, keep)
+	if err != nil {
+		return err
+	}
+	deleted, err := r.Applier.Prune(ctx, selector, managedKinds, nil)
+	if len(deleted) > 0 {
+		log.FromContext(ctx).Info("removed components no longer in the spec", "objects", deleted)
+	}
+	return err
 }

@@ -26,6 +26,7 @@ const (
 	ReasonNamespaceConflict  = "NamespaceConflict"
 	ReasonApplyFailed        = "ApplyFailed"
 	ReasonUninstalling       = "Uninstalling"
+	ReasonUnsupported        = "Unsupported"
 )
 
 // ComponentKind names what a component is.

@@ -3,12 +3,14 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -100,4 +102,43 @@ func exists(t *testing.T, namespace, name string) bool {
 		t.Fatal(err)
 	}
 	return err == nil
+}
+
+func TestRemovedGatewayIsPruned(t *testing.T) {
+	mesh := newMesh("gw-removed")
+	mesh.Spec.Gateways = []operatorv1alpha1.GatewaySpec{{Name: "edge", Type: operatorv1alpha1.IngressGateway}}
+	createMesh(t, mesh)
+	waitCondition(t, "gw-removed", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	if !exists(t, "gw-removed", "edge") {
+		t.Fatal("gateway not installed")
+	}
+	patchMesh(t, "gw-removed", `{"spec":{"gateways":null}}`)
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		for _, o := range managedObjects(t, "gw-removed") {
+			if strings.Contains(o, "edge") {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Errorf("removed gateway left %v", managedObjects(t, "gw-removed"))
+	}
+	if !exists(t, "gw-removed", "loom-control-plane") {
+		t.Error("the control plane went with the gateway")
+	}
+}
+
+func TestRevisionBasedIsRefusedClearly(t *testing.T) {
+	mesh := newMesh("revisions")
+	mesh.Spec.UpdateStrategy.Type = operatorv1alpha1.RevisionBased
+	createMesh(t, mesh)
+	got := waitCondition(t, "revisions", operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse)
+	c := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionReconciled)
+	if c.Reason != operatorv1alpha1.ReasonUnsupported || !strings.Contains(c.Message, "spec.updateStrategy.type") {
+		t.Errorf("condition %+v", c)
+	}
+	if exists(t, "revisions", "loom-control-plane-1-1-0") {
+		t.Error("a RevisionBased mesh was installed although it is refused")
+	}
 }

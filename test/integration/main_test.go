@@ -4,6 +4,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"os"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -36,7 +37,12 @@ func run(m *testing.M) int {
 	}
 	defer cluster.Stop()
 
-	if k8sClient, err = client.New(cluster.Config, client.Options{Scheme: operator.Scheme()}); err != nil {
+	scheme := operator.Scheme()
+	if err := networkingv1.AddToScheme(scheme); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if k8sClient, err = client.New(cluster.Config, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
