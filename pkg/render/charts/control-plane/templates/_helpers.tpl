@@ -10,7 +10,7 @@
 {{- define "cp.selectorLabels" -}}
 app.kubernetes.io/name: loom-control-plane
 app.kubernetes.io/instance: {{ include "cp.name" . }}
-istio.io/rev: {{ .Values.revision | default "default" }}
+istio.io/rev: {{ .Values.revision | default "default" | quote }}
 {{- end -}}
 
 {{- define "cp.labels" -}}
