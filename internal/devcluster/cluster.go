@@ -174,7 +174,7 @@ func (c *Cluster) waitUntil(ctx context.Context, what string, cond wait.Conditio
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, startTimeout, true, func(ctx context.Context) (bool, error) {
 		for _, p := range c.procs {
 			if p.exited() {
-				return false, fmt.Errorf("%s exited; see %s", p.name, filepath.Join(c.Dir, "logs", p.name+".log"))
+				return false, fmt.Errorf("%s exited; see %s", p.name, c.LogPath(p.name))
 			}
 		}
 		return cond(ctx)

@@ -77,16 +77,7 @@ func TestControlPlaneGoldenPerProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out strings.Builder
-			for _, o := range objs {
-				data, err := yaml.Marshal(o.Object)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out.WriteString("---\n")
-				out.Write(data)
-			}
-			golden.Assert(t, "testdata/control-plane-"+profile+".yaml", []byte(out.String()))
+			golden.Assert(t, "testdata/control-plane-"+profile+".yaml", manifest(t, objs))
 		})
 	}
 }
