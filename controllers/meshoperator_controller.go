@@ -176,7 +176,7 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			return ctrl.Result{}, err
 		}
 		status.rollBack(msg)
-		result.Requeue = true
+		result.RequeueAfter = time.Millisecond // apply the last good spec right away
 		log.FromContext(ctx).Info("upgrade failed; rolling back", "generation", mesh.Generation, "to", state.LastGood.Generation)
 	}
 	return result, r.writeStatus(ctx, mesh, status)

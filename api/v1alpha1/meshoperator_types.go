@@ -151,7 +151,3 @@ type MeshOperatorList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MeshOperator `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MeshOperator{}, &MeshOperatorList{})
-}

@@ -61,7 +61,11 @@ func runCluster(cmd *cobra.Command, state devcluster.State, nodes int) error {
 	if err != nil {
 		return err
 	}
-	defer cluster.Stop()
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "stopping local cluster:", err)
+		}
+	}()
 	kubeconfig, err := os.ReadFile(cluster.KubeconfigPath)
 	if err != nil {
 		return err
@@ -89,7 +93,7 @@ func startDetached(cmd *cobra.Command, state devcluster.State, nodes int) error 
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }() // the child holds its own descriptor
 	child := exec.Command(self, "dev", "cluster", "up", "--nodes", strconv.Itoa(nodes))
 	child.Stdout, child.Stderr = logFile, logFile
 	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

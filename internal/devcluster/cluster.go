@@ -65,7 +65,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c := &Cluster{Dir: dir, assets: assets, KubeconfigPath: filepath.Join(dir, "kubeconfig")}
 	defer func() {
 		if err != nil {
-			c.Stop()
+			err = errors.Join(err, c.Stop())
 		}
 	}()
 	if c.reaper, err = startReaper(dir); err != nil {

@@ -28,13 +28,12 @@ func startProcess(name, binary string, args []string, logDir string) (*process, 
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
+		return nil, errors.Join(fmt.Errorf("starting %s: %w", name, err), logFile.Close())
 	}
 	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
+		_ = cmd.Wait() // its exit is reported through exited()
+		_ = logFile.Close()
 		close(p.done)
 	}()
 	return p, nil

@@ -1,6 +1,7 @@
 package devcluster
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,14 +38,14 @@ func startReaper(clusterDir string) (*reaper, error) {
 }
 
 // watch records pids (each the leader of its process group) for the reaper to kill.
-func (r *reaper) watch(pids ...int) error {
+func (r *reaper) watch(pids ...int) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f, err := os.OpenFile(r.pidFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	for _, pid := range pids {
 		if r.known[pid] {
 			continue

@@ -63,7 +63,7 @@ func TestDemoStops(t *testing.T) {
 				t.Fatal(err)
 			}
 			exited := make(chan error, 1)
-			go func() { exited <- demo.Wait(); pw.Close() }()
+			go func() { exited <- demo.Wait(); _ = pw.Close() }()
 
 			var output strings.Builder
 			running := false
@@ -77,11 +77,12 @@ func TestDemoStops(t *testing.T) {
 			if !running {
 				t.Fatalf("demo ended before it was running:\n%s", output.String())
 			}
-			go func() { _, _ = io.Copy(io.Discard, pr) }()
+			go func() { _, _ = io.Copy(io.Discard, pr) }() // keep the demo from blocking on output
 
 			tc.stop(t, demo, stateDir)
 			select {
-			case <-exited:
+			case err := <-exited:
+				t.Logf("demo exited: %v", err) // 130 after Ctrl-C, as a shell reports it
 			case <-time.After(time.Minute):
 				_ = syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
 				t.Fatal("demo still running a minute after it was stopped")

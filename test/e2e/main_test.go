@@ -40,7 +40,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(binDir)
+	defer func() { _ = os.RemoveAll(binDir) }()
 	loomBin = filepath.Join(binDir, "loom")
 	build := exec.Command("go", "build", "-o", loomBin, ".")
 	build.Dir = repoRoot

@@ -35,7 +35,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting cluster:", err)
 		return 1
 	}
-	defer cluster.Stop()
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping cluster:", err)
+		}
+	}()
 
 	scheme := operator.Scheme()
 	if err := networkingv1.AddToScheme(scheme); err != nil {

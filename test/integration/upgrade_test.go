@@ -73,8 +73,8 @@ func TestFailedUpgradeRollsBackWithoutFlapping(t *testing.T) {
 
 	// A fixed spec is tried again and succeeds.
 	patchMesh(t, "rollback", `{"spec":{"values":null}}`)
-	got := waitCondition(t, "rollback", operatorv1alpha1.ConditionDegraded, metav1.ConditionFalse)
-	got = waitCondition(t, "rollback", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	waitCondition(t, "rollback", operatorv1alpha1.ConditionDegraded, metav1.ConditionFalse)
+	got := waitCondition(t, "rollback", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	if got.Status.Version != "1.1.0" || image(t, "rollback") != "loom:v1.1.0" {
 		t.Errorf("after the fix: version %q, image %q", got.Status.Version, image(t, "rollback"))
 	}
