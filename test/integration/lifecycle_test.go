@@ -169,6 +169,8 @@ func TestUserNamespaceIsKeptOnUninstall(t *testing.T) {
 	if err := k8sClient.Create(t.Context(), ns); err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so it runs after the mesh is released.
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), ns) })
 	createMesh(t, newMesh("users-own"))
 	waitCondition(t, "users-own", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	deleteMesh(t, "users-own")
