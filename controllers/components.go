@@ -74,7 +74,7 @@ func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]
 		kind                   operatorv1alpha1.ComponentKind
 		values                 func() (map[string]any, error)
 	}
-	steps := []step{{"control-plane", render.ControlPlane, spec.Namespace, operatorv1alpha1.ComponentControlPlane,
+	steps := []step{{controlPlaneComponent(spec), render.ControlPlane, spec.Namespace, operatorv1alpha1.ComponentControlPlane,
 		func() (map[string]any, error) { return values.ControlPlane(spec) }}}
 	for i := range spec.Gateways {
 		gw := &spec.Gateways[i]
@@ -112,6 +112,38 @@ func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]
 		components = append(components, component{name: s.name, kind: s.kind, namespace: s.namespace, version: spec.Version, objects: objs})
 	}
 	return components, nil
+}
+
+// controlPlaneComponent names the control-plane component of a spec's revision.
+func controlPlaneComponent(spec *operatorv1alpha1.MeshOperatorSpec) string {
+	if rev := values.Revision(spec); rev != "" {
+		return "control-plane-" + rev
+	}
+	return "control-plane"
+}
+
+// withRetainedRevisions adds the control planes of older revisions that still run, right
+// after the Istio CRDs: they are installed already and keep serving their workloads.
+func (r *MeshOperatorReconciler) withRetainedRevisions(mesh *operatorv1alpha1.MeshOperator, components []component, st *meshState) ([]component, error) {
+	retained := st.retainedRevisions(&mesh.Spec)
+	if len(retained) == 0 {
+		return components, nil
+	}
+	out := append([]component{}, components[0])
+	for _, name := range retained {
+		old := mesh.DeepCopy()
+		old.Spec = st.Revisions[name].Spec
+		rendered, err := r.render(old)
+		if err != nil {
+			return nil, fmt.Errorf("revision %s: %w", name, err)
+		}
+		for _, c := range rendered {
+			if c.kind == operatorv1alpha1.ComponentControlPlane {
+				out = append(out, c)
+			}
+		}
+	}
+	return append(out, components[1:]...), nil
 }
 
 // install applies a component and prunes what its previous render had and this one lacks.

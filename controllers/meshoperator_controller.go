@@ -81,11 +81,6 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			fmt.Sprintf("namespace %s is already owned by MeshOperator %s; only one MeshOperator may own a namespace", mesh.Spec.Namespace, owner))
 		return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
 	}
-	if mesh.Spec.UpdateStrategy.Type == operatorv1alpha1.RevisionBased {
-		status.failed(operatorv1alpha1.ReasonUnsupported,
-			"spec.updateStrategy.type: RevisionBased upgrades are not implemented by this operator version yet; use InPlace")
-		return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
-	}
 	if controllerutil.AddFinalizer(mesh, Finalizer) {
 		// The update triggers the next reconcile.
 		return ctrl.Result{}, r.Update(ctx, mesh)
@@ -124,11 +119,19 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 	if !rolledBack && state.startAttempt(mesh.Generation, time.Now()) {
+		// A revision-based update keeps the last good revision running beside the new one.
+		if state.LastGood != nil && mesh.Spec.UpdateStrategy.Type == operatorv1alpha1.RevisionBased &&
+			revisionName(&state.LastGood.Spec) != revisionName(&mesh.Spec) {
+			state.keepRevision(&state.LastGood.Spec)
+		}
 		if err := r.saveState(ctx, mesh, state); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 
+	if components, err = r.withRetainedRevisions(target, components, state); err != nil {
+		return ctrl.Result{}, err
+	}
 	allReady, err := r.rollout(ctx, mesh.Name, components, status)
 	if err != nil {
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, mesh, status))
@@ -138,19 +141,41 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	switch {
 	case rolledBack:
 		status.keepRolledBack()
+		// What only the failed generation had (a new revision, say) goes once the last
+		// good spec is Ready again.
+		if allReady {
+			if err := r.pruneRemovedComponents(ctx, mesh.Name, components); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 	case allReady:
-		// Components the spec no longer lists (a removed gateway or add-on) go once the
-		// rest is Ready.
+		// Components the spec no longer lists (a removed gateway or add-on, a retired
+		// revision) go once the rest is Ready.
 		if err := r.pruneRemovedComponents(ctx, mesh.Name, components); err != nil {
 			return ctrl.Result{}, err
 		}
-		if state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil || state.RolledBack != nil {
-			state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
-			state.Attempt, state.RolledBack = nil, nil
+		changed := state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil || state.RolledBack != nil
+		state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
+		state.Attempt, state.RolledBack = nil, nil
+		if mesh.Spec.UpdateStrategy.Type == operatorv1alpha1.RevisionBased && state.Revisions[revisionName(&mesh.Spec)] == nil {
+			state.keepRevision(&mesh.Spec)
+			changed = true
+		}
+		next, retired, err := r.retireRevisions(ctx, mesh, state, time.Now())
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if retired {
+			changed = true
+			next = minPositive(next, time.Millisecond) // prune what was retired
+		}
+		result.RequeueAfter = next
+		if changed {
 			if err := r.saveState(ctx, mesh, state); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
+		status.revisions(state, &mesh.Spec)
 	default:
 		if state.Attempt == nil {
 			// The last good generation became unready (a node failed, say): nothing to roll back.

@@ -32,6 +32,8 @@ type meshState struct {
 	// RolledBack is the generation that failed and was rolled back; it is not applied
 	// again until the spec changes.
 	RolledBack *rollback `json:"rolledBack,omitempty"`
+	// Revisions are the control-plane revisions running (RevisionBased updates), by name.
+	Revisions map[string]*revisionRecord `json:"revisions,omitempty"`
 }
 
 type rollback struct {

@@ -123,6 +123,21 @@ func (b *statusBuilder) summarize(total int) {
 	b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue, progressReason, waiting.Message)
 }
 
+// revisions lists the current revision and the retained ones, with their readiness.
+func (b *statusBuilder) revisions(st *meshState, spec *operatorv1alpha1.MeshOperatorSpec) {
+	ready := map[string]bool{}
+	for _, c := range b.status.Components {
+		ready[c.Name] = c.Ready
+	}
+	current := revisionName(spec)
+	revs := []operatorv1alpha1.RevisionStatus{{Name: current, Version: spec.Version, Ready: true}}
+	for _, name := range st.retainedRevisions(spec) {
+		old := st.Revisions[name].Spec
+		revs = append(revs, operatorv1alpha1.RevisionStatus{Name: name, Version: old.Version, Ready: ready[controlPlaneComponent(&old)]})
+	}
+	b.status.Revisions = revs
+}
+
 // writeStatus updates the status subresource when it changed.
 func (r *MeshOperatorReconciler) writeStatus(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, b *statusBuilder) error {
 	recordComponents(mesh.Name, b.status.Components)

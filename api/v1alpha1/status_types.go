@@ -26,7 +26,6 @@ const (
 	ReasonNamespaceConflict  = "NamespaceConflict"
 	ReasonApplyFailed        = "ApplyFailed"
 	ReasonUninstalling       = "Uninstalling"
-	ReasonUnsupported        = "Unsupported"
 )
 
 // ComponentKind names what a component is.

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -129,16 +128,70 @@ func TestRemovedGatewayIsPruned(t *testing.T) {
 	}
 }
 
-func TestRevisionBasedIsRefusedClearly(t *testing.T) {
-	mesh := newMesh("revisions")
-	mesh.Spec.UpdateStrategy.Type = operatorv1alpha1.RevisionBased
-	createMesh(t, mesh)
-	got := waitCondition(t, "revisions", operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse)
-	c := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionReconciled)
-	if c.Reason != operatorv1alpha1.ReasonUnsupported || !strings.Contains(c.Message, "spec.updateStrategy.type") {
-		t.Errorf("condition %+v", c)
+// TestRevisionBasedCanary upgrades with a new revision beside the old one; the old revision
+// stays while a namespace uses it and goes after the grace period once none does.
+func TestRevisionBasedCanary(t *testing.T) {
+	apps := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "canary-apps", Labels: map[string]string{"istio.io/rev": "1-0-0"}}}
+	if err := k8sClient.Create(t.Context(), apps); err != nil {
+		t.Fatal(err)
 	}
-	if exists(t, "revisions", "loom-control-plane-1-1-0") {
-		t.Error("a RevisionBased mesh was installed although it is refused")
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), apps) })
+
+	mesh := newMesh("canary")
+	mesh.Spec.Version = "1.0.0"
+	mesh.Spec.UpdateStrategy.Type = operatorv1alpha1.RevisionBased
+	mesh.Spec.UpdateStrategy.RevisionGracePeriod = &metav1.Duration{Duration: time.Second}
+	mesh.Spec.Gateways = []operatorv1alpha1.GatewaySpec{{Name: "ingress", Type: operatorv1alpha1.IngressGateway}}
+	createMesh(t, mesh)
+	got := waitCondition(t, "canary", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	if got.Status.Revision != "1-0-0" || !exists(t, "canary", "loom-control-plane-1-0-0") {
+		t.Fatalf("first revision: status revision %q", got.Status.Revision)
+	}
+
+	patchMesh(t, "canary", `{"spec":{"version":"1.1.0"}}`)
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: "canary"}, got); err != nil {
+			return false, err
+		}
+		return got.Status.Revision == "1-1-0" && len(got.Status.Revisions) == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("new revision never became current beside the old: %+v", got.Status)
+	}
+	if !exists(t, "canary", "loom-control-plane-1-0-0") || !exists(t, "canary", "loom-control-plane-1-1-0") {
+		t.Fatal("the two revisions do not run side by side")
+	}
+	for _, r := range got.Status.Revisions {
+		if !r.Ready {
+			t.Errorf("revision %+v not ready", r)
+		}
+	}
+	// The gateway follows the new revision.
+	cm := &corev1.ConfigMap{}
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: "canary", Name: "ingress-bootstrap"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cm.Data["envoy.yaml"], "loom-control-plane-1-1-0.canary.svc") {
+		t.Errorf("gateway still bootstrapped to the old revision:\n%s", cm.Data["envoy.yaml"])
+	}
+
+	// In use: kept past the grace period.
+	time.Sleep(2 * time.Second)
+	if !exists(t, "canary", "loom-control-plane-1-0-0") {
+		t.Fatal("the old revision was removed while a namespace still uses it")
+	}
+	// Moved: removed after the grace period.
+	apps.Labels["istio.io/rev"] = "1-1-0"
+	if err := k8sClient.Update(t.Context(), apps); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: "canary"}, got); err != nil {
+			return false, err
+		}
+		return !exists(t, "canary", "loom-control-plane-1-0-0") && len(got.Status.Revisions) == 1, nil
+	})
+	if err != nil {
+		t.Fatalf("the unused old revision was not removed: %+v", got.Status.Revisions)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
@@ -109,5 +110,29 @@ func assertRolledBack(t *testing.T, name string) {
 	}
 	if r := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionReconciled); r.Status != metav1.ConditionFalse || r.Reason != operatorv1alpha1.ReasonRolledBack {
 		t.Errorf("Reconciled %+v, want False/RolledBack", r)
+	}
+}
+
+// TestFailedCanaryRollsBack: a new revision that never becomes Ready is removed and the
+// old revision keeps serving.
+func TestFailedCanaryRollsBack(t *testing.T) {
+	mesh := newMesh("canary-fails")
+	mesh.Spec.Version = "1.0.0"
+	mesh.Spec.UpdateStrategy.Type = operatorv1alpha1.RevisionBased
+	mesh.Spec.UpdateStrategy.ReadinessTimeout = &metav1.Duration{Duration: 2 * time.Second}
+	createMesh(t, mesh)
+	waitCondition(t, "canary-fails", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+
+	patchMesh(t, "canary-fails", unreadyUpgrade)
+	waitCondition(t, "canary-fails", operatorv1alpha1.ConditionDegraded, metav1.ConditionTrue)
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return !exists(t, "canary-fails", "loom-control-plane-1-1-0"), nil
+	})
+	if err != nil {
+		t.Error("the failed revision was not removed after the rollback")
+	}
+	got := waitCondition(t, "canary-fails", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	if got.Status.Revision != "1-0-0" || got.Status.Version != "1.0.0" || !exists(t, "canary-fails", "loom-control-plane-1-0-0") {
+		t.Errorf("after the failed canary: revision %q version %q", got.Status.Revision, got.Status.Version)
 	}
 }
