@@ -68,7 +68,11 @@ var (
 
 // startOperator runs the operator's manager, as `loom operator` does, until stopOperator.
 func startOperator(ctx context.Context) error {
-	mgr, err := operator.NewManager(cluster.Config, operator.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", SkipNameValidation: true})
+	mgr, err := operator.NewManager(cluster.Config, operator.Options{
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0", SkipNameValidation: true,
+		// As deployed: a restarted operator must win the lease before it reconciles.
+		LeaderElection: true, LeaderElectionNamespace: "default",
+	})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,6 +15,7 @@ import (
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/internal/devcluster"
+	"loom.dev/loom/internal/operator"
 )
 
 func patchMesh(t *testing.T, name, patch string) {
@@ -88,11 +90,16 @@ func TestOperatorRestartMidUpgrade(t *testing.T) {
 	patchMesh(t, "restart", unreadyUpgrade)
 	waitCondition(t, "restart", operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue)
 
+	before := lease(t)
 	stopOperator()
 	if err := startOperator(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	assertRolledBack(t, "restart")
+	if after := lease(t); after.Spec.HolderIdentity == nil || *after.Spec.HolderIdentity == *before.Spec.HolderIdentity ||
+		*after.Spec.LeaseTransitions <= *before.Spec.LeaseTransitions {
+		t.Errorf("the restarted operator did not take the lease over: before %+v, after %+v", before.Spec, after.Spec)
+	}
 }
 
 func assertRolledBack(t *testing.T, name string) {
@@ -135,4 +142,14 @@ func TestFailedCanaryRollsBack(t *testing.T) {
 	if got.Status.Revision != "1-0-0" || got.Status.Version != "1.0.0" || !exists(t, "canary-fails", "loom-control-plane-1-0-0") {
 		t.Errorf("after the failed canary: revision %q version %q", got.Status.Revision, got.Status.Version)
 	}
+}
+
+// lease reads the operator's leader-election Lease.
+func lease(t *testing.T) *coordinationv1.Lease {
+	t.Helper()
+	l := &coordinationv1.Lease{}
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: "default", Name: operator.LeaderElectionID}, l); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
