@@ -32,7 +32,7 @@ k8s-binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sched
 
 .PHONY: test
 test: k8s-binaries ## Run unit and integration tests against a real local Kubernetes.
-	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -timeout $(TEST_TIMEOUT) ./...
+	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: bench
 bench: k8s-binaries ## Run the Go benchmarks.
