@@ -209,6 +209,20 @@ func TestDriftIsRepaired(t *testing.T) {
 	if d := controlPlane(t, "drift"); d.Annotations["team.example/owner"] != "platform" {
 		t.Errorf("another manager's annotation was removed: %v", d.Annotations)
 	}
+
+	// A deleted Deployment comes back.
+	if err := k8sClient.Delete(ctx, controlPlane(t, "drift")); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		d := &appsv1.Deployment{}
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "drift", Name: "loom-control-plane"}, d)
+		return err == nil && d.DeletionTimestamp.IsZero(), nil
+	})
+	if err != nil {
+		t.Fatalf("deleted control-plane Deployment not restored within 10s: %v", err)
+	}
+	waitCondition(t, "drift", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 }
 
 func TestInvalidValuesAreReportedAndFixable(t *testing.T) {
