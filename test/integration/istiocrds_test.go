@@ -207,3 +207,24 @@ func TestZZIstioCRDsRemovedOnlyWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestDeletedIstioCRDIsRestored(t *testing.T) {
+	createMesh(t, newMesh("crd-restore"))
+	waitCondition(t, "crd-restore", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Name: "sidecars.networking.istio.io"}, crd); err != nil {
+		t.Fatal(err)
+	}
+	uid := crd.UID
+	if err := k8sClient.Delete(t.Context(), crd); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		live := &apiextensionsv1.CustomResourceDefinition{}
+		err := k8sClient.Get(ctx, client.ObjectKey{Name: "sidecars.networking.istio.io"}, live)
+		return err == nil && live.UID != uid && live.DeletionTimestamp.IsZero(), nil
+	})
+	if err != nil {
+		t.Fatal("a deleted Istio CRD was not restored within 30s")
+	}
+}
