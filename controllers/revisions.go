@@ -62,13 +62,9 @@ func (r *MeshOperatorReconciler) revisionInUse(ctx context.Context, rev string) 
 		return true, nil
 	}
 	// Pods are listed from the apiserver, by label: caching every pod's metadata is not worth it.
-	reader := r.APIReader
-	if reader == nil {
-		reader = r.Client
-	}
 	pods := &metav1.PartialObjectMetadataList{}
 	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
-	if err := reader.List(ctx, pods, client.MatchingLabels{revisionLabel: rev}); err != nil {
+	if err := r.uncached().List(ctx, pods, client.MatchingLabels{revisionLabel: rev}); err != nil {
 		return false, err
 	}
 	for _, p := range pods.Items {

@@ -61,12 +61,8 @@ func stateName(mesh string) string { return "loom-operator-state-" + mesh }
 // loadState reads the state from the apiserver, not the cache: rollback decisions must not
 // rest on a stale copy.
 func (r *MeshOperatorReconciler) loadState(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (*meshState, error) {
-	reader := r.APIReader
-	if reader == nil {
-		reader = r.Client
-	}
 	cm := &corev1.ConfigMap{}
-	err := reader.Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: stateName(mesh.Name)}, cm)
+	err := r.uncached().Get(ctx, client.ObjectKey{Namespace: mesh.Spec.Namespace, Name: stateName(mesh.Name)}, cm)
 	if apierrors.IsNotFound(err) {
 		return &meshState{UID: mesh.UID}, nil
 	}
@@ -81,6 +77,14 @@ func (r *MeshOperatorReconciler) loadState(ctx context.Context, mesh *operatorv1
 		return &meshState{UID: mesh.UID}, nil
 	}
 	return st, nil
+}
+
+// uncached reads from the apiserver itself, or through the client when no APIReader is set.
+func (r *MeshOperatorReconciler) uncached() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 func (r *MeshOperatorReconciler) saveState(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, st *meshState) error {

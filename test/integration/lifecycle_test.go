@@ -239,10 +239,7 @@ func TestInvalidValuesAreReportedAndFixable(t *testing.T) {
 	if !meta.IsStatusConditionTrue(got.Status.Conditions, operatorv1alpha1.ConditionDegraded) {
 		t.Errorf("Degraded not True: %+v", got.Status.Conditions)
 	}
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"values":{"controlPlane":{"replicas":2}}}}`))
-	if err := k8sClient.Patch(t.Context(), got, patch); err != nil {
-		t.Fatal(err)
-	}
+	patchMesh(t, "bad-values", `{"spec":{"values":{"controlPlane":{"replicas":2}}}}`)
 	got = waitCondition(t, "bad-values", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	if c := componentNamed(t, got, "control-plane"); c.ReadyReplicas != 2 {
 		t.Errorf("component %+v, want 2 ready replicas", c)
@@ -281,11 +278,7 @@ func TestProfileChangeAddsAndPrunes(t *testing.T) {
 	}
 	setProfile := func(profile string) {
 		t.Helper()
-		mesh := &operatorv1alpha1.MeshOperator{ObjectMeta: metav1.ObjectMeta{Name: "profiles"}}
-		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"profile":"`+profile+`"}}`))
-		if err := k8sClient.Patch(t.Context(), mesh, patch); err != nil {
-			t.Fatal(err)
-		}
+		patchMesh(t, "profiles", `{"spec":{"profile":"`+profile+`"}}`)
 		waitCondition(t, "profiles", operatorv1alpha1.ConditionReconciled, metav1.ConditionTrue)
 	}
 	setProfile("production")
