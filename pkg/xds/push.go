@@ -1,0 +1,215 @@
+package xds
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+)
+
+// PushStatus describes the last push.
+type PushStatus struct {
+	Seq             uint64         `json:"seq"`
+	Reason          string         `json:"reason"`
+	TriggeredAt     time.Time      `json:"triggeredAt"`
+	StartedAt       time.Time      `json:"startedAt"`
+	DurationSeconds float64        `json:"durationSeconds"` // generate + marshal of all views
+	Views           int            `json:"views"`
+	ViewsChanged    int            `json:"viewsChanged"`
+	GenerateErrors  int            `json:"generateErrors"`
+	StreamsNotified int            `json:"streamsNotified"`
+	Resources       map[string]int `json:"resources"` // by type URL, summed over views
+	Changed         map[string]int `json:"changed"`   // added or modified, by type URL, summed over views
+	Removed         map[string]int `json:"removed"`
+	// Convergence, filled in once every stream answered (see pushRecord).
+	Converged          bool    `json:"converged"`
+	ConvergenceSeconds float64 `json:"convergenceSeconds,omitempty"`
+	ConvergenceResult  string  `json:"convergenceResult,omitempty"`
+	Responses          int64   `json:"responses"`
+}
+
+type viewResult struct {
+	snap *snapshot // nil: failed or unchanged
+	err  error
+}
+
+// pushAll regenerates every view in use. It reports false when a view still
+// has no snapshot at all.
+func (s *Server) pushAll(reason string, triggered time.Time) bool {
+	if !s.ready.Load() {
+		return true
+	}
+	return s.push(reason, triggered, s.activeViews())
+}
+
+// pushNew generates the views that have never been generated.
+func (s *Server) pushNew() bool {
+	if !s.ready.Load() {
+		return true
+	}
+	var fresh []*view
+	for _, v := range s.activeViews() {
+		if v.snapshot() == nil {
+			fresh = append(fresh, v)
+		}
+	}
+	if len(fresh) == 0 {
+		return true
+	}
+	return s.push("new_view", time.Now(), fresh)
+}
+
+func (s *Server) push(reason string, triggered time.Time, views []*view) bool {
+	seq := s.pushSeq.Add(1)
+	start := time.Now()
+	m := newMarshaler(&s.marshalCount)
+	results := make([]viewResult, len(views))
+	workers := min(runtime.GOMAXPROCS(0), len(views))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = s.generateView(views[i], m)
+			}
+		})
+	}
+	for i := range views {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	st := PushStatus{
+		Seq: seq, Reason: reason, TriggeredAt: triggered, StartedAt: start, DurationSeconds: elapsed.Seconds(),
+		Views: len(views), Resources: map[string]int{}, Changed: map[string]int{}, Removed: map[string]int{},
+	}
+	// New views are not measured: no Trigger started them.
+	var rec *pushRecord
+	if reason != "new_view" {
+		rec = newPushRecord(seq, triggered, s.converged)
+	}
+	complete := true
+	for i, v := range views {
+		r := results[i]
+		if r.err != nil {
+			st.GenerateErrors++
+			if v.snapshot() == nil {
+				complete = false
+			}
+			continue
+		}
+		if r.snap == nil {
+			continue
+		}
+		st.ViewsChanged++
+		for t, c := range r.snap.changes {
+			st.Changed[t] += len(c.changed)
+			st.Removed[t] += len(c.removed)
+		}
+		if r.snap.parent == 0 {
+			for t, ts := range r.snap.types {
+				st.Changed[t] += ts.len()
+			}
+		}
+		st.StreamsNotified += v.publish(r.snap, rec)
+	}
+	s.countResources(st.Resources)
+
+	s.statusMu.Lock()
+	s.lastPush = st
+	s.statusMu.Unlock()
+	s.pushCount.Add(1)
+	s.metrics.pushes.WithLabelValues(reason).Inc()
+	s.metrics.pushDuration.Observe(elapsed.Seconds())
+	if rec != nil {
+		rec.done()
+	}
+	return complete
+}
+
+// generateView generates and marshals one view. It returns a nil snapshot
+// when nothing changed.
+func (s *Server) generateView(v *view, m *marshaler) viewResult {
+	start := time.Now()
+	gen, err := s.callGenerate(v.key)
+	if err != nil {
+		s.metrics.generateErrors.Inc()
+		s.log.Error(err, "generate failed; the view keeps its last good resources", "view", v.key)
+		return viewResult{err: err}
+	}
+	prev := v.snapshot()
+	snap, problems := buildSnapshot(gen, prev, m)
+	if len(problems) > 0 {
+		s.metrics.invalid.Add(float64(len(problems)))
+		shown := problems[:min(len(problems), 5)]
+		s.log.Info("skipped resources that cannot be served", "view", v.key, "count", len(problems), "first", strings.Join(shown, "; "))
+	}
+	s.metrics.generate.Observe(time.Since(start).Seconds())
+	if prev == nil {
+		return viewResult{snap: snap}
+	}
+	snap.parent = prev.seq
+	snap.changes = diffSnapshots(prev, snap)
+	if len(snap.changes) == 0 {
+		return viewResult{}
+	}
+	return viewResult{snap: snap}
+}
+
+// callGenerate shields the push loop from a panicking generator.
+func (s *Server) callGenerate(key string) (gen map[string][]types.Resource, err error) {
+	s.generations.Add(1)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("generator panicked: %v", p)
+		}
+	}()
+	return s.gen.Generate(key)
+}
+
+func (s *Server) countResources(out map[string]int) {
+	for _, v := range s.activeViews() {
+		if snap := v.snapshot(); snap != nil {
+			for t, ts := range snap.types {
+				out[t] += ts.len()
+			}
+		}
+	}
+	s.metrics.resources.Reset()
+	for t, n := range out {
+		s.metrics.resources.WithLabelValues(typeLabel(t)).Set(float64(n))
+	}
+}
+
+// converged is called once a measured push has been answered by every
+// stream it touched.
+func (s *Server) converged(r *pushRecord, at time.Time) {
+	n := r.responses.Load()
+	secs := at.Sub(r.triggered).Seconds()
+	result := r.result()
+	if n == 0 {
+		result, secs = "nothing_sent", 0
+	} else {
+		s.metrics.convergence.WithLabelValues(result).Observe(secs)
+	}
+	s.statusMu.Lock()
+	if s.lastPush.Seq == r.seq {
+		s.lastPush.Converged = true
+		s.lastPush.ConvergenceSeconds = secs
+		s.lastPush.ConvergenceResult = result
+		s.lastPush.Responses = n
+	}
+	s.statusMu.Unlock()
+}
+
+// PushStatus returns the status of the last push.
+func (s *Server) PushStatus() PushStatus {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	return s.lastPush
+}

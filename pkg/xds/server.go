@@ -1,0 +1,235 @@
+// Package xds serves Envoy and proxyless gRPC clients over the aggregated
+// discovery service (ADS), in both the state-of-the-world and the
+// incremental (delta) variant.
+//
+// Resources come from a Generator, grouped in views: every node maps to a
+// view key, and all nodes with the same key see the same resources. A push
+// generates each view once and marshals each resource once; the resulting
+// Any (and delta Resource) messages are shared by every response of every
+// stream. Each stream remembers the snapshot it was last brought up to date
+// with and is sent only what changed since.
+package xds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Generator is implemented by the discovery side. Generate may be called
+// concurrently for different view keys.
+type Generator interface {
+	// ViewKey maps a node to the key of the view it sees. Nodes with equal
+	// keys share the same generated (and marshaled) resources. An error
+	// rejects the stream (codes.InvalidArgument), naming the node id.
+	ViewKey(node *corev3.Node) (string, error)
+	// Generate returns every resource of the view: type URL -> resources.
+	Generate(viewKey string) (map[string][]types.Resource, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Generator     Generator
+	DebounceQuiet time.Duration // default 100ms: push after this long without a new Trigger
+	DebounceMax   time.Duration // default 1s: push at the latest this long after the first Trigger of a burst
+	Logger        logr.Logger
+	Registerer    prometheus.Registerer // nil: metrics are kept but not registered
+}
+
+// Server is an ADS server. Create it with NewServer.
+type Server struct {
+	discoveryv3.UnimplementedAggregatedDiscoveryServiceServer
+
+	gen     Generator
+	quiet   time.Duration
+	max     time.Duration
+	log     logr.Logger
+	metrics *metrics
+	nacks   *nackLog
+
+	ready        atomic.Bool
+	started      atomic.Bool
+	firstTrigger atomic.Int64 // unix nanos of the first Trigger not yet pushed; 0 = none
+	triggerCh    chan struct{}
+	readyCh      chan struct{}
+	newViewCh    chan struct{}
+
+	mu       sync.Mutex
+	views    map[string]*view
+	streams  map[uint64]*stream
+	streamID uint64
+
+	pushSeq      atomic.Uint64
+	pushCount    atomic.Int64
+	generations  atomic.Int64 // Generate calls
+	marshalCount atomic.Int64
+
+	statusMu sync.Mutex
+	lastPush PushStatus
+}
+
+// NewServer returns a server; call Register, then Start, then SetReady once
+// the generator's inputs are synced.
+func NewServer(opts Options) *Server {
+	if opts.DebounceQuiet <= 0 {
+		opts.DebounceQuiet = 100 * time.Millisecond
+	}
+	if opts.DebounceMax <= 0 {
+		opts.DebounceMax = time.Second
+	}
+	m := newMetrics(opts.Registerer)
+	return &Server{
+		gen:       opts.Generator,
+		quiet:     opts.DebounceQuiet,
+		max:       opts.DebounceMax,
+		log:       opts.Logger,
+		metrics:   m,
+		nacks:     newNackLog(opts.Logger, m),
+		triggerCh: make(chan struct{}, 1),
+		readyCh:   make(chan struct{}, 1),
+		newViewCh: make(chan struct{}, 1),
+		views:     map[string]*view{},
+		streams:   map[uint64]*stream{},
+	}
+}
+
+// Register registers the aggregated discovery service (SotW and delta) on g.
+func (s *Server) Register(g *grpc.Server) {
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, s)
+}
+
+// SetReady marks the generator's inputs as synced. Streams connected before
+// it receive nothing; the first push runs right after it.
+func (s *Server) SetReady() {
+	if s.ready.CompareAndSwap(false, true) {
+		poke(s.readyCh)
+	}
+}
+
+// Trigger asks for a push of every view in use, debounced.
+func (s *Server) Trigger() {
+	s.firstTrigger.CompareAndSwap(0, time.Now().UnixNano())
+	poke(s.triggerCh)
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// StreamAggregatedResources serves a state-of-the-world ADS stream.
+func (s *Server) StreamAggregatedResources(ss discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
+	first, err := ss.Recv()
+	if err != nil {
+		return err
+	}
+	st, err := s.openStream(kindSotw, first.GetNode())
+	if err != nil {
+		return err
+	}
+	defer s.closeStream(st)
+	h := &sotwStream{stream: st, send: ss.Send}
+	return serve(ss.Context(), st, first, ss.Recv, h.onRequest, h.sync)
+}
+
+// DeltaAggregatedResources serves an incremental ADS stream.
+func (s *Server) DeltaAggregatedResources(ds discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
+	first, err := ds.Recv()
+	if err != nil {
+		return err
+	}
+	st, err := s.openStream(kindDelta, first.GetNode())
+	if err != nil {
+		return err
+	}
+	defer s.closeStream(st)
+	h := &deltaStream{stream: st, send: ds.Send}
+	return serve(ds.Context(), st, first, ds.Recv, h.onRequest, h.sync)
+}
+
+// openStream resolves the node's view and attaches a new stream to it.
+func (s *Server) openStream(kind streamKind, node *corev3.Node) (*stream, error) {
+	if node == nil || node.GetId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "the first request of a stream must carry a node with an id")
+	}
+	if s.gen == nil {
+		return nil, status.Error(codes.Unavailable, "xds server has no generator")
+	}
+	key, err := s.gen.ViewKey(node)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "node %q: %v", node.GetId(), err)
+	}
+	s.mu.Lock()
+	v := s.views[key]
+	if v == nil {
+		v = newView(key)
+		s.views[key] = v
+		s.metrics.views.Set(float64(len(s.views)))
+	}
+	s.streamID++
+	st := &stream{
+		srv: s, id: s.streamID, kind: kind, nodeID: node.GetId(), node: node, view: v,
+		connected: time.Now(), wakeCh: make(chan struct{}, 1), types: map[string]*typeState{},
+	}
+	s.streams[st.id] = st
+	v.add(st)
+	s.mu.Unlock()
+	s.metrics.proxies.WithLabelValues(string(kind)).Inc()
+	if s.ready.Load() && v.snapshot() == nil {
+		poke(s.newViewCh)
+	}
+	return st, nil
+}
+
+func (s *Server) closeStream(st *stream) {
+	s.mu.Lock()
+	delete(s.streams, st.id)
+	recs, empty := st.view.remove(st)
+	if empty && s.views[st.view.key] == st.view {
+		delete(s.views, st.view.key)
+		s.metrics.views.Set(float64(len(s.views)))
+	}
+	s.mu.Unlock()
+	releaseAll(recs)
+	st.mu.Lock()
+	st.release()
+	st.mu.Unlock()
+	s.metrics.proxies.WithLabelValues(string(st.kind)).Dec()
+}
+
+// Start runs the push loop until ctx is done.
+func (s *Server) Start(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("xds: Start called twice")
+	}
+	if s.gen == nil {
+		return fmt.Errorf("xds: Options.Generator is required")
+	}
+	s.run(ctx)
+	return nil
+}
+
+// views in use, for a push.
+func (s *Server) activeViews() []*view {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*view, 0, len(s.views))
+	for _, v := range s.views {
+		out = append(out, v)
+	}
+	return out
+}

@@ -1,0 +1,295 @@
+package xds
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// resource is one marshaled resource. It is immutable once built and shared
+// by every stream of every view that contains it: SotW responses carry any,
+// delta responses carry delta, both point at the same bytes.
+type resource struct {
+	name    string
+	version string // hex xxhash64 of the marshaled bytes
+	msg     types.Resource
+	any     *anypb.Any
+	delta   *discoveryv3.Resource
+}
+
+// typeSet is the resources of one type in one snapshot.
+type typeSet struct {
+	byName  map[string]*resource
+	names   []string     // sorted
+	anys    []*anypb.Any // in names order; the body of a wildcard SotW response
+	version string       // changes whenever any resource of the type changes
+}
+
+func (t *typeSet) get(name string) *resource {
+	if t == nil {
+		return nil
+	}
+	return t.byName[name]
+}
+
+func (t *typeSet) len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.names)
+}
+
+// emptyVersion is the version of a type the view has no resources of; it
+// equals the version buildSnapshot computes for an empty list.
+var emptyVersion = strconv.FormatUint(xxhash.New().Sum64(), 16)
+
+// typeChange lists the names whose resource was added, modified or removed
+// between two snapshots of a view. The sorted lists and the response bodies
+// are built once per view, so every stream whose subscription covers all
+// the changes sends the same slices.
+type typeChange struct {
+	changed map[string]struct{}
+	removed map[string]struct{}
+
+	changedSorted []string
+	removedSorted []string
+	anys          []*anypb.Any            // of changedSorted, in order
+	deltas        []*discoveryv3.Resource // of changedSorted, in order
+}
+
+func (c *typeChange) has(name string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.changed[name]
+	return ok
+}
+
+// covered reports whether the subscription wants every changed and removed
+// name, so the shared bodies can be sent as they are.
+func (c *typeChange) covered(sub *subscription) bool {
+	if sub.wildcard {
+		return true
+	}
+	for _, n := range c.changedSorted {
+		if _, ok := sub.names[n]; !ok {
+			return false
+		}
+	}
+	for _, n := range c.removedSorted {
+		if _, ok := sub.names[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// snapshot is one generation of a view. Snapshots are immutable; a stream
+// remembers the snapshot it was last brought up to date with.
+type snapshot struct {
+	seq     uint64 // per view, increases with every published snapshot
+	types   map[string]*typeSet
+	parent  uint64                 // seq of the snapshot changes is relative to
+	changes map[string]*typeChange // vs the parent; only types with changes
+}
+
+// marshaler marshals each distinct message once per push, even when several
+// views (generated in parallel) return the same message pointer.
+type marshaler struct {
+	mu    sync.Mutex
+	done  map[types.Resource]*marshaled
+	count *atomic.Int64 // total marshals, for tests and metrics
+}
+
+type marshaled struct {
+	once sync.Once
+	r    *resource
+	err  error
+}
+
+func newMarshaler(count *atomic.Int64) *marshaler {
+	return &marshaler{done: map[types.Resource]*marshaled{}, count: count}
+}
+
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+// resourceFor marshals msg, or returns the resource built for the same
+// message earlier in this push, or prev when the bytes did not change (so
+// unchanged resources keep their identity across pushes).
+func (m *marshaler) resourceFor(typeURL, name string, msg types.Resource, prev *resource) (*resource, error) {
+	m.mu.Lock()
+	e := m.done[msg]
+	if e == nil {
+		e = &marshaled{}
+		m.done[msg] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() {
+		b, err := marshalOpts.Marshal(msg)
+		if err != nil {
+			e.err = err
+			return
+		}
+		m.count.Add(1)
+		if prev != nil && bytes.Equal(prev.any.Value, b) {
+			e.r = prev
+			return
+		}
+		version := strconv.FormatUint(xxhash.Sum64(b), 16)
+		a := &anypb.Any{TypeUrl: typeURL, Value: b}
+		e.r = &resource{name: name, version: version, msg: msg, any: a,
+			delta: &discoveryv3.Resource{Name: name, Version: version, Resource: a}}
+	})
+	return e.r, e.err
+}
+
+// buildSnapshot marshals the generator's output. Resources that cannot be
+// served (nil, unnamed, of a different message type than their type URL,
+// duplicated) are skipped and reported in problems; they never fail the view.
+func buildSnapshot(gen map[string][]types.Resource, prev *snapshot, m *marshaler) (snap *snapshot, problems []string) {
+	snap = &snapshot{types: make(map[string]*typeSet, len(gen))}
+	for typeURL, list := range gen {
+		ts := &typeSet{byName: make(map[string]*resource, len(list))}
+		var prevSet *typeSet
+		if prev != nil {
+			prevSet = prev.types[typeURL]
+		}
+		for _, msg := range list {
+			if msg == nil || !msg.ProtoReflect().IsValid() {
+				problems = append(problems, fmt.Sprintf("%s: nil resource", typeLabel(typeURL)))
+				continue
+			}
+			if got := resourcev3.APITypePrefix + string(msg.ProtoReflect().Descriptor().FullName()); got != typeURL {
+				problems = append(problems, fmt.Sprintf("%s: resource of type %s under type URL %s", typeLabel(typeURL), got, typeURL))
+				continue
+			}
+			name := cachev3.GetResourceName(msg)
+			if name == "" {
+				problems = append(problems, fmt.Sprintf("%s: resource without a name", typeLabel(typeURL)))
+				continue
+			}
+			if _, dup := ts.byName[name]; dup {
+				problems = append(problems, fmt.Sprintf("%s: duplicate name %q, keeping the first", typeLabel(typeURL), name))
+				continue
+			}
+			r, err := m.resourceFor(typeURL, name, msg, prevSet.get(name))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s %q: marshal: %v", typeLabel(typeURL), name, err))
+				continue
+			}
+			ts.byName[name] = r
+			ts.names = append(ts.names, name)
+		}
+		sort.Strings(ts.names)
+		ts.anys = make([]*anypb.Any, len(ts.names))
+		h := xxhash.New()
+		for i, n := range ts.names {
+			r := ts.byName[n]
+			ts.anys[i] = r.any
+			_, _ = h.WriteString(n)
+			_, _ = h.WriteString("\x00")
+			_, _ = h.WriteString(r.version)
+			_, _ = h.WriteString("\x00")
+		}
+		ts.version = strconv.FormatUint(h.Sum64(), 16)
+		snap.types[typeURL] = ts
+	}
+	return snap, problems
+}
+
+// diffSnapshots returns, per type, the names that differ between old and
+// cur. A changed EDS cluster also marks its ClusterLoadAssignment changed:
+// Envoy finishes warming an updated cluster only when it receives the
+// assignment again, even if the endpoints did not change.
+func diffSnapshots(old, cur *snapshot) map[string]*typeChange {
+	out := map[string]*typeChange{}
+	get := func(t string) *typeChange {
+		c := out[t]
+		if c == nil {
+			c = &typeChange{changed: map[string]struct{}{}, removed: map[string]struct{}{}}
+			out[t] = c
+		}
+		return c
+	}
+	for t, cs := range cur.types {
+		var os *typeSet
+		if old != nil {
+			os = old.types[t]
+		}
+		for name, r := range cs.byName {
+			if o := os.get(name); o == nil || o.version != r.version {
+				get(t).changed[name] = struct{}{}
+			}
+		}
+		if os != nil {
+			for name := range os.byName {
+				if _, ok := cs.byName[name]; !ok {
+					get(t).removed[name] = struct{}{}
+				}
+			}
+		}
+	}
+	if old != nil {
+		for t, os := range old.types {
+			if _, ok := cur.types[t]; ok {
+				continue
+			}
+			for name := range os.byName {
+				get(t).removed[name] = struct{}{}
+			}
+		}
+	}
+	if cc := out[resourcev3.ClusterType]; cc != nil {
+		eps := cur.types[resourcev3.EndpointType]
+		for name := range cc.changed {
+			c, ok := cur.types[resourcev3.ClusterType].get(name).msg.(*clusterv3.Cluster)
+			if !ok || c.GetType() != clusterv3.Cluster_EDS {
+				continue
+			}
+			eds := c.GetEdsClusterConfig().GetServiceName()
+			if eds == "" {
+				eds = name
+			}
+			if eps.get(eds) != nil {
+				get(resourcev3.EndpointType).changed[eds] = struct{}{}
+			}
+		}
+	}
+	for t, c := range out {
+		if len(c.changed) == 0 && len(c.removed) == 0 {
+			delete(out, t)
+			continue
+		}
+		set := cur.types[t]
+		c.changedSorted = sortedKeys(c.changed)
+		c.removedSorted = sortedKeys(c.removed)
+		c.anys = make([]*anypb.Any, len(c.changedSorted))
+		c.deltas = make([]*discoveryv3.Resource, len(c.changedSorted))
+		for i, n := range c.changedSorted {
+			r := set.byName[n]
+			c.anys[i], c.deltas[i] = r.any, r.delta
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

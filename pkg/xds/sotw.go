@@ -1,0 +1,181 @@
+package xds
+
+import (
+	"sort"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// sotwStream speaks the state-of-the-world variant.
+type sotwStream struct {
+	*stream
+	send func(*discoveryv3.DiscoveryResponse) error
+}
+
+func (h *sotwStream) onRequest(req *discoveryv3.DiscoveryRequest) error {
+	t := req.GetTypeUrl()
+	if t == "" {
+		return errNoTypeURL()
+	}
+	h.mu.Lock()
+	ts, _ := h.typeState(t)
+	if n := req.GetResponseNonce(); n != "" {
+		h.answer(t, ts, n, req.GetErrorDetail())
+	}
+	// Every SotW request carries the complete current subscription, and
+	// requests arrive in order, so applying even a stale-nonce request leaves
+	// the right subscription; only what is new gets sent.
+	ts.want.merge(ts.sub.applySotw(req.GetResourceNames()))
+	h.mu.Unlock()
+	return h.sync()
+}
+
+// sync brings the client up to date with the view's current snapshot.
+func (h *sotwStream) sync() error {
+	cur, recs := h.view.current(h.stream)
+	if cur == nil {
+		releaseAll(recs)
+		return nil
+	}
+	h.mu.Lock()
+	changes, all := h.view.changesSince(h.base, cur)
+	var out []*discoveryv3.DiscoveryResponse
+	for _, t := range h.sortedTypes() {
+		ts := h.types[t]
+		resources, ok := h.build(t, ts, cur, changes[t], all)
+		if !ok {
+			continue
+		}
+		set := cur.types[t]
+		version := emptyVersion
+		if set != nil {
+			version = set.version
+		}
+		resp := &discoveryv3.DiscoveryResponse{VersionInfo: version, Resources: resources, TypeUrl: t}
+		resp.Nonce = h.record(ts, version, len(resources), cur, recs)
+		out = append(out, resp)
+	}
+	h.base = cur
+	h.mu.Unlock()
+	releaseAll(recs)
+	for _, resp := range out {
+		if err := h.send(resp); err != nil {
+			return err
+		}
+		label := typeLabel(resp.TypeUrl)
+		h.srv.metrics.bytesSent.WithLabelValues(label).Add(float64(proto.Size(resp)))
+		h.srv.metrics.responses.WithLabelValues(label, string(kindSotw)).Inc()
+	}
+	return nil
+}
+
+// build returns the resources of one type to send, and whether to send a
+// response at all. Listener and Cluster responses carry every subscribed
+// resource (absence means deletion). Other types carry only what changed or
+// was newly requested, and are never sent empty: the spec makes an empty
+// response a no-op for them, and some clients have read it as "drop
+// everything". Caller holds h.mu.
+func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*anypb.Any, bool) {
+	set := cur.types[t]
+	want := ts.want
+	ts.want = interest{}
+	sub := &ts.sub
+	if fullStateInSotw(t) {
+		need := sub.active() && (all || !ts.responded || !want.empty() || touches(ch, sub))
+		if !need {
+			return nil, false
+		}
+		if sub.wildcard {
+			return set.anysOrNil(), true
+		}
+		var out []*anypb.Any
+		for _, n := range sub.sortedNames() {
+			if r := set.get(n); r != nil {
+				out = append(out, r.any)
+			}
+		}
+		return out, true
+	}
+
+	var names []string
+	if all || want.wildcard {
+		names = subscribedExisting(set, sub)
+	} else {
+		if ch != nil && want.empty() && ch.covered(sub) {
+			return ch.anys, len(ch.anys) > 0
+		}
+		if ch != nil {
+			for _, n := range ch.changedSorted {
+				if sub.has(n) {
+					names = append(names, n)
+				}
+			}
+		}
+		extra := false
+		for _, n := range want.added { // subscribed names, so a changed one is already in
+			if !ch.has(n) && set.get(n) != nil {
+				names = append(names, n)
+				extra = true
+			}
+		}
+		if extra {
+			sort.Strings(names)
+		}
+	}
+	if len(names) == 0 {
+		return nil, false
+	}
+	if sub.wildcard && len(names) == set.len() {
+		return set.anys, true
+	}
+	out := make([]*anypb.Any, len(names))
+	for i, n := range names {
+		out[i] = set.byName[n].any
+	}
+	return out, true
+}
+
+func (t *typeSet) anysOrNil() []*anypb.Any {
+	if t == nil {
+		return nil
+	}
+	return t.anys
+}
+
+// subscribedExisting returns, in order, the names of set the subscription covers.
+func subscribedExisting(set *typeSet, sub *subscription) []string {
+	if set == nil {
+		return nil
+	}
+	if sub.wildcard {
+		return set.names
+	}
+	var out []string
+	for _, n := range sub.sortedNames() {
+		if set.get(n) != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// touches reports whether a change concerns the subscription.
+func touches(ch *typeChange, sub *subscription) bool {
+	if ch == nil {
+		return false
+	}
+	if sub.wildcard {
+		return len(ch.changed)+len(ch.removed) > 0
+	}
+	for n := range sub.names {
+		if _, ok := ch.changed[n]; ok {
+			return true
+		}
+		if _, ok := ch.removed[n]; ok {
+			return true
+		}
+	}
+	return false
+}

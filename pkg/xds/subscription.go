@@ -1,0 +1,149 @@
+package xds
+
+import (
+	"slices"
+	"sort"
+)
+
+const wildcardName = "*"
+
+// subscription is what one stream asked for of one type, following the
+// "How the client specifies what resources to return" rules of the xDS spec:
+// a client that has never named a resource is a legacy wildcard subscriber;
+// once it names one (including "*"), only "*" means wildcard and an empty
+// list means nothing.
+type subscription struct {
+	wildcard bool
+	explicit bool // some request named a resource
+	names    map[string]struct{}
+	// last is the previous SotW request's list: clients repeat the same list
+	// in every ACK, and comparing in order is cheaper than set lookups.
+	last []string
+}
+
+// interest is what a subscription change asks the server to (re)send.
+type interest struct {
+	added    []string // names that must be sent (or, in delta, reported absent)
+	wildcard bool     // the wildcard was just added: send everything
+}
+
+func (i *interest) merge(o interest) {
+	i.added = append(i.added, o.added...)
+	i.wildcard = i.wildcard || o.wildcard
+}
+
+func (i *interest) empty() bool { return len(i.added) == 0 && !i.wildcard }
+
+func (s *subscription) has(name string) bool {
+	if s.wildcard {
+		return true
+	}
+	_, ok := s.names[name]
+	return ok
+}
+
+// active reports whether the stream wants anything of the type.
+func (s *subscription) active() bool { return s.wildcard || len(s.names) > 0 }
+
+// applySotw replaces the subscription with a SotW request's resource_names.
+// Names not subscribed before are returned: the spec requires resending
+// newly requested resources even if they were sent earlier.
+func (s *subscription) applySotw(names []string) interest {
+	var in interest
+	if len(names) == 0 {
+		s.last = nil
+		if !s.explicit {
+			in.wildcard = !s.wildcard
+			s.wildcard = true
+		} else {
+			s.wildcard = false
+			s.names = nil
+		}
+		return in
+	}
+	s.explicit = true
+	if slices.Equal(names, s.last) || s.sameNames(names) {
+		s.last = names
+		return in
+	}
+	s.last = names
+	next := make(map[string]struct{}, len(names))
+	wildcard := false
+	for _, n := range names {
+		if n == wildcardName {
+			wildcard = true
+			continue
+		}
+		next[n] = struct{}{}
+		if _, ok := s.names[n]; !ok {
+			in.added = append(in.added, n)
+		}
+	}
+	in.wildcard = wildcard && !s.wildcard
+	s.wildcard = wildcard
+	s.names = next
+	sort.Strings(in.added)
+	return in
+}
+
+// sameNames reports, without allocating, whether names is exactly the
+// current explicit, non-wildcard subscription. It assumes names has no
+// duplicates (xDS clients send a set).
+func (s *subscription) sameNames(names []string) bool {
+	if s.wildcard || len(names) != len(s.names) {
+		return false
+	}
+	for _, n := range names {
+		if _, ok := s.names[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// applyDelta applies a delta request's subscribe and unsubscribe lists.
+// first marks the first request of the type on the stream. Every name in
+// subscribe is returned as added, even if already subscribed: the spec says
+// the client may have forgotten it. Names unsubscribed while the wildcard
+// stays on are returned as well, since the client cannot tell whether the
+// wildcard still covers them and the server must say so.
+func (s *subscription) applyDelta(subscribe, unsubscribe []string, first bool) interest {
+	var in interest
+	if first && len(subscribe) == 0 && len(unsubscribe) == 0 {
+		in.wildcard = true
+		s.wildcard = true
+		return in
+	}
+	for _, n := range subscribe {
+		s.explicit = true
+		if n == wildcardName {
+			in.wildcard = in.wildcard || !s.wildcard
+			s.wildcard = true
+			continue
+		}
+		if s.names == nil {
+			s.names = map[string]struct{}{}
+		}
+		s.names[n] = struct{}{}
+		in.added = append(in.added, n)
+	}
+	for _, n := range unsubscribe {
+		if n == wildcardName {
+			s.wildcard = false
+		}
+	}
+	for _, n := range unsubscribe {
+		if _, ok := s.names[n]; !ok {
+			continue
+		}
+		delete(s.names, n)
+		if s.wildcard {
+			in.added = append(in.added, n)
+		}
+	}
+	sort.Strings(in.added)
+	return in
+}
+
+// count is the number of explicitly subscribed names.
+func (s *subscription) count() int { return len(s.names) }
