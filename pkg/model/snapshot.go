@@ -13,6 +13,9 @@ type Input struct {
 	DomainSuffix string
 	// RootNamespace holds mesh-wide defaults (Sidecar, DestinationRule).
 	RootNamespace string
+	// RegistryOnly is the mesh config's outboundTrafficPolicy REGISTRY_ONLY
+	// (else ALLOW_ANY): the default for proxies whose Sidecar sets none.
+	RegistryOnly bool
 	// Services from Kubernetes, with their endpoints filled in.
 	Services         []*Service
 	Workloads        []*Workload
@@ -29,6 +32,7 @@ type Input struct {
 type Snapshot struct {
 	domainSuffix  string
 	rootNamespace string
+	registryOnly  bool
 
 	services       []*Service            // sorted by hostname, then namespace
 	servicesByHost map[string][]*Service // oldest source first
@@ -48,6 +52,7 @@ func Build(in Input) *Snapshot {
 	s := &Snapshot{
 		domainSuffix:  in.DomainSuffix,
 		rootNamespace: in.RootNamespace,
+		registryOnly:  in.RegistryOnly,
 	}
 	if s.domainSuffix == "" {
 		s.domainSuffix = DefaultDomainSuffix
@@ -71,6 +76,10 @@ func (s *Snapshot) DomainSuffix() string { return s.domainSuffix }
 
 // RootNamespace is the namespace of mesh-wide defaults.
 func (s *Snapshot) RootNamespace() string { return s.rootNamespace }
+
+// RegistryOnly reports whether the mesh-wide outbound traffic policy is
+// REGISTRY_ONLY.
+func (s *Snapshot) RegistryOnly() bool { return s.registryOnly }
 
 // Problems lists what was wrong in the input, sorted by object.
 func (s *Snapshot) Problems() []Problem { return s.problems }

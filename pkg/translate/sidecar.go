@@ -19,8 +19,8 @@ func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 	services := snap.ServicesFor(p)
 	sc := snap.SidecarFor(p)
 	// REGISTRY_ONLY is the zero value of the mode: only an explicit policy
-	// counts, else the mesh default, ALLOW_ANY, applies.
-	registryOnly := false
+	// counts, else the mesh config's default applies.
+	registryOnly := snap.RegistryOnly()
 	if policy := outboundPolicy(sc); policy != nil {
 		registryOnly = policy.GetMode() == networking.OutboundTrafficPolicy_REGISTRY_ONLY
 	}

@@ -148,17 +148,23 @@ func scTCPCluster(t *testing.T, chain *listenerv3.FilterChain) string {
 }
 
 func TestSidecarOutboundTrafficPolicy(t *testing.T) {
+	allowAny := &networking.OutboundTrafficPolicy{Mode: networking.OutboundTrafficPolicy_ALLOW_ANY}
+	registryOnly := &networking.OutboundTrafficPolicy{Mode: networking.OutboundTrafficPolicy_REGISTRY_ONLY}
 	for _, tc := range []struct {
-		mode     *networking.OutboundTrafficPolicy
-		cluster  string
-		catchAll string
+		mode         *networking.OutboundTrafficPolicy
+		meshRegistry bool // the mesh config's default is REGISTRY_ONLY
+		cluster      string
+		catchAll     string
 	}{
 		// REGISTRY_ONLY is the enum's zero value: no policy must still mean ALLOW_ANY.
-		{nil, PassthroughCluster, "allow_any"},
-		{&networking.OutboundTrafficPolicy{Mode: networking.OutboundTrafficPolicy_ALLOW_ANY}, PassthroughCluster, "allow_any"},
-		{&networking.OutboundTrafficPolicy{Mode: networking.OutboundTrafficPolicy_REGISTRY_ONLY}, BlackHoleCluster, "block_all"},
+		{nil, false, PassthroughCluster, "allow_any"},
+		{allowAny, false, PassthroughCluster, "allow_any"},
+		{registryOnly, false, BlackHoleCluster, "block_all"},
+		// The mesh-wide default applies where the Sidecar says nothing, and a Sidecar overrides it.
+		{nil, true, BlackHoleCluster, "block_all"},
+		{allowAny, true, PassthroughCluster, "allow_any"},
 	} {
-		snap := model.Build(model.Input{Services: scBookinfo(), Sidecars: []*model.Sidecar{scDefaultSidecar(&networking.Sidecar{
+		snap := model.Build(model.Input{RegistryOnly: tc.meshRegistry, Services: scBookinfo(), Sidecars: []*model.Sidecar{scDefaultSidecar(&networking.Sidecar{
 			OutboundTrafficPolicy: tc.mode,
 		})}})
 		res, _ := ForProxy(snap, scProductpage)
