@@ -25,6 +25,6 @@ func NewRootCommand() *cobra.Command {
 	zapOpts.BindFlags(logFlags)
 	root.PersistentFlags().AddGoFlagSet(logFlags)
 
-	root.AddCommand(newOperatorCommand(), newVersionCommand(), newDevCommand())
+	root.AddCommand(newOperatorCommand(), newDiscoveryCommand(), newVersionCommand(), newDevCommand())
 	return root
 }

@@ -1,0 +1,135 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"loom.dev/loom/pkg/model"
+)
+
+// readInputs lists everything the model needs from the cache and converts
+// it. Objects that cannot be converted become problems; they never stop the
+// rest.
+func readInputs(ctx context.Context, r client.Reader, mesh model.Input) (model.Input, []model.Problem, error) {
+	in := mesh
+	var problems []model.Problem
+
+	var services corev1.ServiceList
+	var slices discoveryv1.EndpointSliceList
+	var pods corev1.PodList
+	var nodes corev1.NodeList
+	for _, l := range []client.ObjectList{&services, &slices, &pods, &nodes} {
+		if err := r.List(ctx, l); err != nil {
+			return in, nil, fmt.Errorf("list %T: %w", l, err)
+		}
+	}
+	podIndex := make(map[string]*corev1.Pod, len(pods.Items))
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		podIndex[pod.Namespace+"/"+pod.Name] = pod
+		if w := convertPod(pod); w != nil {
+			in.Workloads = append(in.Workloads, w)
+		}
+	}
+	nodeIndex := make(map[string]*corev1.Node, len(nodes.Items))
+	for i := range nodes.Items {
+		nodeIndex[nodes.Items[i].Name] = &nodes.Items[i]
+	}
+	slicesByService := map[string][]*discoveryv1.EndpointSlice{}
+	for i := range slices.Items {
+		s := &slices.Items[i]
+		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+			key := s.Namespace + "/" + name
+			slicesByService[key] = append(slicesByService[key], s)
+		}
+	}
+	for i := range services.Items {
+		svc := &services.Items[i]
+		converted, err := convertService(svc, slicesByService[svc.Namespace+"/"+svc.Name], podIndex, nodeIndex, in.DomainSuffix)
+		if err != nil {
+			problems = append(problems, model.Problem{Kind: "Service", Meta: meta(svc), Field: "metadata.annotations[" + exportToAnnotation + "]", Message: err.Error()})
+			continue
+		}
+		in.Services = append(in.Services, converted)
+	}
+	if err := readIstio(ctx, r, &in); err != nil {
+		return in, nil, err
+	}
+	creds, err := readCredentials(ctx, r, in.Gateways)
+	if err != nil {
+		return in, nil, err
+	}
+	in.Credentials = creds
+	return in, problems, nil
+}
+
+func readIstio(ctx context.Context, r client.Reader, in *model.Input) error {
+	var vss networkingv1.VirtualServiceList
+	var drs networkingv1.DestinationRuleList
+	var gws networkingv1.GatewayList
+	var scs networkingv1.SidecarList
+	var ses networkingv1.ServiceEntryList
+	var wes networkingv1.WorkloadEntryList
+	for _, l := range []client.ObjectList{&vss, &drs, &gws, &scs, &ses, &wes} {
+		if err := r.List(ctx, l); err != nil {
+			return fmt.Errorf("list %T: %w", l, err)
+		}
+	}
+	for _, o := range vss.Items {
+		in.VirtualServices = append(in.VirtualServices, convertVirtualService(o))
+	}
+	for _, o := range drs.Items {
+		in.DestinationRules = append(in.DestinationRules, convertDestinationRule(o))
+	}
+	for _, o := range gws.Items {
+		in.Gateways = append(in.Gateways, convertGateway(o))
+	}
+	for _, o := range scs.Items {
+		in.Sidecars = append(in.Sidecars, convertSidecar(o))
+	}
+	for _, o := range ses.Items {
+		in.ServiceEntries = append(in.ServiceEntries, convertServiceEntry(o))
+	}
+	for _, o := range wes.Items {
+		in.WorkloadEntries = append(in.WorkloadEntries, convertWorkloadEntry(o))
+	}
+	return nil
+}
+
+// readCredentials reads only the Secrets Gateways name: a gateway's
+// credentials live in the gateway proxy's namespace, which Loom does not know
+// from the Gateway, so every namespace's Secret of that name is read.
+func readCredentials(ctx context.Context, r client.Reader, gateways []*model.Gateway) ([]*model.Credential, error) {
+	wanted := map[string]bool{}
+	for _, gw := range gateways {
+		for _, srv := range gw.Spec.GetServers() {
+			if name := srv.GetTls().GetCredentialName(); name != "" {
+				wanted[name] = true
+				wanted[name+"-cacert"] = true
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		return nil, nil
+	}
+	var secrets corev1.SecretList
+	if err := r.List(ctx, &secrets); err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	var out []*model.Credential
+	for i := range secrets.Items {
+		s := &secrets.Items[i]
+		if !wanted[s.Name] {
+			continue
+		}
+		if c := convertCredential(s); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

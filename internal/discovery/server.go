@@ -1,0 +1,123 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"k8s.io/client-go/rest"
+
+	"loom.dev/loom/pkg/xds"
+)
+
+// Options configure the discovery server.
+type Options struct {
+	// XDSAddress serves ADS over plaintext gRPC (Istio's port 15010).
+	XDSAddress string
+	// MonitoringAddress serves /metrics, /debug/* and /ready (Istio's port 15014).
+	MonitoringAddress string
+	DomainSuffix      string
+	// RootNamespace holds mesh-wide defaults (Istio's istio-system).
+	RootNamespace string
+	// RegistryOnly is the mesh config's outboundTrafficPolicy REGISTRY_ONLY.
+	RegistryOnly bool
+	Logger       logr.Logger
+	// Listening, if set, receives the bound addresses once both listen.
+	Listening func(xdsAddr, monitoringAddr net.Addr)
+}
+
+// Run watches the cluster and serves xDS until ctx is done. Nothing is sent
+// to proxies until every watch has synced, so a restarted control plane never
+// pushes a partial config.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	log := opts.Logger
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p, err := newPipeline(ctx, cfg, opts, reg)
+	if err != nil {
+		return err
+	}
+	c, problems := p.cache, p.generator.problems
+	srv := xds.NewServer(xds.Options{Generator: p.generator, Logger: log.WithName("xds"), Registerer: reg})
+	if err := p.watch(ctx, srv.Trigger); err != nil {
+		return err
+	}
+	xdsLis, err := net.Listen("tcp", opts.XDSAddress)
+	if err != nil {
+		return fmt.Errorf("xDS listener: %w", err)
+	}
+	monLis, err := net.Listen("tcp", opts.MonitoringAddress)
+	if err != nil {
+		_ = xdsLis.Close()
+		return fmt.Errorf("monitoring listener: %w", err)
+	}
+	if opts.Listening != nil {
+		opts.Listening(xdsLis.Addr(), monLis.Addr())
+	}
+
+	grpcServer := grpc.NewServer(
+		grpc.MaxConcurrentStreams(100000),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	srv.Register(grpcServer)
+	ready := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/debug/problems", problems)
+	mux.Handle("/debug/", srv.DebugHandler())
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-ready:
+			fmt.Fprintln(w, "ok")
+		default:
+			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+		}
+	})
+	httpServer := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.Start(ctx) })
+	g.Go(func() error { return srv.Start(ctx) })
+	g.Go(func() error {
+		if !c.WaitForCacheSync(ctx) {
+			return ctx.Err()
+		}
+		log.Info("caches synced; serving config")
+		srv.SetReady()
+		close(ready)
+		return nil
+	})
+	g.Go(func() error { return ignoreClosed(grpcServer.Serve(xdsLis)) })
+	g.Go(func() error { return ignoreClosed(httpServer.Serve(monLis)) })
+	g.Go(func() error {
+		<-ctx.Done()
+		grpcServer.Stop()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return httpServer.Shutdown(shutdownCtx)
+	})
+	log.Info("discovery serving", "xds", xdsLis.Addr().String(), "monitoring", monLis.Addr().String())
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, grpc.ErrServerStopped) || errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
