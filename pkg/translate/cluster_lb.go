@@ -4,6 +4,11 @@ import (
 	"math/big"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	leastrequestv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
+	roundrobinv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
+	wrrlocalityv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/wrr_locality/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
 )
@@ -24,21 +29,26 @@ const (
 // Proxyless gRPC implements only ROUND_ROBIN, LEAST_REQUEST and RING_HASH
 // and rejects the whole cluster otherwise, so for it RANDOM becomes
 // ROUND_ROBIN, MAGLEV becomes RING_HASH (both consistent hashes) and
-// PASSTHROUGH is ignored: it always talks to endpoints directly.
+// PASSTHROUGH is ignored: it always talks to endpoints directly. Not every
+// gRPC has LEAST_REQUEST (gRPC-Go has, grpc-js has not), so gRPC is given it
+// as a list of policies to pick from (see grpcLeastRequest).
 func (b *clusterBuilder) applyLoadBalancer(c *clusterv3.Cluster, pol clusterPolicy) (passthrough bool) {
 	lb, at := pol.loadBalancer, pol.loadBalancerAt
 	c.LbPolicy = clusterv3.Cluster_LEAST_REQUEST
+	if b.grpc() {
+		c.LbPolicy, c.LoadBalancingPolicy = clusterv3.Cluster_ROUND_ROBIN, grpcLeastRequest
+	}
 	if ch := lb.GetConsistentHash(); ch != nil {
 		b.applyConsistentHash(c, ch, at.at(".consistentHash"))
 		return false
 	}
 	switch lb.GetSimple() {
 	case networking.LoadBalancerSettings_ROUND_ROBIN:
-		c.LbPolicy = clusterv3.Cluster_ROUND_ROBIN
+		c.LbPolicy, c.LoadBalancingPolicy = clusterv3.Cluster_ROUND_ROBIN, nil
 	case networking.LoadBalancerSettings_RANDOM:
 		c.LbPolicy = clusterv3.Cluster_RANDOM
 		if b.grpc() {
-			c.LbPolicy = clusterv3.Cluster_ROUND_ROBIN
+			c.LbPolicy, c.LoadBalancingPolicy = clusterv3.Cluster_ROUND_ROBIN, nil
 		}
 	case networking.LoadBalancerSettings_PASSTHROUGH:
 		return !b.grpc()
@@ -46,7 +56,26 @@ func (b *clusterBuilder) applyLoadBalancer(c *clusterv3.Cluster, pol clusterPoli
 	return false
 }
 
+// grpcLeastRequest is LEAST_REQUEST for gRPC clients as a list of custom
+// policies (gRFC A52): each client takes the first it implements, so one
+// without least_request falls back to round_robin, both under wrr_locality,
+// the locality layer gRPC puts under a plain lb_policy. lb_policy is set to
+// ROUND_ROBIN beside it for clients that predate the field.
+var grpcLeastRequest = &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{
+	lbPolicy("envoy.load_balancing_policies.wrr_locality", &wrrlocalityv3.WrrLocality{
+		EndpointPickingPolicy: &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{
+			lbPolicy("envoy.load_balancing_policies.least_request", &leastrequestv3.LeastRequest{}),
+			lbPolicy("envoy.load_balancing_policies.round_robin", &roundrobinv3.RoundRobin{}),
+		}},
+	}),
+}}
+
+func lbPolicy(name string, config proto.Message) *clusterv3.LoadBalancingPolicy_Policy {
+	return &clusterv3.LoadBalancingPolicy_Policy{TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: name, TypedConfig: anyOf(config)}}
+}
+
 func (b *clusterBuilder) applyConsistentHash(c *clusterv3.Cluster, ch *networking.LoadBalancerSettings_ConsistentHashLB, at origin) {
+	c.LoadBalancingPolicy = nil
 	if mg := ch.GetMaglev(); mg != nil && !b.grpc() {
 		c.LbPolicy = clusterv3.Cluster_MAGLEV
 		size := mg.GetTableSize()

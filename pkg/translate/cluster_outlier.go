@@ -12,9 +12,10 @@ import (
 // set to minHealthPercent (0 when unset) so that a mostly ejected service
 // keeps using only its healthy endpoints.
 //
-// gRPC-Go implements only success-rate and failure-percentage ejection: a
-// proxyless client accepts this configuration but ejects nothing. Istio has
-// the same gap.
+// gRPC implements only success-rate and failure-percentage ejection (gRFC
+// A50), so a proxyless client would eject nothing on consecutive errors (as
+// with Istio). For it the consecutive-error threshold N is also expressed
+// as failure-percentage ejection (see grpcConsecutiveErrors).
 func (b *clusterBuilder) applyOutlierDetection(c *clusterv3.Cluster, pol clusterPolicy) {
 	od, at := pol.outlierDetection, pol.outlierDetectionAt
 	if od == nil {
@@ -51,8 +52,39 @@ func (b *clusterBuilder) applyOutlierDetection(c *clusterv3.Cluster, pol cluster
 	if !b.percentInt(minHealth, at.at(".minHealthPercent")) {
 		minHealth = 0
 	}
+	if b.grpc() {
+		grpcConsecutiveErrors(out)
+	}
 	c.OutlierDetection = out
 	c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: float64(minHealth)}}
+}
+
+// envoyDefaultConsecutive5xx is what Envoy applies when consecutive_5xx is
+// unset (and enforces fully by default); consecutive gateway failures are
+// not enforced unless set.
+const envoyDefaultConsecutive5xx = 5
+
+// grpcConsecutiveErrors approximates "eject after N consecutive errors" for
+// gRPC's failure-percentage algorithm, which every interval ejects an
+// endpoint whose failure percentage over at least request_volume calls is
+// strictly above the threshold: an endpoint that failed (nearly) every one
+// of at least N calls in the interval is ejected. gRPC counts every
+// non-OK status as a failure.
+func grpcConsecutiveErrors(out *clusterv3.OutlierDetection) {
+	n := uint32(envoyDefaultConsecutive5xx)
+	if out.Consecutive_5Xx != nil {
+		n = out.Consecutive_5Xx.GetValue()
+	}
+	if gw := out.ConsecutiveGatewayFailure.GetValue(); gw > 0 && (n == 0 || gw < n) {
+		n = gw
+	}
+	if n == 0 {
+		return
+	}
+	out.FailurePercentageThreshold = wrapperspb.UInt32(99)
+	out.FailurePercentageRequestVolume = wrapperspb.UInt32(n)
+	out.FailurePercentageMinimumHosts = wrapperspb.UInt32(1)
+	out.EnforcingFailurePercentage = wrapperspb.UInt32(100)
 }
 
 func enforcing(threshold uint32) *wrapperspb.UInt32Value {

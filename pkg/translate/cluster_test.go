@@ -218,3 +218,42 @@ subsets: [{name: Bad_Name, labels: {version: v1}}]`)
 		}
 	}
 }
+
+// gRPC ejects only by success rate or failure percentage: consecutive-error
+// thresholds also become failure-percentage ejection for proxyless clients,
+// and Envoy gets exactly Istio's consecutive-error settings.
+func TestOutlierDetectionForGRPCUsesFailurePercentage(t *testing.T) {
+	for _, tc := range []struct {
+		dr     string
+		volume uint32 // 0: no failure-percentage ejection
+	}{
+		{`{consecutive5xxErrors: 3}`, 3},
+		{`{consecutiveGatewayErrors: 2, consecutive5xxErrors: 4}`, 2},
+		{`{interval: 1s}`, envoyDefaultConsecutive5xx}, // Envoy's default of 5 applies
+		{`{consecutive5xxErrors: 0}`, 0},
+		{`{consecutive5xxErrors: 0, consecutiveGatewayErrors: 7}`, 7},
+	} {
+		for _, proxy := range []model.Proxy{grpcClient, sidecarProxy} {
+			res, problems := reviewsClusters(t, proxy, `{host: reviews, trafficPolicy: {outlierDetection: `+tc.dr+`}}`)
+			if len(problems) > 0 {
+				t.Fatalf("%s: %v", tc.dr, problems)
+			}
+			od := res[resourcev3.ClusterType][0].(*clusterv3.Cluster).GetOutlierDetection()
+			want := tc.volume
+			if proxy.Kind != model.KindGRPC {
+				want = 0
+			}
+			if got := od.GetFailurePercentageRequestVolume().GetValue(); got != want {
+				t.Errorf("%s %s: failure-percentage request volume %d, want %d", proxy.Kind, tc.dr, got, want)
+			}
+			enforced := od.GetEnforcingFailurePercentage().GetValue() == 100 && od.GetFailurePercentageThreshold().GetValue() < 100 &&
+				od.GetFailurePercentageMinimumHosts().GetValue() == 1
+			if enforced != (want > 0) {
+				t.Errorf("%s %s: failure-percentage ejection enforced = %v: %v", proxy.Kind, tc.dr, enforced, od)
+			}
+			if od.GetEnforcingSuccessRate().GetValue() != 0 {
+				t.Errorf("%s %s: success-rate ejection must stay off", proxy.Kind, tc.dr)
+			}
+		}
+	}
+}
