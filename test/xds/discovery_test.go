@@ -1,0 +1,123 @@
+package xds
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// discoveryProcess is a running `loom discovery`. It keeps its ports across
+// restarts, as a restarted control-plane pod keeps its Service.
+type discoveryProcess struct {
+	xdsAddr, monitoringAddr string
+	logPath                 string
+	cmd                     *exec.Cmd
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startDiscovery() (*discoveryProcess, error) {
+	xdsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	monPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &discoveryProcess{
+		xdsAddr:        "127.0.0.1:" + strconv.Itoa(xdsPort),
+		monitoringAddr: "127.0.0.1:" + strconv.Itoa(monPort),
+		logPath:        filepath.Join(cluster.Dir, "discovery.log"),
+	}
+	return p, p.start()
+}
+
+func (p *discoveryProcess) start() error {
+	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }()
+	p.cmd = exec.Command(loomBin, "discovery", "--kubeconfig", cluster.KubeconfigPath,
+		"--xds-address", p.xdsAddr, "--monitoring-address", p.monitoringAddr, "--root-namespace", "istio-system")
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
+		resp, err := http.Get("http://" + p.monitoringAddr + "/ready")
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		out, _ := os.ReadFile(p.logPath)
+		return fmt.Errorf("loom discovery not ready: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// kill stops the process abruptly, as a crashed or evicted pod.
+func (p *discoveryProcess) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+}
+
+func (p *discoveryProcess) stop() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+		p.cmd = nil
+	}
+}
+
+func waitEstablished(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
+			return false, nil
+		}
+		for _, c := range crd.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
