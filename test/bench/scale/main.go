@@ -1,0 +1,238 @@
+// Command scale is the scale benchmark behind `make bench`: S services (an
+// EndpointSlice of 5 endpoints each) in a real local kube-apiserver, and M
+// simulated sidecars (test/bench/adsclients, a separate process) connected
+// over ADS to each control plane in turn, each a separate process against
+// the same apiserver and workload:
+//
+//   - loom: `loom discovery`, state of the world, and again with delta (--delta);
+//   - baseline: a hand-written go-control-plane snapshot-cache server fed by
+//     Loom's own watch/model/translate code (test/bench/baseline);
+//   - istiod: Istio's pilot-discovery, built by hack/istiod.sh (the first
+//     build takes about 7 minutes; later runs reuse it).
+//
+// It measures the cold sync (the clients start connecting -> every client
+// has ACKed its full config), the convergence of VirtualService and
+// single-endpoint changes (from the return of the apiserver write to each
+// client's receipt), the bytes the clients received, and the control
+// plane's CPU seconds and peak RSS (/proc). It prints a table, then, as its
+// last line, one JSON object with every figure.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"loom.dev/loom/internal/devcluster"
+)
+
+type options struct {
+	services, clients, conns int
+	peers                    []string // baseline, istiod
+	delta                    bool     // also run loom with the incremental protocol
+	changes                  int      // VirtualService changes, then endpoint changes, per run
+	settle                   time.Duration
+	readyTimeout             time.Duration
+	syncTimeout              time.Duration
+	changeTimeout            time.Duration
+	keep                     bool // keep the logs' folder
+	log                      io.Writer
+}
+
+func defaultOptions() options {
+	return options{
+		services: 1000, clients: 1000, peers: []string{"baseline", "istiod"}, delta: true, changes: 5,
+		settle: time.Second, readyTimeout: 5 * time.Minute, syncTimeout: 10 * time.Minute, changeTimeout: time.Minute,
+		log: os.Stderr,
+	}
+}
+
+func main() {
+	o := defaultOptions()
+	peers := strings.Join(o.peers, ",")
+	flag.IntVar(&o.services, "services", o.services, "services S, each with an EndpointSlice of 5 endpoints")
+	flag.IntVar(&o.clients, "clients", o.clients, "simulated ADS clients M")
+	flag.IntVar(&o.conns, "conns", 0, "gRPC connections the clients share; 0 = one per client, as Envoys have")
+	flag.StringVar(&peers, "peers", peers, "peers to compare with, comma separated: baseline, istiod (empty: loom only)")
+	flag.BoolVar(&o.delta, "delta", o.delta, "also run loom with delta xDS (DeltaAggregatedResources)")
+	flag.IntVar(&o.changes, "changes", o.changes, "VirtualService changes and endpoint changes measured per run (each)")
+	flag.DurationVar(&o.settle, "settle", o.settle, "pause after the cold sync and after each change")
+	flag.DurationVar(&o.syncTimeout, "sync-timeout", o.syncTimeout, "how long the cold sync may take")
+	flag.DurationVar(&o.changeTimeout, "change-timeout", o.changeTimeout, "how long one change may take to reach every client")
+	flag.BoolVar(&o.keep, "keep", false, "keep the folder with the processes' logs")
+	flag.Parse()
+	o.peers = splitList(peers)
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	rep, err := run(ctx, o)
+	if rep != nil {
+		rep.printTable(os.Stdout)
+		line, _ := json.Marshal(rep.json())
+		fmt.Println(string(line))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func environ() []string { return os.Environ() }
+
+type binaries struct{ loom, clients, baseline, istiod string }
+
+type driver struct {
+	opts       options
+	dir        string
+	kubeconfig string
+	bins       binaries
+	work       *workload
+}
+
+func (d *driver) logf(format string, args ...any) {
+	fmt.Fprintf(d.opts.log, "%s scale: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// run sets up the cluster and the workload once, then measures each control plane.
+func run(ctx context.Context, o options) (*report, error) {
+	if o.services < 3 || o.services > 10000 {
+		return nil, fmt.Errorf("--services must be between 3 and 10000")
+	}
+	if o.clients < 1 {
+		return nil, fmt.Errorf("--clients must be at least 1")
+	}
+	for _, p := range o.peers {
+		if p != "baseline" && p != "istiod" {
+			return nil, fmt.Errorf("unknown peer %q (known: baseline, istiod)", p)
+		}
+	}
+	if o.log == nil {
+		o.log = io.Discard
+	}
+	dir, err := os.MkdirTemp("", "loom-bench-scale-")
+	if err != nil {
+		return nil, err
+	}
+	d := &driver{opts: o, dir: dir}
+	if o.keep {
+		d.logf("logs in %s", dir)
+	} else {
+		defer func() { _ = os.RemoveAll(dir) }()
+	}
+	if err := d.build(ctx); err != nil {
+		return nil, err
+	}
+
+	d.logf("starting etcd and kube-apiserver")
+	cl, err := devcluster.Start(ctx, devcluster.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("local cluster: %w", err)
+	}
+	defer func() {
+		if err := cl.Stop(); err != nil {
+			d.logf("stopping the cluster: %v", err)
+		}
+	}()
+	d.kubeconfig = cl.KubeconfigPath
+	c, err := newClient(cl.Config)
+	if err != nil {
+		return nil, err
+	}
+	d.work = &workload{c: c, services: o.services}
+	if err := d.work.setup(ctx, d.logf); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "istiod"), 0o755); err != nil {
+		return nil, err
+	}
+
+	rep := &report{opts: o}
+	type plan struct {
+		make  func() (*controlPlane, error)
+		delta bool
+	}
+	plans := []plan{{func() (*controlPlane, error) { return d.loomPlane(false) }, false}}
+	if o.delta {
+		plans = append(plans, plan{func() (*controlPlane, error) { return d.loomPlane(true) }, true})
+	}
+	for _, p := range o.peers {
+		switch p {
+		case "baseline":
+			plans = append(plans, plan{d.baselinePlane, false})
+		case "istiod":
+			plans = append(plans, plan{d.istiodPlane, false})
+		}
+	}
+	var failed []string
+	for _, p := range plans {
+		cp, err := p.make()
+		if err != nil {
+			return rep, err
+		}
+		res := d.runOne(ctx, cp, p.delta)
+		rep.runs = append(rep.runs, res)
+		if res.err != nil {
+			d.logf("%s failed: %v", res.name, res.err)
+			failed = append(failed, res.name)
+		}
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	if len(failed) > 0 {
+		return rep, fmt.Errorf("runs failed: %s", strings.Join(failed, ", "))
+	}
+	return rep, nil
+}
+
+// build compiles loom, the clients and the baseline, and gets istiod (built
+// by hack/istiod.sh on first use, cached outside the checkout).
+func (d *driver) build(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return fmt.Errorf("finding the module root: %w", err)
+	}
+	root := strings.TrimSpace(string(out))
+	bin := filepath.Join(d.dir, "bin")
+	d.logf("building loom, adsclients and baseline")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", ".", "./test/bench/adsclients", "./test/bench/baseline")
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, b)
+	}
+	d.bins = binaries{loom: filepath.Join(bin, "loom"), clients: filepath.Join(bin, "adsclients"), baseline: filepath.Join(bin, "baseline")}
+	for _, p := range d.opts.peers {
+		if p != "istiod" {
+			continue
+		}
+		d.logf("getting istiod (hack/istiod.sh; the first build takes about 7 minutes)")
+		script := exec.CommandContext(ctx, filepath.Join(root, "hack", "istiod.sh"))
+		script.Dir = root
+		script.Stderr = d.opts.log
+		path, err := script.Output()
+		if err != nil {
+			return fmt.Errorf("hack/istiod.sh: %w", err)
+		}
+		d.bins.istiod = strings.TrimSpace(string(path))
+	}
+	return nil
+}

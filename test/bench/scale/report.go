@@ -1,0 +1,212 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+type report struct {
+	opts options
+	runs []*runResult
+}
+
+func (r *report) run(name string) *runResult {
+	for _, x := range r.runs {
+		if x.name == name && x.err == nil {
+			return x
+		}
+	}
+	return nil
+}
+
+func mb(b int64) float64 { return float64(b) / 1e6 }
+
+func (r *report) printTable(w io.Writer) {
+	fmt.Fprintf(w, "\nscale benchmark: %d services x %d endpoints, %d ADS clients (%s), %d VirtualService + %d endpoint changes per run\n\n",
+		r.opts.services, endpointsPer, r.opts.clients, connsText(r.opts), r.opts.changes, r.opts.changes)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	cols := []string{"", "startup s", "cold sync s", "client p50 s", "sync CPU s", "sync MB", "VS p50 ms", "VS p99 ms", "VS MB/chg", "EP p50 ms", "EP p99 ms", "EP MB/chg", "missed", "CPU s", "peak RSS MB", "clients CPU s", "other CPU s"}
+	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+	for _, x := range r.runs {
+		if x.err != nil {
+			fmt.Fprintf(tw, "%s\tFAILED: %s\t\n", x.name, firstLine(x.err.Error()))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%.2f\t%.1f\t%.0f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.2f\t%d\t%.1f\t%.0f\t%.1f\t%.1f\t\n",
+			x.name, x.startupS, x.coldSyncS, x.coldSyncClientP50, x.coldSyncCPUS, mb(x.coldSyncBytes),
+			x.vs.p(50), x.vs.p(99), perChange(x.vs), x.ep.p(50), x.ep.p(99), perChange(x.ep),
+			x.vs.missed+x.ep.missed, x.cpuS, mb(x.peakRSS), x.clientsCPUS, x.otherCPUS)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	j := r.json()
+	for _, k := range []string{"cold_sync_speedup_vs_baseline", "cold_sync_speedup_vs_istiod", "vs_change_p99_speedup_vs_istiod", "peak_rss_ratio_vs_istiod"} {
+		if v, ok := j[k]; ok {
+			fmt.Fprintf(w, "%s: %v\n", k, v)
+		}
+	}
+	for _, t := range r.targets() {
+		state := "MET"
+		switch {
+		case t.unknown:
+			state = "not measured"
+		case !t.met:
+			state = "MISSED"
+		}
+		fmt.Fprintf(w, "target %-45s %-12s (%s)\n", t.name, state, t.detail)
+	}
+}
+
+func connsText(o options) string {
+	if o.conns <= 0 || o.conns >= o.clients {
+		return "one gRPC connection each"
+	}
+	return fmt.Sprintf("over %d gRPC connections", o.conns)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func perChange(c changeStats) float64 {
+	if c.changes == 0 {
+		return math.NaN()
+	}
+	return mb(c.bytes) / float64(c.changes)
+}
+
+// round keeps the JSON readable; NaN (nothing measured) becomes null.
+func round(v float64, digits int) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// json is the final line: every figure, keyed <run>_<figure>_<unit>.
+func (r *report) json() map[string]any {
+	j := map[string]any{
+		"services": r.opts.services, "clients": r.opts.clients, "endpoints_per_service": endpointsPer,
+		"changes_per_run": r.opts.changes, "grpc_connections": max(r.opts.conns, 0),
+	}
+	if r.opts.conns <= 0 || r.opts.conns > r.opts.clients {
+		j["grpc_connections"] = r.opts.clients
+	}
+	for _, x := range r.runs {
+		p := x.name + "_"
+		if x.err != nil {
+			j[p+"error"] = firstLine(x.err.Error())
+			continue
+		}
+		j[p+"startup_s"] = round(x.startupS, 2)
+		j[p+"cold_sync_s"] = round(x.coldSyncS, 3)
+		j[p+"cold_sync_client_p50_s"] = round(x.coldSyncClientP50, 3)
+		j[p+"cold_sync_client_p99_s"] = round(x.coldSyncClientP99, 3)
+		j[p+"cold_sync_cpu_s"] = round(x.coldSyncCPUS, 2)
+		j[p+"cold_sync_mb"] = round(mb(x.coldSyncBytes), 1)
+		j[p+"vs_change_p50_ms"] = round(x.vs.p(50), 1)
+		j[p+"vs_change_p99_ms"] = round(x.vs.p(99), 1)
+		j[p+"vs_change_max_ms"] = round(x.vs.p(100), 1)
+		j[p+"vs_change_mb"] = round(perChange(x.vs), 2)
+		j[p+"vs_change_missed"] = x.vs.missed
+		j[p+"ep_change_p50_ms"] = round(x.ep.p(50), 1)
+		j[p+"ep_change_p99_ms"] = round(x.ep.p(99), 1)
+		j[p+"ep_change_max_ms"] = round(x.ep.p(100), 1)
+		j[p+"ep_change_mb"] = round(perChange(x.ep), 3)
+		j[p+"ep_change_missed"] = x.ep.missed
+		j[p+"bytes_sent_mb"] = round(mb(x.bytes), 1)
+		j[p+"cpu_s"] = round(x.cpuS, 2)
+		j[p+"peak_rss_mb"] = round(mb(x.peakRSS), 1)
+		j[p+"clients_cpu_s"] = round(x.clientsCPUS, 2)
+		j[p+"other_cpu_s"] = round(x.otherCPUS, 2)
+		j[p+"wall_s"] = round(x.wallS, 1)
+		j[p+"stream_errors"] = x.streamErrors
+	}
+	loom, base, istiod := r.run("loom"), r.run("baseline"), r.run("istiod")
+	ratio := func(a, b float64) any { return round(a/b, 2) }
+	if loom != nil && base != nil {
+		j["cold_sync_speedup_vs_baseline"] = ratio(base.coldSyncS, loom.coldSyncS)
+		j["vs_change_p99_speedup_vs_baseline"] = ratio(base.vs.p(99), loom.vs.p(99))
+		j["ep_change_p99_speedup_vs_baseline"] = ratio(base.ep.p(99), loom.ep.p(99))
+		j["peak_rss_ratio_vs_baseline"] = ratio(float64(loom.peakRSS), float64(base.peakRSS))
+		j["cpu_ratio_vs_baseline"] = ratio(loom.cpuS, base.cpuS)
+	}
+	if loom != nil && istiod != nil {
+		j["cold_sync_speedup_vs_istiod"] = ratio(istiod.coldSyncS, loom.coldSyncS)
+		j["vs_change_p99_speedup_vs_istiod"] = ratio(istiod.vs.p(99), loom.vs.p(99))
+		j["ep_change_p99_speedup_vs_istiod"] = ratio(istiod.ep.p(99), loom.ep.p(99))
+		j["peak_rss_ratio_vs_istiod"] = ratio(float64(r.loomPeakRSS()), float64(istiod.peakRSS))
+		j["cpu_ratio_vs_istiod"] = ratio(loom.cpuS, istiod.cpuS)
+	}
+	met := map[string]any{}
+	for _, t := range r.targets() {
+		if t.unknown {
+			met[t.key] = nil
+		} else {
+			met[t.key] = t.met
+		}
+	}
+	j["targets_met"] = met
+	return j
+}
+
+// loomPeakRSS is the highest peak RSS of Loom's runs.
+func (r *report) loomPeakRSS() int64 {
+	var m int64
+	for _, n := range []string{"loom", "loom_delta"} {
+		if x := r.run(n); x != nil {
+			m = max(m, x.peakRSS)
+		}
+	}
+	return m
+}
+
+type target struct {
+	key, name, detail string
+	met, unknown      bool
+}
+
+// targets are the goals at S=1000, M=1000 on 2 cores.
+func (r *report) targets() []target {
+	loom, delta, base, istiod := r.run("loom"), r.run("loom_delta"), r.run("baseline"), r.run("istiod")
+	var out []target
+	add := func(key, name string, ok bool, known bool, detail string) {
+		out = append(out, target{key: key, name: name, met: ok, unknown: !known, detail: detail})
+	}
+	if loom != nil && base != nil {
+		s := base.coldSyncS / loom.coldSyncS
+		add("cold_sync_10x_baseline", "cold sync >= 10x faster than baseline", s >= 10, true, fmt.Sprintf("%.1fx", s))
+	} else {
+		add("cold_sync_10x_baseline", "cold sync >= 10x faster than baseline", false, false, "baseline not run")
+	}
+	if loom != nil && istiod != nil {
+		s := istiod.coldSyncS / loom.coldSyncS
+		add("cold_sync_5x_istiod", "cold sync >= 5x faster than istiod", s >= 5, true, fmt.Sprintf("%.1fx", s))
+	} else {
+		add("cold_sync_5x_istiod", "cold sync >= 5x faster than istiod", false, false, "istiod not run")
+	}
+	if loom != nil {
+		p := loom.vs.p(99)
+		add("vs_change_p99_lt_300ms", "VirtualService change p99 < 300 ms", p < 300, !math.IsNaN(p), fmt.Sprintf("%.0f ms", p))
+	}
+	if delta != nil {
+		p := delta.ep.p(99)
+		add("ep_change_p99_delta_lt_100ms", "endpoint change p99 < 100 ms (delta)", p < 100, !math.IsNaN(p), fmt.Sprintf("%.0f ms", p))
+	} else {
+		add("ep_change_p99_delta_lt_100ms", "endpoint change p99 < 100 ms (delta)", false, false, "delta not run")
+	}
+	if rss := r.loomPeakRSS(); rss > 0 {
+		add("peak_rss_lt_300mb", "peak RSS < 300 MB", rss < 300e6, true, fmt.Sprintf("%.0f MB", mb(rss)))
+		if istiod != nil {
+			add("peak_rss_below_istiod", "peak RSS below istiod's", rss < istiod.peakRSS, true, fmt.Sprintf("%.0f vs %.0f MB", mb(rss), mb(istiod.peakRSS)))
+		} else {
+			add("peak_rss_below_istiod", "peak RSS below istiod's", false, false, "istiod not run")
+		}
+	}
+	return out
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"loom.dev/loom/test/bench/benchproto"
+)
+
+// marker is a change the driver makes and what shows that a client got it.
+type marker struct {
+	id, kind                 string
+	domain, cluster, address string
+	apply                    func(context.Context) error
+}
+
+// changeStats are the convergence measurements of one kind of change.
+type changeStats struct {
+	latenciesMs []float64 // per client per change: seen - the write's return
+	missed      int       // client-changes not seen within the timeout
+	changes     int
+	bytes       int64 // received while the changes converged
+}
+
+func (c *changeStats) p(q float64) float64 { return percentile(c.latenciesMs, q) }
+
+// runResult is everything measured for one control plane in one mode.
+type runResult struct {
+	name  string // loom, loom_delta, baseline, istiod
+	delta bool
+	err   error
+
+	startupS          float64 // process start -> ready
+	coldSyncS         float64 // clients start connecting -> the last client has its full config
+	coldSyncClientP50 float64 // per-client time to full config
+	coldSyncClientP99 float64
+	coldSyncCPUS      float64 // control-plane CPU during the cold sync
+	coldSyncBytes     int64
+	synced            int // clients that got their full config
+	vs, ep            changeStats
+	bytes             int64   // received by all clients over the whole run
+	cpuS              float64 // control-plane CPU, whole process lifetime
+	peakRSS           int64   // VmHWM
+	clientsCPUS       float64
+	otherCPUS         float64 // everything else on the machine during the run: apiserver, etcd, the driver, other users
+	wallS             float64 // from the clients' start to the end of the run
+	streamErrors      int64
+}
+
+// runOne starts the control plane, connects the clients, measures, and stops both.
+func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res *runResult) {
+	res = &runResult{name: cp.name, delta: delta}
+	d.logf("=== %s: starting", cp.name)
+	if err := cp.start(ctx, d.opts.readyTimeout); err != nil {
+		res.err = err
+		return res
+	}
+	defer cp.stop(5 * time.Second)
+	res.startupS = cp.ready.Sub(cp.started).Seconds()
+	d.logf("%s: ready after %.1fs", cp.name, res.startupS)
+
+	args := []string{
+		"--server", cp.xdsAddr, "--clients", strconv.Itoa(d.opts.clients), "--conns", strconv.Itoa(d.opts.conns),
+		"--namespace", benchNamespace, "--expect-clusters", strconv.Itoa(d.opts.services), "--expect-endpoints", strconv.Itoa(endpointsPer),
+	}
+	if delta {
+		args = append(args, "--delta")
+	}
+	clients, err := startClients(d.bins.clients, filepath.Join(d.dir, cp.name+"-clients.log"), args)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer clients.stop()
+
+	busyAtStart, wallStart := systemBusySeconds(), time.Now()
+	cpAtStart, _ := readUsage(cp.pid())
+	defer func() {
+		res.wallS = time.Since(wallStart).Seconds()
+		res.otherCPUS = systemBusySeconds() - busyAtStart - (res.cpuS - cpAtStart.cpuSeconds) - res.clientsCPUS
+	}()
+	fail := func(err error) *runResult {
+		res.err = err
+		d.sampleEnd(cp, clients, res)
+		return res
+	}
+	started, err := clients.wait(ctx, benchproto.EventStarted, "", 30*time.Second)
+	if err != nil {
+		return fail(fmt.Errorf("clients did not start: %w", err))
+	}
+	cpuAtStart, _ := readUsage(cp.pid())
+	synced, err := clients.wait(ctx, benchproto.EventSynced, "", d.opts.syncTimeout)
+	if err != nil {
+		if errors.Is(err, errTimeout) {
+			err = fmt.Errorf("not every client got its full config within %s (see %s)", d.opts.syncTimeout, clients.logPath)
+		}
+		return fail(err)
+	}
+	cpuAtSync, _ := readUsage(cp.pid())
+	var perClient []float64
+	last := started.T
+	for _, t := range synced.Times {
+		if t > 0 {
+			res.synced++
+			perClient = append(perClient, float64(t-started.T)/1e9)
+			last = max(last, t)
+		}
+	}
+	res.coldSyncS = float64(last-started.T) / 1e9
+	res.coldSyncClientP50 = percentile(perClient, 50)
+	res.coldSyncClientP99 = percentile(perClient, 99)
+	res.coldSyncCPUS = cpuAtSync.cpuSeconds - cpuAtStart.cpuSeconds
+	res.coldSyncBytes = synced.BytesReceived
+	d.logf("%s: %d clients synced in %.2fs (per client p50 %.2fs p99 %.2fs), control plane CPU %.1fs, %.1f MB",
+		cp.name, res.synced, res.coldSyncS, res.coldSyncClientP50, res.coldSyncClientP99, res.coldSyncCPUS, float64(res.coldSyncBytes)/1e6)
+
+	sleep(ctx, d.opts.settle)
+	for range d.opts.changes {
+		m, _ := d.work.vsChange(ctx)
+		if err := d.measureChange(ctx, clients, m, &res.vs); err != nil {
+			return fail(err)
+		}
+	}
+	for range d.opts.changes {
+		m, _ := d.work.endpointChange(ctx)
+		if err := d.measureChange(ctx, clients, m, &res.ep); err != nil {
+			return fail(err)
+		}
+	}
+	d.sampleEnd(cp, clients, res)
+	d.logf("%s: VirtualService change p50 %.0f ms p99 %.0f ms; endpoint change p50 %.0f ms p99 %.0f ms; CPU %.1fs; peak RSS %.0f MB",
+		cp.name, res.vs.p(50), res.vs.p(99), res.ep.p(50), res.ep.p(99), res.cpuS, float64(res.peakRSS)/1e6)
+	return res
+}
+
+// measureChange arms the marker in the clients, makes the change, and
+// collects when each client saw it, relative to when the write returned.
+func (d *driver) measureChange(ctx context.Context, clients *clientsProc, m marker, st *changeStats) error {
+	cmd := benchproto.Command{Cmd: benchproto.CmdExpect, ID: m.id, Kind: m.kind, Domain: m.domain, Cluster: m.cluster, Address: m.address}
+	if err := clients.send(cmd); err != nil {
+		return err
+	}
+	armed, err := clients.wait(ctx, benchproto.EventArmed, m.id, 30*time.Second)
+	if err != nil {
+		return fmt.Errorf("arming %s: %w", m.id, err)
+	}
+	if err := m.apply(ctx); err != nil {
+		return fmt.Errorf("change %s: %w", m.id, err)
+	}
+	written := time.Now().UnixNano()
+	seen, err := clients.wait(ctx, benchproto.EventSeen, m.id, d.opts.changeTimeout)
+	if errors.Is(err, errTimeout) {
+		if err := clients.send(benchproto.Command{Cmd: benchproto.CmdReport, ID: m.id}); err != nil {
+			return err
+		}
+		seen, err = clients.wait(ctx, benchproto.EventSeen, m.id, 30*time.Second)
+	}
+	if err != nil {
+		return fmt.Errorf("change %s: %w", m.id, err)
+	}
+	st.changes++
+	st.bytes += seen.BytesReceived - armed.BytesReceived
+	var lat []float64
+	for _, t := range seen.Times {
+		if t == 0 {
+			st.missed++
+			continue
+		}
+		lat = append(lat, float64(t-written)/1e6)
+	}
+	st.latenciesMs = append(st.latenciesMs, lat...)
+	d.logf("  %s: %d/%d clients in p50 %.0f ms, max %.0f ms", m.id, len(lat), len(seen.Times), percentile(lat, 50), percentile(lat, 100))
+	// Let the push finish everywhere before the next change.
+	sleep(ctx, d.opts.settle)
+	return nil
+}
+
+// sampleEnd records the process-level figures at the end of a run.
+func (d *driver) sampleEnd(cp *controlPlane, clients *clientsProc, res *runResult) {
+	if cp.alive() {
+		if u, err := readUsage(cp.pid()); err == nil {
+			res.cpuS, res.peakRSS = u.cpuSeconds, u.hwmBytes
+		}
+	}
+	if err := clients.send(benchproto.Command{Cmd: benchproto.CmdStats}); err == nil {
+		if st, err := clients.wait(context.Background(), benchproto.EventStats, "", 10*time.Second); err == nil {
+			res.bytes, res.clientsCPUS, res.streamErrors = st.BytesReceived, st.CPUSeconds, st.StreamErrors
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// percentile of xs (nearest rank); NaN when empty.
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	rank := int(math.Ceil(q/100*float64(len(s)))) - 1
+	return s[min(max(rank, 0), len(s)-1)]
+}
+
+// The three control planes.
+
+func (d *driver) loomPlane(delta bool) (*controlPlane, error) {
+	name := "loom"
+	if delta {
+		name = "loom_delta"
+	}
+	xds, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	mon, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return &controlPlane{
+		name: name, xdsAddr: xds, readyURL: "http://" + mon + "/ready", logPath: filepath.Join(d.dir, name+".log"),
+		cmd: exec.Command(d.bins.loom, "discovery", "--kubeconfig", d.kubeconfig,
+			"--xds-address", xds, "--monitoring-address", mon, "--root-namespace", rootNamespace),
+	}, nil
+}
+
+func (d *driver) baselinePlane() (*controlPlane, error) {
+	xds, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	mon, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return &controlPlane{
+		name: "baseline", xdsAddr: xds, readyURL: "http://" + mon + "/ready", logPath: filepath.Join(d.dir, "baseline.log"),
+		cmd: exec.Command(d.bins.baseline, "--kubeconfig", d.kubeconfig,
+			"--xds-address", xds, "--http-address", mon, "--root-namespace", rootNamespace),
+	}, nil
+}
+
+// istiodEnv is how istiod runs out of cluster (see
+// /work/shared/notes/real-components.md): no injection or validation
+// webhooks, no analysis, and no limit on new xDS streams per second (the
+// default admits 25 a second on 2 cores, which would dominate the cold sync).
+var istiodEnv = []string{
+	"POD_NAMESPACE=" + rootNamespace, "POD_NAME=istiod-local", "REVISION=default",
+	"INJECT_ENABLED=false", "VALIDATION_WEBHOOK_CONFIG_NAME=", "INJECTION_WEBHOOK_CONFIG_NAME=",
+	"PILOT_ENABLE_ANALYSIS=false", "PILOT_MAX_REQUESTS_PER_SECOND=1000000",
+}
+
+func (d *driver) istiodPlane() (*controlPlane, error) {
+	addrs := make([]string, 5)
+	for i := range addrs {
+		a, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		addrs[i] = a
+	}
+	grpcAddr, httpAddr, httpsAddr, secureGRPC, monitoring := addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
+	dir := filepath.Join(d.dir, "istiod")
+	cmd := exec.Command(d.bins.istiod, "discovery",
+		"--kubeconfig", d.kubeconfig,
+		"--grpcAddr", grpcAddr, "--httpAddr", httpAddr, "--httpsAddr", httpsAddr,
+		"--secureGRPCAddr", secureGRPC, "--monitoringAddr", monitoring,
+		"--meshConfig", filepath.Join(dir, "mesh"), "--networksConfig", filepath.Join(dir, "meshNetworks"),
+		"--domain", "cluster.local", "--clusterID", "Kubernetes",
+		"--log_output_level", "default:info",
+	)
+	cmd.Dir = dir
+	cmd.Env = append(filteredEnv(), istiodEnv...)
+	return &controlPlane{
+		name: "istiod", xdsAddr: grpcAddr, readyURL: "http://" + httpAddr + "/ready",
+		logPath: filepath.Join(d.dir, "istiod.log"), cmd: cmd,
+	}, nil
+}
+
+// filteredEnv is the driver's environment without KUBECONFIG-like settings
+// that could point istiod elsewhere.
+func filteredEnv() []string {
+	var out []string
+	for _, kv := range environ() {
+		if strings.HasPrefix(kv, "KUBECONFIG=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}

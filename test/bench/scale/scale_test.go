@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testLog sends the driver's progress to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestTinyScale runs the whole benchmark at a tiny scale (loom SotW and
+// delta, and the go-control-plane baseline; no istiod) so it keeps working.
+// It asserts correctness only: every client got its full config and saw
+// every change. No timing is asserted.
+func TestTinyScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a local apiserver and three control planes")
+	}
+	o := defaultOptions()
+	o.services, o.clients, o.changes = 20, 10, 2
+	o.peers = []string{"baseline"}
+	o.settle = 200 * time.Millisecond
+	o.syncTimeout, o.changeTimeout = time.Minute, 30*time.Second
+	o.log = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(rep.runs); got != 3 {
+		t.Fatalf("%d runs, want loom, loom_delta and baseline", got)
+	}
+	for _, r := range rep.runs {
+		if r.synced != o.clients {
+			t.Errorf("%s: %d of %d clients got their full config", r.name, r.synced, o.clients)
+		}
+		for kind, c := range map[string]changeStats{"VirtualService": r.vs, "endpoint": r.ep} {
+			if c.changes != o.changes || c.missed != 0 || len(c.latenciesMs) != o.changes*o.clients {
+				t.Errorf("%s: %s changes: %d made, %d client-changes missed, %d seen; want %d made, every client seeing each",
+					r.name, kind, c.changes, c.missed, len(c.latenciesMs), o.changes)
+			}
+		}
+		if r.streamErrors != 0 {
+			t.Errorf("%s: %d stream errors", r.name, r.streamErrors)
+		}
+		if r.peakRSS == 0 || r.cpuS == 0 || r.bytes == 0 {
+			t.Errorf("%s: process figures missing: rss %d cpu %v bytes %d", r.name, r.peakRSS, r.cpuS, r.bytes)
+		}
+	}
+	line, err := json.Marshal(rep.json())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(line, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"loom_cold_sync_s", "loom_vs_change_p99_ms", "loom_delta_ep_change_p99_ms", "loom_peak_rss_mb",
+		"baseline_cold_sync_s", "cold_sync_speedup_vs_baseline", "targets_met"} {
+		if back[k] == nil {
+			t.Errorf("JSON line lacks %s: %s", k, line)
+		}
+	}
+	rep.printTable(testLog{t})
+}
