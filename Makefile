@@ -23,8 +23,9 @@ help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## Build bin/loom.
+build: ## Build bin/loom (and bin/grpcecho, the demo's gRPC sample app).
 	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/loom .
+	go build -o $(LOCALBIN)/grpcecho ./test/grpcecho
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok (cached outside the checkout).
@@ -35,8 +36,13 @@ test: k8s-binaries ## Run unit and integration tests against a real local Kubern
 	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: bench
-bench: k8s-binaries ## Run the Go benchmarks.
+bench: k8s-binaries ## Run the Go benchmarks, then the scale benchmark (see bench-scale).
 	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -run '^$$' -bench . -benchmem ./...
+	$(MAKE) --no-print-directory bench-scale
+
+.PHONY: bench-scale
+bench-scale: k8s-binaries ## Scale benchmark: loom vs a go-control-plane server vs istiod (ARGS="--services 1000 --clients 1000 --peers baseline,istiod"; istiod's first build ~7 min).
+	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go run ./test/bench/scale $(ARGS)
 
 .PHONY: demo
 demo: build k8s-binaries ## Start a local cluster, run the operator and apply the sample MeshOperator (Ctrl-C stops everything).

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,7 +16,7 @@ import (
 // demoCommand runs the README's demo in a session of its own, as a terminal would.
 func demoCommand(t *testing.T, stateDir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(t.Context(), "bash", append([]string{repoRoot + "/hack/demo.sh"}, args...)...)
-	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
+	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_GRPCECHO_BIN="+echoBin, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
 }
@@ -31,6 +33,9 @@ func TestDemoRunsTwiceInARow(t *testing.T) {
 		}
 		if !meshRowReconciled(string(out)) {
 			t.Fatalf("demo run %d did not show the reconciled mesh:\n%s", run, out)
+		}
+		if !splitShown(string(out)) {
+			t.Fatalf("demo run %d did not show an 80/20 split through loom discovery:\n%s", run, out)
 		}
 		assertSessionEmpty(t, cmd.Process.Pid)
 	}
@@ -110,4 +115,22 @@ func meshRowReconciled(out string) bool {
 		}
 	}
 	return false
+}
+
+// splitShown checks the demo's gRPC client saw the VirtualService's 80/20 split (±5 points)
+// over 1000 RPCs, all answered.
+func splitShown(out string) bool {
+	if !strings.Contains(out, "observed split over 1000 RPCs (1000 ok):") {
+		return false
+	}
+	shares := map[string]float64{}
+	for _, line := range strings.Split(out, "\n") {
+		var name string
+		var n int
+		var pct float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%s %d (%f%%)", &name, &n, &pct); err == nil {
+			shares[strings.TrimSuffix(name, ":")] = pct
+		}
+	}
+	return math.Abs(shares["echo-v1"]-80) <= 5 && math.Abs(shares["echo-v2"]-20) <= 5
 }

@@ -17,6 +17,7 @@ import (
 var (
 	repoRoot string
 	loomBin  string
+	echoBin  string
 	assets   string
 )
 
@@ -41,12 +42,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(binDir) }()
-	loomBin = filepath.Join(binDir, "loom")
-	build := exec.Command("go", "build", "-o", loomBin, ".")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building loom: %v\n%s", err, out)
-		return 1
+	loomBin, echoBin = filepath.Join(binDir, "loom"), filepath.Join(binDir, "grpcecho")
+	for bin, pkg := range map[string]string{loomBin: ".", echoBin: "./test/grpcecho"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = repoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }
