@@ -25,6 +25,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# kubectl wait fails at once, instead of waiting, while the object has no status.conditions yet.
+wait_for() { # wait_for <seconds> <kubectl wait args...>
+  local deadline=$((SECONDS + $1)); shift
+  until "$kubectl" wait "$@" --timeout 5s 2>/dev/null; do
+    if (( SECONDS >= deadline )); then "$kubectl" wait "$@" --timeout 1s; return 1; fi
+    sleep 0.5
+  done
+}
 
 step "Starting a local Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 "$loom" dev cluster down >/dev/null   # a demo left running elsewhere gives way to this one
@@ -39,7 +47,7 @@ log_dir=$(dirname "$kubeconfig")
 
 step "Installing the MeshOperator CRD"
 "$kubectl" apply --server-side -k "$root/config/crd"
-"$kubectl" wait --for condition=Established crd/meshoperators.operator.loom.dev --timeout 60s
+wait_for 60 --for condition=Established crd/meshoperators.operator.loom.dev
 
 step "Starting the operator (log: $log_dir/operator.log)"
 "$loom" operator --kubeconfig "$kubeconfig" --metrics-bind-address 0 --health-probe-bind-address 127.0.0.1:0 \
@@ -51,7 +59,7 @@ step "Applying the demo MeshOperator (control plane, an ingress gateway, Prometh
 "$kubectl" -n loom-demo create secret generic grafana-admin --from-literal=admin-user=admin \
   --from-literal=admin-password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --dry-run=client -o yaml | "$kubectl" apply -f -
 "$kubectl" apply -f "$root/config/samples/mesh_demo.yaml"
-"$kubectl" wait --for condition=Ready mesh/loom-demo --timeout 120s
+wait_for 120 --for condition=Ready mesh/loom-demo
 
 step "kubectl get mesh"
 "$kubectl" get mesh
