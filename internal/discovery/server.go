@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -76,6 +77,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/problems", problems)
 	mux.Handle("/debug/", srv.DebugHandler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-ready:
