@@ -1,4 +1,4 @@
-# Loom. Every tool is installed from the Go module proxy into bin/; only Go is assumed.
+# Loom. Every tool is installed from the Go module proxy into bin/ (or ~/.cache/loom/); Go, and Node.js with npm for one xDS test client, are assumed.
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -o pipefail -ec
 export GOTOOLCHAIN := local
