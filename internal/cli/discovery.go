@@ -18,7 +18,6 @@ func newDiscoveryCommand() *cobra.Command {
 		opts       discovery.Options
 		kubeconfig string
 		meshConfig string
-		revision   string
 	)
 	cmd := &cobra.Command{
 		Use:   "discovery",
@@ -37,7 +36,7 @@ func newDiscoveryCommand() *cobra.Command {
 				return err
 			}
 			opts.Logger = ctrl.Log.WithName("discovery")
-			opts.Logger.Info("starting discovery", "version", version.Version, "revision", revision)
+			opts.Logger.Info("starting discovery", "version", version.Version, "revision", opts.Revision)
 			return discovery.Run(ctrl.SetupSignalHandler(), cfg, opts)
 		},
 	}
@@ -51,7 +50,7 @@ func newDiscoveryCommand() *cobra.Command {
 	f.StringVar(&opts.DomainSuffix, "domain-suffix", "cluster.local", "Kubernetes cluster domain")
 	f.StringVar(&opts.RootNamespace, "root-namespace", rootNamespace, "Namespace of mesh-wide defaults (Sidecar, DestinationRule); defaults to $POD_NAMESPACE")
 	f.StringVar(&meshConfig, "mesh-config", "", "Mesh configuration file written by the operator (read at start: outboundTrafficPolicy)")
-	f.StringVar(&revision, "revision", "", "Control-plane revision this instance belongs to (reported in logs)")
+	f.StringVar(&opts.Revision, "revision", "", "Control-plane revision this instance belongs to; proxies of another revision (ISTIO_REVISION) are counted and logged")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
 	return cmd
 }

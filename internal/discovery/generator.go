@@ -7,6 +7,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/go-logr/logr"
 
 	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/translate"
@@ -19,9 +20,16 @@ type generator struct {
 	snapshots *snapshots
 	metrics   *metrics
 	problems  *problemLog
+	// revision is this control plane's; proxies of another one are served
+	// all the same (config does not depend on it), counted and logged once
+	// per revision: during a canary upgrade it means a proxy reached the
+	// wrong control plane.
+	revision string
+	log      logr.Logger
 
-	mu    sync.Mutex
-	views map[string]model.Proxy
+	mu     sync.Mutex
+	views  map[string]model.Proxy
+	warned map[string]bool // foreign revisions already logged
 }
 
 func (g *generator) ViewKey(node *corev3.Node) (string, error) {
@@ -32,6 +40,13 @@ func (g *generator) ViewKey(node *corev3.Node) (string, error) {
 	serves := p.Kind == model.KindGRPC && len(g.snapshots.get(g.ctx).ServicesSelecting(p)) > 0
 	key := viewKey(p, serves)
 	g.mu.Lock()
+	if p.Revision != "" && !sameRevision(p.Revision, g.revision) {
+		g.metrics.foreignRevision.WithLabelValues(p.Revision).Inc()
+		if !g.warned[p.Revision] {
+			g.warned[p.Revision] = true
+			g.log.Info("a proxy of another control-plane revision connected; serving it anyway", "node", p.ID, "proxyRevision", p.Revision, "revision", g.revision)
+		}
+	}
 	if _, ok := g.views[key]; !ok {
 		// The first proxy of a view stands for all of them; only its IPs
 		// could differ, and those are part of the key when they matter.
@@ -54,6 +69,17 @@ func (g *generator) Generate(key string) (map[string][]types.Resource, error) {
 	g.metrics.translation.Observe(time.Since(start).Seconds())
 	g.problems.replace("view "+key, problems)
 	return res, nil
+}
+
+// sameRevision treats "" and "default" as the default revision, as Istio does.
+func sameRevision(a, b string) bool {
+	norm := func(r string) string {
+		if r == "" {
+			return "default"
+		}
+		return r
+	}
+	return norm(a) == norm(b)
 }
 
 type errUnknownView string

@@ -6,6 +6,8 @@ type metrics struct {
 	modelBuild  prometheus.Histogram
 	translation prometheus.Histogram
 	problems    prometheus.Gauge
+	// foreignRevision counts proxies set up for another revision than ours.
+	foreignRevision *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -21,9 +23,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		problems: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loom_discovery_config_problems", Help: "Configuration problems currently skipped (see /debug/problems).",
 		}),
+		foreignRevision: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loom_discovery_foreign_revision_proxies_total",
+			Help: "Proxies that connected although set up for another control-plane revision (label revision: theirs).",
+		}, []string{"revision"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.modelBuild, m.translation, m.problems)
+		reg.MustRegister(m.modelBuild, m.translation, m.problems, m.foreignRevision)
 	}
 	return m
 }

@@ -17,12 +17,16 @@ const (
 	metaLabels      = "LABELS"
 	metaInstanceIPs = "INSTANCE_IPS"
 	metaGenerator   = "GENERATOR"
+	metaRevision    = "ISTIO_REVISION"
+	// revisionLabel is the pod label that picks a control-plane revision.
+	revisionLabel = "istio.io/rev"
 )
 
 // ParseNode reads a proxy's identity from its xDS node, the way Istio does:
 // an id "type~ip~pod.namespace~namespace.svc.cluster.local" (type "sidecar"
-// or "router") and metadata NAMESPACE, LABELS, INSTANCE_IPS, and
-// GENERATOR=grpc for proxyless gRPC. Metadata wins over the id.
+// or "router") and metadata NAMESPACE, LABELS, INSTANCE_IPS, ISTIO_REVISION
+// (else the istio.io/rev label), and GENERATOR=grpc for proxyless gRPC.
+// Metadata wins over the id.
 func ParseNode(node *corev3.Node) (model.Proxy, error) {
 	if node == nil || node.GetId() == "" {
 		return model.Proxy{}, fmt.Errorf("xDS node has no id")
@@ -58,6 +62,10 @@ func ParseNode(node *corev3.Node) (model.Proxy, error) {
 		return model.Proxy{}, fmt.Errorf("node %q: metadata %s: %w", node.GetId(), metaLabels, err)
 	}
 	p.Labels = labels
+	p.Revision = fields[metaRevision].GetStringValue()
+	if p.Revision == "" {
+		p.Revision = labels[revisionLabel]
+	}
 	if p.Namespace == "" {
 		return model.Proxy{}, fmt.Errorf("node %q: no namespace: set metadata %s or use an id of the form type~ip~pod.namespace~namespace.svc.cluster.local", node.GetId(), metaNamespace)
 	}

@@ -32,6 +32,10 @@ func TestParseNode(t *testing.T) {
 			model.Proxy{ID: "router~10.1.0.6~ingress-1.istio-system~istio-system.svc.cluster.local", Kind: model.KindGateway, Namespace: "istio-system", IPs: []string{"10.1.0.6"}}},
 		{"proxyless grpc with metadata only", node(t, "client-7", map[string]any{"GENERATOR": "grpc", "NAMESPACE": "demo", "INSTANCE_IPS": "10.2.0.1,fd00::1"}),
 			model.Proxy{ID: "client-7", Kind: model.KindGRPC, Namespace: "demo", IPs: []string{"10.2.0.1", "fd00::1"}}},
+		{"revision from metadata", node(t, "sidecar~10.1.0.7~a-1.web~web.svc.cluster.local", map[string]any{"ISTIO_REVISION": "canary", "LABELS": map[string]any{"istio.io/rev": "stable"}}),
+			model.Proxy{ID: "sidecar~10.1.0.7~a-1.web~web.svc.cluster.local", Kind: model.KindSidecar, Namespace: "web", IPs: []string{"10.1.0.7"}, Labels: map[string]string{"istio.io/rev": "stable"}, Revision: "canary"}},
+		{"revision from the pod label", node(t, "sidecar~10.1.0.8~a-2.web~web.svc.cluster.local", map[string]any{"LABELS": map[string]any{"istio.io/rev": "stable"}}),
+			model.Proxy{ID: "sidecar~10.1.0.8~a-2.web~web.svc.cluster.local", Kind: model.KindSidecar, Namespace: "web", IPs: []string{"10.1.0.8"}, Labels: map[string]string{"istio.io/rev": "stable"}, Revision: "stable"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseNode(tc.node)

@@ -41,7 +41,8 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 		reports: problems,
 	}
 	snaps.markDirty()
-	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, views: map[string]model.Proxy{}}
+	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,
+		views: map[string]model.Proxy{}, warned: map[string]bool{}}
 	return &pipeline{cache: c, generator: gen}, nil
 }
 

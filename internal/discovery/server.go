@@ -32,7 +32,9 @@ type Options struct {
 	RootNamespace string
 	// RegistryOnly is the mesh config's outboundTrafficPolicy REGISTRY_ONLY.
 	RegistryOnly bool
-	Logger       logr.Logger
+	// Revision is this control plane's revision ("" or "default": the default one).
+	Revision string
+	Logger   logr.Logger
 	// Listening, if set, receives the bound addresses once both listen.
 	Listening func(xdsAddr, monitoringAddr net.Addr)
 }

@@ -20,4 +20,7 @@ type Proxy struct {
 	Namespace string
 	Labels    map[string]string
 	IPs       []string
+	// Revision is the control-plane revision the proxy was set up for
+	// ("" for the default one). Config does not depend on it.
+	Revision string
 }
