@@ -128,6 +128,7 @@ func (b *clusterBuilder) dnsDiscovery(c *clusterv3.Cluster, svc *model.Service, 
 	}
 	c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: typ}
 	c.DnsLookupFamily = clusterv3.Cluster_V4_ONLY
+	//nolint:staticcheck // Istio sets it too; its replacement (the DNS cluster extension) is not understood by gRPC.
 	c.RespectDnsTtl = true
 	c.LoadAssignment = &endpointv3.ClusterLoadAssignment{ClusterName: c.Name, Endpoints: b.localityEndpoints(svc, eps, false)}
 	return nil

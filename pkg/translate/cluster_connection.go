@@ -60,7 +60,7 @@ func (b *clusterBuilder) applyConnectionPool(c *clusterv3.Cluster, port model.Po
 	c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{th}}
 
 	// gRPC clients speak HTTP/2 themselves and ignore protocol options.
-	if b.grpc() || !(port.Protocol.IsHTTP() || port.Protocol == model.ProtocolUnknown) {
+	if b.grpc() || !port.Protocol.IsHTTP() && port.Protocol != model.ProtocolUnknown {
 		return
 	}
 	opts := &upstreamhttpv3.HttpProtocolOptions{}

@@ -78,23 +78,7 @@ func isIP(s string) bool {
 }
 
 func validHostOrIP(s string) bool {
-	if isIP(s) {
-		return true
-	}
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for _, r := range label {
-			if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
+	return isIP(s) || model.IsDNSName(strings.TrimSuffix(s, "."))
 }
 
 // localityEndpoints groups endpoints by locality, localities sorted. Each

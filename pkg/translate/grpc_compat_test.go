@@ -63,6 +63,7 @@ func checkGRPCRoute(t *testing.T, vhost string, rt *routev3.Route, filterNames m
 	}
 	regexes := []string{m.GetSafeRegex().GetRegex()}
 	for _, h := range m.GetHeaders() {
+		//nolint:staticcheck // the deprecated matcher must not be used either
 		regexes = append(regexes, h.GetSafeRegexMatch().GetRegex(), h.GetStringMatch().GetSafeRegex().GetRegex())
 	}
 	for _, re := range regexes {

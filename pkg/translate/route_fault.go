@@ -32,6 +32,7 @@ func (rb *routeBuilder) fault(f *networking.HTTPFaultInjection, at origin) (*any
 			rb.report(dat.at(".fixedDelay"), "%v; the route is left out", err)
 			return nil, false
 		}
+		//nolint:staticcheck // percent is deprecated but users still write it; percentage wins.
 		pct, ok := rb.faultPercent(d.GetPercentage(), d.GetPercent(), dat)
 		if !ok {
 			return nil, false

@@ -73,10 +73,10 @@ func inboundClusters(ports []inboundPort) []types.Resource {
 				PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 0},
 			}}
 		}
-		switch {
-		case ip.protocol == model.ProtocolHTTP2 || ip.protocol == model.ProtocolGRPC:
+		switch ip.protocol {
+		case model.ProtocolHTTP2, model.ProtocolGRPC:
 			c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: anyOf(explicitHTTP2())}
-		case ip.protocol == model.ProtocolUnknown:
+		case model.ProtocolUnknown:
 			c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: anyOf(useDownstreamProtocol())}
 		}
 		out = append(out, c)

@@ -111,9 +111,3 @@ func (v *view) remove(st *stream) ([]*pushRecord, bool) {
 	st.inbox = nil
 	return recs, len(v.streams) == 0
 }
-
-func (v *view) streamCount() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return len(v.streams)
-}

@@ -160,7 +160,7 @@ func runClient(args []string) int {
 		fmt.Fprintf(os.Stderr, "grpcecho client: %v\n", err)
 		return 1
 	}
-	defer cc.Close()
+	defer func() { _ = cc.Close() }()
 
 	// stopCtx is cancelled by a signal: in-flight calls are cancelled and
 	// dropped. The duration only stops new calls.
@@ -188,7 +188,7 @@ func runClient(args []string) int {
 				Error:     r.msg,
 			})
 			outMu.Lock()
-			os.Stdout.Write(append(line, '\n'))
+			_, _ = os.Stdout.Write(append(line, '\n'))
 			outMu.Unlock()
 			return
 		}
@@ -296,6 +296,6 @@ func runClient(args []string) int {
 	s.LatencyMS["p99"] = pct(0.99)
 	s.LatencyMS["max"] = pct(1)
 	out, _ := json.Marshal(s)
-	os.Stdout.Write(append(out, '\n'))
+	_, _ = os.Stdout.Write(append(out, '\n'))
 	return 0
 }
