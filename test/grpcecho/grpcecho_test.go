@@ -159,17 +159,7 @@ func startServer(t *testing.T, host *netns.Host, env []string, args ...string) *
 	return p
 }
 
-type clientSummary struct {
-	Total          int                `json:"total"`
-	OK             int                `json:"ok"`
-	Backends       map[string]int     `json:"backends"`
-	FailedBackends map[string]int     `json:"failed_backends"`
-	Codes          map[string]int     `json:"codes"`
-	Errors         map[string]int     `json:"errors"`
-	LatencyMS      map[string]float64 `json:"latency_ms"`
-}
-
-func runClientJSON(t *testing.T, env []string, args ...string) clientSummary {
+func runClientJSON(t *testing.T, env []string, args ...string) summary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -181,7 +171,7 @@ func runClientJSON(t *testing.T, env []string, args ...string) clientSummary {
 	if err != nil {
 		t.Fatalf("grpcecho client %v: %v\nstderr:\n%s", args, err, stderr.String())
 	}
-	var s clientSummary
+	var s summary
 	if err := json.Unmarshal(out, &s); err != nil {
 		t.Fatalf("client output %q: %v", out, err)
 	}

@@ -215,14 +215,21 @@ func runClient(t *testing.T, ns, target string, args ...string) summary {
 	t.Helper()
 	cmd := exec.Command(echoBin, append([]string{"client", "--target", target}, args...)...)
 	cmd.Env = clientEnv(t, ns, "client")
+	return runSummary(t, cmd)
+}
+
+// runSummary runs a client to completion and decodes the one JSON summary
+// it prints (grpcecho's, or the same shape from another client).
+func runSummary(t *testing.T, cmd *exec.Cmd) summary {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("client %v: %v\n%s", args, err, stderr.String())
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, stderr.String())
 	}
 	var s summary
 	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-		t.Fatalf("client output: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		t.Fatalf("%v output: %v\n%s\n%s", cmd.Args, err, stdout.String(), stderr.String())
 	}
 	return s
 }

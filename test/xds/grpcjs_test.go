@@ -2,7 +2,6 @@ package xds
 
 import (
 	"bytes"
-	"encoding/json"
 	"os/exec"
 	"testing"
 )
@@ -19,14 +18,5 @@ func TestGRPCJSWeightedSplit(t *testing.T) {
 
 	cmd := exec.Command("node", "grpcjs/client.js", target(ns, "echo", port), "1000")
 	cmd.Env = append(clientEnv(t, ns, "grpc-js"), "NODE_PATH="+string(bytes.TrimSpace(modules)))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("grpc-js client: %v\n%s", err, stderr.String())
-	}
-	var s summary
-	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-		t.Fatalf("grpc-js client output: %v\n%s\n%s", err, stdout.String(), stderr.String())
-	}
-	checkEightyTwenty(t, s)
+	checkEightyTwenty(t, runSummary(t, cmd))
 }
