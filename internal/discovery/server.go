@@ -68,11 +68,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		opts.Listening(xdsLis.Addr(), monLis.Addr())
 	}
 
-	grpcServer := grpc.NewServer(
+	grpcServer := grpc.NewServer(append(xds.GRPCServerOptions(),
 		grpc.MaxConcurrentStreams(100000),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	srv.Register(grpcServer)
 	ready := make(chan struct{})
 	mux := http.NewServeMux()

@@ -5,13 +5,12 @@ import (
 	"sort"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"google.golang.org/protobuf/proto"
 )
 
 // deltaStream speaks the incremental variant.
 type deltaStream struct {
 	*stream
-	send func(*discoveryv3.DeltaDiscoveryResponse) error
+	send func(any) error // the gRPC stream's SendMsg
 }
 
 func (h *deltaStream) onRequest(req *discoveryv3.DeltaDiscoveryRequest) error {
@@ -28,7 +27,7 @@ func (h *deltaStream) onRequest(req *discoveryv3.DeltaDiscoveryRequest) error {
 		ts.initial = maps.Clone(req.GetInitialResourceVersions())
 	}
 	// Unlike SotW, subscription changes are honored whatever the nonce.
-	ts.want.merge(ts.sub.applyDelta(req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe(), first))
+	ts.want.merge(ts.sub.applyDelta(req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe(), first, h.view.typeSet(t)))
 	h.mu.Unlock()
 	return h.sync()
 }
@@ -42,10 +41,10 @@ func (h *deltaStream) sync() error {
 	}
 	h.mu.Lock()
 	changes, all := h.view.changesSince(h.base, cur)
-	var out []*discoveryv3.DeltaDiscoveryResponse
+	var out []sent
 	for _, t := range h.sortedTypes() {
 		ts := h.types[t]
-		resources, removed, ok := h.build(t, ts, cur, changes[t], all)
+		resources, enc, removed, ok := h.build(t, ts, cur, changes[t], all)
 		if !ok {
 			continue
 		}
@@ -58,25 +57,22 @@ func (h *deltaStream) sync() error {
 			SystemVersionInfo: version, Resources: resources, RemovedResources: removed, TypeUrl: t,
 		}
 		resp.Nonce = h.record(ts, version, len(resources), cur, recs)
-		out = append(out, resp)
+		var body []byte
+		if enc != nil {
+			body = enc.deltas(resources)
+		}
+		out = append(out, sent{typeURL: t, msg: deltaOutgoing(resp, body)})
 	}
 	h.base = cur
 	h.mu.Unlock()
 	releaseAll(recs)
-	for _, resp := range out {
-		if err := h.send(resp); err != nil {
-			return err
-		}
-		label := typeLabel(resp.TypeUrl)
-		h.srv.metrics.bytesSent.WithLabelValues(label).Add(float64(proto.Size(resp)))
-		h.srv.metrics.responses.WithLabelValues(label, string(kindDelta)).Inc()
-	}
-	return nil
+	return h.sendAll(out, h.send)
 }
 
 // build returns what to send of one type: resources whose version the client
-// lacks, and names it must drop or that do not exist. Caller holds h.mu.
-func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*discoveryv3.Resource, []string, bool) {
+// lacks (with their shared encoding when many streams send the same list),
+// and names it must drop or that do not exist. Caller holds h.mu.
+func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*discoveryv3.Resource, *encodedOnce, []string, bool) {
 	set := cur.types[t]
 	want := ts.want
 	ts.want = interest{}
@@ -122,7 +118,7 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 		}
 	} else {
 		if ch != nil && want.empty() && ch.covered(sub) {
-			return ch.deltas, ch.removedSorted, true
+			return ch.deltas, &ch.deltasEnc, ch.removedSorted, true
 		}
 		if ch != nil {
 			for n := range ch.changed {
@@ -148,21 +144,24 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 	// An empty first response still tells a wildcard subscriber that the
 	// server has answered (Envoy waits for it to finish initializing).
 	if len(send) == 0 && len(removed) == 0 && (ts.responded || !sub.wildcard) {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	names := make([]string, 0, len(send))
 	for n := range send {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	resources := make([]*discoveryv3.Resource, len(names))
-	for i, n := range names {
-		resources[i] = set.byName[n].delta
-	}
 	rm := make([]string, 0, len(removed))
 	for n := range removed {
 		rm = append(rm, n)
 	}
 	sort.Strings(rm)
-	return resources, rm, true
+	if set.isAll(names) {
+		return set.deltas, &set.deltasEnc, rm, true
+	}
+	resources := make([]*discoveryv3.Resource, len(names))
+	for i, n := range names {
+		resources[i] = set.byName[n].delta
+	}
+	return resources, nil, rm, true
 }

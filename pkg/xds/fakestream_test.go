@@ -2,11 +2,13 @@ package xds
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/encoding"
+	protocodec "google.golang.org/grpc/encoding/proto"
 )
 
 // fakeStream is an in-process ADS stream: the server handler runs against it
@@ -36,11 +38,24 @@ func (f *fakeStream[Req, Resp]) Recv() (*Req, error) {
 	}
 }
 
-func (f *fakeStream[Req, Resp]) Send(r *Resp) error {
+func (f *fakeStream[Req, Resp]) Send(r *Resp) error { return f.SendMsg(r) }
+
+// SendMsg takes what the server hands gRPC: a response, or an *outgoing
+// one with a shared body, which the fake passes on as the whole response.
+func (f *fakeStream[Req, Resp]) SendMsg(m any) error {
 	if f.marshal {
-		if _, err := proto.Marshal(any(r).(proto.Message)); err != nil {
+		bufs, err := sharedBodyCodec{encoding.GetCodecV2(protocodec.Name)}.Marshal(m)
+		if err != nil {
 			return err
 		}
+		bufs.Free()
+	}
+	if o, isOutgoing := m.(*outgoing); isOutgoing {
+		m = o.Message
+	}
+	r, ok := m.(*Resp)
+	if !ok {
+		return fmt.Errorf("fake stream: unexpected message %T", m)
 	}
 	select {
 	case f.resps <- r:

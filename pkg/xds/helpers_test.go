@@ -192,7 +192,7 @@ func startEnv(t *testing.T, ready bool, opts ...envOpt) *testEnv {
 		f(&o)
 	}
 	srv := NewServer(o)
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(GRPCServerOptions()...)
 	srv.Register(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -142,7 +142,7 @@ func (s *Server) StreamAggregatedResources(ss discoveryv3.AggregatedDiscoverySer
 		return err
 	}
 	defer s.closeStream(st)
-	h := &sotwStream{stream: st, send: ss.Send}
+	h := &sotwStream{stream: st, send: ss.SendMsg}
 	return serve(ss.Context(), st, first, ss.Recv, h.onRequest, h.sync)
 }
 
@@ -157,7 +157,7 @@ func (s *Server) DeltaAggregatedResources(ds discoveryv3.AggregatedDiscoveryServ
 		return err
 	}
 	defer s.closeStream(st)
-	h := &deltaStream{stream: st, send: ds.Send}
+	h := &deltaStream{stream: st, send: ds.SendMsg}
 	return serve(ds.Context(), st, first, ds.Recv, h.onRequest, h.sync)
 }
 

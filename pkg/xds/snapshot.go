@@ -33,8 +33,36 @@ type resource struct {
 type typeSet struct {
 	byName  map[string]*resource
 	names   []string     // sorted
-	anys    []*anypb.Any // in names order; the body of a wildcard SotW response
-	version string       // changes whenever any resource of the type changes
+	anys    []*anypb.Any            // in names order: a response with everything of the type
+	deltas  []*discoveryv3.Resource // the same, for delta responses
+	version string                  // changes whenever any resource of the type changes
+
+	anysEnc, deltasEnc encodedOnce
+
+	nameSetOnce sync.Once
+	nameSet     map[string]struct{} // names, for subscriptions to all of them; read-only
+}
+
+// shareIfAll returns the set's shared, read-only name set if names holds
+// exactly the set's names (streams commonly subscribe to all of a view's
+// endpoints or routes, and a map per stream would cost memory per stream),
+// else names itself.
+func (t *typeSet) shareIfAll(names map[string]struct{}) (map[string]struct{}, bool) {
+	if t == nil || len(names) != len(t.names) || len(names) == 0 {
+		return names, false
+	}
+	for n := range names {
+		if t.byName[n] == nil {
+			return names, false
+		}
+	}
+	t.nameSetOnce.Do(func() {
+		t.nameSet = make(map[string]struct{}, len(t.names))
+		for _, n := range t.names {
+			t.nameSet[n] = struct{}{}
+		}
+	})
+	return t.nameSet, true
 }
 
 func (t *typeSet) get(name string) *resource {
@@ -42,6 +70,15 @@ func (t *typeSet) get(name string) *resource {
 		return nil
 	}
 	return t.byName[name]
+}
+
+// canonical returns the set's own string for name, or name if the set has
+// no such resource.
+func (t *typeSet) canonical(name string) string {
+	if r := t.get(name); r != nil {
+		return r.name
+	}
+	return name
 }
 
 func (t *typeSet) len() int {
@@ -67,6 +104,8 @@ type typeChange struct {
 	removedSorted []string
 	anys          []*anypb.Any            // of changedSorted, in order
 	deltas        []*discoveryv3.Resource // of changedSorted, in order
+
+	anysEnc, deltasEnc encodedOnce
 }
 
 func (c *typeChange) has(name string) bool {
@@ -180,6 +219,9 @@ func buildSnapshot(gen map[string][]types.Resource, prev *snapshot, m *marshaler
 				problems = append(problems, fmt.Sprintf("%s: resource without a name", typeLabel(typeURL)))
 				continue
 			}
+			if p := prevSet.get(name); p != nil {
+				name = p.name // one string per name across generations, which subscriptions share
+			}
 			if _, dup := ts.byName[name]; dup {
 				problems = append(problems, fmt.Sprintf("%s: duplicate name %q, keeping the first", typeLabel(typeURL), name))
 				continue
@@ -194,10 +236,11 @@ func buildSnapshot(gen map[string][]types.Resource, prev *snapshot, m *marshaler
 		}
 		sort.Strings(ts.names)
 		ts.anys = make([]*anypb.Any, len(ts.names))
+		ts.deltas = make([]*discoveryv3.Resource, len(ts.names))
 		h := xxhash.New()
 		for i, n := range ts.names {
 			r := ts.byName[n]
-			ts.anys[i] = r.any
+			ts.anys[i], ts.deltas[i] = r.any, r.delta
 			_, _ = h.WriteString(n)
 			_, _ = h.WriteString("\x00")
 			_, _ = h.WriteString(r.version)

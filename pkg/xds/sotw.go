@@ -1,17 +1,17 @@
 package xds
 
 import (
+	"slices"
 	"sort"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // sotwStream speaks the state-of-the-world variant.
 type sotwStream struct {
 	*stream
-	send func(*discoveryv3.DiscoveryResponse) error
+	send func(any) error // the gRPC stream's SendMsg
 }
 
 func (h *sotwStream) onRequest(req *discoveryv3.DiscoveryRequest) error {
@@ -27,7 +27,7 @@ func (h *sotwStream) onRequest(req *discoveryv3.DiscoveryRequest) error {
 	// Every SotW request carries the complete current subscription, and
 	// requests arrive in order, so applying even a stale-nonce request leaves
 	// the right subscription; only what is new gets sent.
-	ts.want.merge(ts.sub.applySotw(req.GetResourceNames()))
+	ts.want.merge(ts.sub.applySotw(req.GetResourceNames(), h.view.typeSet(t)))
 	h.mu.Unlock()
 	return h.sync()
 }
@@ -41,10 +41,10 @@ func (h *sotwStream) sync() error {
 	}
 	h.mu.Lock()
 	changes, all := h.view.changesSince(h.base, cur)
-	var out []*discoveryv3.DiscoveryResponse
+	var out []sent
 	for _, t := range h.sortedTypes() {
 		ts := h.types[t]
-		resources, ok := h.build(t, ts, cur, changes[t], all)
+		resources, enc, ok := h.build(t, ts, cur, changes[t], all)
 		if !ok {
 			continue
 		}
@@ -55,20 +55,16 @@ func (h *sotwStream) sync() error {
 		}
 		resp := &discoveryv3.DiscoveryResponse{VersionInfo: version, Resources: resources, TypeUrl: t}
 		resp.Nonce = h.record(ts, version, len(resources), cur, recs)
-		out = append(out, resp)
+		var body []byte
+		if enc != nil {
+			body = enc.anys(resources)
+		}
+		out = append(out, sent{typeURL: t, msg: sotwOutgoing(resp, body)})
 	}
 	h.base = cur
 	h.mu.Unlock()
 	releaseAll(recs)
-	for _, resp := range out {
-		if err := h.send(resp); err != nil {
-			return err
-		}
-		label := typeLabel(resp.TypeUrl)
-		h.srv.metrics.bytesSent.WithLabelValues(label).Add(float64(proto.Size(resp)))
-		h.srv.metrics.responses.WithLabelValues(label, string(kindSotw)).Inc()
-	}
-	return nil
+	return h.sendAll(out, h.send)
 }
 
 // build returns the resources of one type to send, and whether to send a
@@ -76,8 +72,9 @@ func (h *sotwStream) sync() error {
 // resource (absence means deletion). Other types carry only what changed or
 // was newly requested, and are never sent empty: the spec makes an empty
 // response a no-op for them, and some clients have read it as "drop
-// everything". Caller holds h.mu.
-func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*anypb.Any, bool) {
+// everything". A list many streams send as is comes with its shared
+// encoding. Caller holds h.mu.
+func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*anypb.Any, *encodedOnce, bool) {
 	set := cur.types[t]
 	want := ts.want
 	ts.want = interest{}
@@ -85,18 +82,16 @@ func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChang
 	if fullStateInSotw(t) {
 		need := sub.active() && (all || !ts.responded || !want.empty() || touches(ch, sub))
 		if !need {
-			return nil, false
+			return nil, nil, false
 		}
-		if sub.wildcard {
-			return set.anysOrNil(), true
+		if set == nil {
+			return nil, nil, true
 		}
-		var out []*anypb.Any
-		for _, n := range sub.sortedNames() {
-			if r := set.get(n); r != nil {
-				out = append(out, r.any)
-			}
+		names := subscribedExisting(set, sub)
+		if set.isAll(names) {
+			return set.anys, &set.anysEnc, true
 		}
-		return out, true
+		return set.anysOf(names), nil, true
 	}
 
 	var names []string
@@ -104,7 +99,7 @@ func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChang
 		names = subscribedExisting(set, sub)
 	} else {
 		if ch != nil && want.empty() && ch.covered(sub) {
-			return ch.anys, len(ch.anys) > 0
+			return ch.anys, &ch.anysEnc, len(ch.anys) > 0
 		}
 		if ch != nil {
 			for _, n := range ch.changedSorted {
@@ -125,23 +120,26 @@ func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChang
 		}
 	}
 	if len(names) == 0 {
-		return nil, false
+		return nil, nil, false
 	}
-	if sub.wildcard && len(names) == set.len() {
-		return set.anys, true
+	if set.isAll(names) {
+		return set.anys, &set.anysEnc, true
 	}
-	out := make([]*anypb.Any, len(names))
-	for i, n := range names {
-		out[i] = set.byName[n].any
-	}
-	return out, true
+	return set.anysOf(names), nil, true
 }
 
-func (t *typeSet) anysOrNil() []*anypb.Any {
-	if t == nil {
-		return nil
+// isAll reports whether names (sorted) is every name of the set, so its
+// shared list can be sent.
+func (t *typeSet) isAll(names []string) bool {
+	return t != nil && slices.Equal(names, t.names)
+}
+
+func (t *typeSet) anysOf(names []string) []*anypb.Any {
+	out := make([]*anypb.Any, len(names))
+	for i, n := range names {
+		out[i] = t.byName[n].any
 	}
-	return t.anys
+	return out
 }
 
 // subscribedExisting returns, in order, the names of set the subscription covers.

@@ -216,3 +216,22 @@ func (s *subscription) sortedNames() []string {
 	sort.Strings(out)
 	return out
 }
+
+// sent is a response ready for the wire.
+type sent struct {
+	typeURL string
+	msg     any // *outgoing or the response message
+}
+
+// sendAll sends the responses in order and counts them.
+func (st *stream) sendAll(out []sent, send func(any) error) error {
+	for _, r := range out {
+		if err := send(r.msg); err != nil {
+			return err
+		}
+		label := typeLabel(r.typeURL)
+		st.srv.metrics.bytesSent.WithLabelValues(label).Add(float64(encodedSize(r.msg)))
+		st.srv.metrics.responses.WithLabelValues(label, string(st.kind)).Inc()
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"maps"
 	"slices"
 	"sort"
 )
@@ -16,6 +17,7 @@ type subscription struct {
 	wildcard bool
 	explicit bool // some request named a resource
 	names    map[string]struct{}
+	shared   bool // names is the snapshot's read-only name set: copy before changing it
 	// last is the previous SotW request's list: clients repeat the same list
 	// in every ACK, and comparing in order is cheaper than set lookups.
 	last []string
@@ -48,7 +50,9 @@ func (s *subscription) active() bool { return s.wildcard || len(s.names) > 0 }
 // applySotw replaces the subscription with a SotW request's resource_names.
 // Names not subscribed before are returned: the spec requires resending
 // newly requested resources even if they were sent earlier.
-func (s *subscription) applySotw(names []string) interest {
+// set is the type's resources in the view's current snapshot, whose name
+// strings the subscription keeps instead of the request's (nil: none yet).
+func (s *subscription) applySotw(names []string, set *typeSet) interest {
 	var in interest
 	if len(names) == 0 {
 		s.last = nil
@@ -57,12 +61,20 @@ func (s *subscription) applySotw(names []string) interest {
 			s.wildcard = true
 		} else {
 			s.wildcard = false
-			s.names = nil
+			s.names, s.shared = nil, false
 		}
 		return in
 	}
 	s.explicit = true
-	if slices.Equal(names, s.last) || s.sameNames(names) {
+	if slices.Equal(names, s.last) {
+		return in
+	}
+	if set != nil && slices.Equal(names, set.names) {
+		names = set.names
+	} else {
+		names = canonical(names, set)
+	}
+	if s.sameNames(names) {
 		s.last = names
 		return in
 	}
@@ -81,7 +93,7 @@ func (s *subscription) applySotw(names []string) interest {
 	}
 	in.wildcard = wildcard && !s.wildcard
 	s.wildcard = wildcard
-	s.names = next
+	s.names, s.shared = set.shareIfAll(next)
 	sort.Strings(in.added)
 	return in
 }
@@ -107,13 +119,20 @@ func (s *subscription) sameNames(names []string) bool {
 // the client may have forgotten it. Names unsubscribed while the wildcard
 // stays on are returned as well, since the client cannot tell whether the
 // wildcard still covers them and the server must say so.
-func (s *subscription) applyDelta(subscribe, unsubscribe []string, first bool) interest {
+func (s *subscription) applyDelta(subscribe, unsubscribe []string, first bool, set *typeSet) interest {
 	var in interest
 	if first && len(subscribe) == 0 && len(unsubscribe) == 0 {
 		in.wildcard = true
 		s.wildcard = true
 		return in
 	}
+	if len(subscribe)+len(unsubscribe) == 0 {
+		return in
+	}
+	if s.shared {
+		s.names, s.shared = maps.Clone(s.names), false
+	}
+	defer func() { s.names, s.shared = set.shareIfAll(s.names) }()
 	for _, n := range subscribe {
 		s.explicit = true
 		if n == wildcardName {
@@ -124,6 +143,7 @@ func (s *subscription) applyDelta(subscribe, unsubscribe []string, first bool) i
 		if s.names == nil {
 			s.names = map[string]struct{}{}
 		}
+		n = set.canonical(n)
 		s.names[n] = struct{}{}
 		in.added = append(in.added, n)
 	}
@@ -147,3 +167,14 @@ func (s *subscription) applyDelta(subscribe, unsubscribe []string, first bool) i
 
 // count is the number of explicitly subscribed names.
 func (s *subscription) count() int { return len(s.names) }
+
+// canonical returns names made of the set's own name strings where it has
+// them: thousands of streams subscribe to the same names, and each request
+// brings its own copies, which every subscription would otherwise keep.
+func canonical(names []string, set *typeSet) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = set.canonical(n)
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package xds
 import (
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 func TestSubscriptionSotwRules(t *testing.T) {
@@ -25,7 +26,7 @@ func TestSubscriptionSotwRules(t *testing.T) {
 		{[]string{"*"}, true, nil, true, 0},
 	}
 	for i, st := range steps {
-		in := s.applySotw(st.names)
+		in := s.applySotw(st.names, nil)
 		if s.wildcard != st.wildcard || !slices.Equal(in.added, st.added) || in.wildcard != st.addedWild || s.count() != st.count {
 			t.Fatalf("step %d %v: wildcard=%v added=%v addedWild=%v count=%d; want %v %v %v %d",
 				i, st.names, s.wildcard, in.added, in.wildcard, s.count(), st.wildcard, st.added, st.addedWild, st.count)
@@ -35,27 +36,86 @@ func TestSubscriptionSotwRules(t *testing.T) {
 
 func TestSubscriptionDeltaRules(t *testing.T) {
 	var s subscription
-	if in := s.applyDelta(nil, nil, true); !s.wildcard || !in.wildcard {
+	if in := s.applyDelta(nil, nil, true, nil); !s.wildcard || !in.wildcard {
 		t.Fatal("empty first delta request is not a legacy wildcard")
 	}
-	if in := s.applyDelta([]string{"a"}, nil, false); !s.wildcard || !slices.Equal(in.added, []string{"a"}) {
+	if in := s.applyDelta([]string{"a"}, nil, false, nil); !s.wildcard || !slices.Equal(in.added, []string{"a"}) {
 		t.Fatalf("subscribe a under wildcard: %v %v", s.wildcard, in.added)
 	}
 	// Unsubscribing a while the wildcard stays on must be answered.
-	if in := s.applyDelta(nil, []string{"a"}, false); !slices.Equal(in.added, []string{"a"}) {
+	if in := s.applyDelta(nil, []string{"a"}, false, nil); !slices.Equal(in.added, []string{"a"}) {
 		t.Fatalf("unsubscribe a under wildcard: %v", in.added)
 	}
-	s.applyDelta([]string{"b"}, nil, false)
+	s.applyDelta([]string{"b"}, nil, false, nil)
 	// Dropping the wildcard and b together: nothing to answer.
-	if in := s.applyDelta(nil, []string{"b", "*"}, false); s.wildcard || !in.empty() || s.count() != 0 {
+	if in := s.applyDelta(nil, []string{"b", "*"}, false, nil); s.wildcard || !in.empty() || s.count() != 0 {
 		t.Fatalf("unsubscribe b and *: wildcard=%v added=%v count=%d", s.wildcard, in.added, s.count())
 	}
 	// Empty is not wildcard any more.
-	if in := s.applyDelta(nil, nil, false); s.wildcard || !in.empty() {
+	if in := s.applyDelta(nil, nil, false, nil); s.wildcard || !in.empty() {
 		t.Fatal("empty request after explicit names became a wildcard")
 	}
 	var e subscription
-	if e.applyDelta([]string{"x"}, nil, true); e.wildcard || e.count() != 1 {
+	if e.applyDelta([]string{"x"}, nil, true, nil); e.wildcard || e.count() != 1 {
 		t.Fatal("first request with names is not explicit")
+	}
+}
+
+// Subscriptions keep the snapshot's own name strings, not each request's
+// copies, so thousands of streams share one copy of each name.
+func TestSubscriptionKeepsTheSnapshotsNameStrings(t *testing.T) {
+	set := &typeSet{byName: map[string]*resource{}}
+	for _, n := range []string{"a.svc", "b.svc"} {
+		set.byName[n] = &resource{name: n}
+		set.names = append(set.names, n)
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	fresh := func(s string) string { return string([]byte(s)) }
+
+	var s subscription
+	s.applySotw([]string{fresh("a.svc"), fresh("b.svc"), "c.svc"}, set)
+	for n := range s.names {
+		if r := set.byName[n]; r != nil && !same(n, r.name) {
+			t.Errorf("sotw subscription keeps its own copy of %q", n)
+		}
+	}
+	for _, n := range s.last[:2] {
+		if !same(n, set.byName[n].name) {
+			t.Errorf("sotw request list keeps its own copy of %q", n)
+		}
+	}
+	var d subscription
+	d.applyDelta([]string{fresh("b.svc")}, nil, true, set)
+	for n := range d.names {
+		if !same(n, set.byName["b.svc"].name) {
+			t.Errorf("delta subscription keeps its own copy of %q", n)
+		}
+	}
+}
+
+// A subscription to every name of the set shares the set's name map; a
+// delta change to it must not write into the shared map.
+func TestSubscriptionToEverythingSharesTheSetsNames(t *testing.T) {
+	set := &typeSet{byName: map[string]*resource{}}
+	for _, n := range []string{"a", "b"} {
+		set.byName[n] = &resource{name: n}
+		set.names = append(set.names, n)
+	}
+	var s subscription
+	s.applySotw([]string{"b", "a"}, set)
+	if !s.shared {
+		t.Fatal("sotw subscription to all names does not share the set's names")
+	}
+	var d subscription
+	d.applyDelta([]string{"a", "b"}, nil, true, set)
+	if !d.shared {
+		t.Fatal("delta subscription to all names does not share the set's names")
+	}
+	d.applyDelta(nil, []string{"a"}, false, set)
+	if d.shared || d.has("a") || !d.has("b") {
+		t.Fatalf("after unsubscribing a: shared=%v names=%v", d.shared, d.names)
+	}
+	if !s.has("a") || len(set.nameSet) != 2 {
+		t.Fatalf("the shared name set changed: %v", set.nameSet)
 	}
 }

@@ -95,6 +95,14 @@ func (v *view) changesSince(base, cur *snapshot) (changes map[string]*typeChange
 	return ld.d, false
 }
 
+// typeSet returns the current snapshot's resources of a type (nil if none).
+func (v *view) typeSet(typeURL string) *typeSet {
+	if s := v.snapshot(); s != nil {
+		return s.types[typeURL]
+	}
+	return nil
+}
+
 func (v *view) add(st *stream) {
 	v.mu.Lock()
 	v.streams[st] = struct{}{}

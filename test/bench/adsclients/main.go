@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,6 +68,9 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
 	r := newRunner(cfg)
+	if path := os.Getenv("ADSCLIENTS_CPUPROFILE"); path != "" {
+		r.stopProfile = startCPUProfile(path)
+	}
 	if err := r.run(ctx); err != nil {
 		r.emit(benchproto.Event{Event: benchproto.EventError, Message: err.Error()})
 		fmt.Fprintln(os.Stderr, "adsclients:", err)
@@ -93,6 +97,8 @@ type runner struct {
 
 	markersMu sync.RWMutex
 	markers   map[string]*marker
+
+	stopProfile func()
 }
 
 func newRunner(cfg config) *runner {
@@ -226,7 +232,24 @@ func (r *runner) commands() {
 			r.emit(benchproto.Event{Event: benchproto.EventError, Message: "unknown command " + cmd.Cmd})
 		}
 	}
+	if r.stopProfile != nil {
+		r.stopProfile()
+	}
 	os.Exit(0)
+}
+
+// startCPUProfile profiles the process into path (to see where the clients'
+// own CPU goes) until the returned function is called.
+func startCPUProfile(path string) func() {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "adsclients: cpu profile:", err)
+		return nil
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
 
 func nodeFor(cfg config, i int) *corev3.Node {

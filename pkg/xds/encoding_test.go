@@ -1,0 +1,73 @@
+package xds
+
+import (
+	"testing"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/encoding"
+	protocodec "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// A response sent with a shared body must decode to exactly the response
+// built for the stream, for both variants, including empty and odd resources.
+func TestSharedBodyDecodesToTheWholeResponse(t *testing.T) {
+	anys := []*anypb.Any{
+		{TypeUrl: resourcev3.ClusterType, Value: []byte{0x0a, 0x01, 'a'}},
+		{TypeUrl: resourcev3.ClusterType},                          // empty message
+		{TypeUrl: resourcev3.ClusterType, Value: make([]byte, 300)}, // multi-byte length
+	}
+	deltas := []*discoveryv3.Resource{
+		{Name: "a", Version: "1", Resource: anys[0]},
+		{Name: "b", Version: "2", Resource: anys[1], Aliases: []string{"b2"}},
+	}
+	codec := sharedBodyCodec{encoding.GetCodecV2(protocodec.Name)}
+	cases := []struct {
+		name string
+		full proto.Message
+		msg  any
+		into proto.Message
+	}{
+		{"sotw", &discoveryv3.DiscoveryResponse{VersionInfo: "v1", TypeUrl: resourcev3.ClusterType, Nonce: "7", Resources: anys}, nil, &discoveryv3.DiscoveryResponse{}},
+		{"sotw empty list", &discoveryv3.DiscoveryResponse{VersionInfo: "v2", TypeUrl: resourcev3.ClusterType, Nonce: "8"}, nil, &discoveryv3.DiscoveryResponse{}},
+		{"delta", &discoveryv3.DeltaDiscoveryResponse{SystemVersionInfo: "v1", TypeUrl: resourcev3.ClusterType, Nonce: "9", Resources: deltas, RemovedResources: []string{"x", "y"}}, nil, &discoveryv3.DeltaDiscoveryResponse{}},
+	}
+	for _, c := range cases {
+		switch r := c.full.(type) {
+		case *discoveryv3.DiscoveryResponse:
+			var e encodedOnce
+			c.msg = sotwOutgoing(r, e.anys(r.Resources))
+		case *discoveryv3.DeltaDiscoveryResponse:
+			var e encodedOnce
+			c.msg = deltaOutgoing(r, e.deltas(r.Resources))
+		}
+		if _, ok := c.msg.(*outgoing); !ok {
+			t.Fatalf("%s: not sent with a shared body: %T", c.name, c.msg)
+		}
+		bufs, err := codec.Marshal(c.msg)
+		if err != nil {
+			t.Fatalf("%s: marshal: %v", c.name, err)
+		}
+		wire := bufs.Materialize()
+		if got, want := len(wire), encodedSize(c.msg); got != want {
+			t.Errorf("%s: encodedSize %d, wire %d", c.name, want, got)
+		}
+		if err := proto.Unmarshal(wire, c.into); err != nil {
+			t.Fatalf("%s: unmarshal: %v", c.name, err)
+		}
+		if !proto.Equal(c.into, c.full) {
+			t.Errorf("%s: decoded\n%v\nwant\n%v", c.name, c.into, c.full)
+		}
+		// A stock codec sends the whole response too.
+		stock, err := encoding.GetCodecV2(protocodec.Name).Marshal(c.msg)
+		if err != nil {
+			t.Fatalf("%s: stock codec: %v", c.name, err)
+		}
+		into := c.into.ProtoReflect().New().Interface()
+		if err := proto.Unmarshal(stock.Materialize(), into); err != nil || !proto.Equal(into, c.full) {
+			t.Errorf("%s: stock codec sent %v (%v)", c.name, into, err)
+		}
+	}
+}
