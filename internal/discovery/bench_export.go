@@ -28,7 +28,7 @@ func NewSource(ctx context.Context, cfg *rest.Config, opts Options, changed func
 	if err != nil {
 		return nil, err
 	}
-	if err := p.watch(ctx, changed); err != nil {
+	if err := p.watch(ctx, changed, nil); err != nil {
 		return nil, err
 	}
 	return &Source{generator: p.generator, cache: p.cache}, nil

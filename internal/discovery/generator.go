@@ -71,6 +71,24 @@ func (g *generator) Generate(key string) (map[string][]types.Resource, error) {
 	return res, nil
 }
 
+// EndpointChanges implements xds.EndpointGenerator: the assignments of the
+// services whose EndpointSlices changed, from the model updated in place.
+func (g *generator) EndpointChanges() func(viewKey string) ([]types.Resource, error) {
+	snap, changed := g.snapshots.endpointChanges(g.ctx)
+	if snap == nil {
+		return nil
+	}
+	return func(key string) ([]types.Resource, error) {
+		g.mu.Lock()
+		p, ok := g.views[key]
+		g.mu.Unlock()
+		if !ok {
+			return nil, errUnknownView(key)
+		}
+		return translate.Assignments(snap, p, changed), nil
+	}
+}
+
 // sameRevision treats "" and "default" as the default revision, as Istio does.
 func sameRevision(a, b string) bool {
 	norm := func(r string) string {

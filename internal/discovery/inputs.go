@@ -133,3 +133,41 @@ func readCredentials(ctx context.Context, r client.Reader, gateways []*model.Gat
 	}
 	return out, nil
 }
+
+// readServiceEndpoints reads one Service's endpoints as readInputs would,
+// from its EndpointSlices and the pods and nodes behind them.
+func readServiceEndpoints(ctx context.Context, r client.Reader, namespace, name, domainSuffix string) ([]*model.Endpoint, error) {
+	var svc corev1.Service
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &svc); err != nil {
+		return nil, err
+	}
+	var list discoveryv1.EndpointSliceList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{sliceServiceIndex: name}); err != nil {
+		return nil, err
+	}
+	slices := make([]*discoveryv1.EndpointSlice, len(list.Items))
+	pods := map[string]*corev1.Pod{}
+	nodes := map[string]*corev1.Node{}
+	for i := range list.Items {
+		slices[i] = &list.Items[i]
+		for _, ep := range list.Items[i].Endpoints {
+			if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
+				var pod corev1.Pod
+				if err := r.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &pod); err == nil {
+					pods[ref.Namespace+"/"+ref.Name] = &pod
+				}
+			}
+			if ep.NodeName != nil && nodes[*ep.NodeName] == nil {
+				var node corev1.Node
+				if err := r.Get(ctx, client.ObjectKey{Name: *ep.NodeName}, &node); err == nil {
+					nodes[*ep.NodeName] = &node
+				}
+			}
+		}
+	}
+	converted, err := convertService(&svc, slices, pods, nodes, domainSuffix)
+	if err != nil {
+		return nil, err
+	}
+	return converted.Endpoints, nil
+}

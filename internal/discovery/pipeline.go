@@ -27,7 +27,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCache(cfg, scheme)
+	c, err := newCache(ctx, cfg, scheme)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
@@ -47,8 +47,13 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 }
 
 // watch registers the event handlers: every add, update or delete marks the
-// model stale and calls changed.
-func (p *pipeline) watch(ctx context.Context, changed func()) error {
+// model stale and calls changed; an EndpointSlice change also calls
+// endpointsChanged (if not nil) once noted for the quick endpoint update.
+func (p *pipeline) watch(ctx context.Context, changed, endpointsChanged func()) error {
 	snaps := p.generator.snapshots
-	return watch(ctx, p.cache, func() { snaps.markDirty(); changed() })
+	slice := func(string) {}
+	if endpointsChanged != nil {
+		slice = func(key string) { snaps.noteEndpoints(key); endpointsChanged() }
+	}
+	return watch(ctx, p.cache, func() { snaps.markDirty(); changed() }, slice)
 }

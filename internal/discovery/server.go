@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	c, problems := p.cache, p.generator.problems
 	srv := xds.NewServer(xds.Options{Generator: p.generator, Logger: log.WithName("xds"), Registerer: reg})
-	if err := p.watch(ctx, srv.Trigger); err != nil {
+	if err := p.watch(ctx, srv.Trigger, srv.TriggerEndpoints); err != nil {
 		return err
 	}
 	xdsLis, err := net.Listen("tcp", opts.XDSAddress)

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,61 @@ type snapshots struct {
 	mu      sync.Mutex
 	current *model.Snapshot
 	reports *problemLog
+
+	pendingMu        sync.Mutex
+	pendingEndpoints map[string]struct{} // namespace/name of Services whose EndpointSlices changed
 }
 
 func (s *snapshots) markDirty() { s.dirty.Store(true) }
+
+// noteEndpoints records that the EndpointSlices of a Service changed.
+func (s *snapshots) noteEndpoints(serviceKey string) {
+	s.pendingMu.Lock()
+	if s.pendingEndpoints == nil {
+		s.pendingEndpoints = map[string]struct{}{}
+	}
+	s.pendingEndpoints[serviceKey] = struct{}{}
+	s.pendingMu.Unlock()
+}
+
+// endpointChanges applies the EndpointSlice changes noted since its last
+// call to the current model, without a full rebuild, and returns that
+// model with the services whose endpoints it replaced. It returns nil when
+// there is no model yet or nothing applies (a Service not in the model yet
+// comes with the full rebuild, which the same events also asked for).
+func (s *snapshots) endpointChanges(ctx context.Context) (*model.Snapshot, []*model.Service) {
+	s.pendingMu.Lock()
+	keys := s.pendingEndpoints
+	s.pendingEndpoints = nil
+	s.pendingMu.Unlock()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current == nil {
+		return nil, nil
+	}
+	snap := s.current
+	var changed []*model.Service
+	for key := range keys {
+		namespace, name, _ := strings.Cut(key, "/")
+		eps, err := readServiceEndpoints(ctx, s.reader, namespace, name, snap.DomainSuffix())
+		if err != nil {
+			s.log.V(1).Info("quick endpoint update skipped; the full rebuild follows", "service", key, "reason", err.Error())
+			continue
+		}
+		if next, svc := snap.WithEndpoints(namespace, name, eps); next != nil {
+			snap = next
+			changed = append(changed, svc)
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	s.current = snap
+	return snap, changed
+}
 
 // get returns the latest snapshot; if the inputs cannot be read, the last
 // good snapshot keeps serving.
@@ -38,6 +91,11 @@ func (s *snapshots) get(ctx context.Context) *model.Snapshot {
 		return s.current
 	}
 	s.dirty.Store(false)
+	// The rebuild reads every EndpointSlice: the changes noted so far need
+	// no quick update any more (those noted from now on may still).
+	s.pendingMu.Lock()
+	s.pendingEndpoints = nil
+	s.pendingMu.Unlock()
 	start := time.Now()
 	in, problems, err := readInputs(ctx, s.reader, s.mesh)
 	if err != nil {

@@ -37,10 +37,13 @@ func watchedKinds() []client.Object {
 	}
 }
 
+// sliceServiceIndex indexes EndpointSlices by the name of their Service.
+const sliceServiceIndex = "loom.service-name"
+
 // newCache builds an informer cache that hands out its own objects (the
 // model only reads them) and keeps only the pod fields discovery uses.
-func newCache(cfg *rest.Config, scheme *runtime.Scheme) (cache.Cache, error) {
-	return cache.New(cfg, cache.Options{
+func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (cache.Cache, error) {
+	c, err := cache.New(cfg, cache.Options{
 		Scheme:                       scheme,
 		DefaultUnsafeDisableDeepCopy: ptr.To(true),
 		ByObject: map[client.Object]cache.ByObject{
@@ -48,25 +51,67 @@ func newCache(cfg *rest.Config, scheme *runtime.Scheme) (cache.Cache, error) {
 			&corev1.Node{}: {Transform: trimNode},
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	err = c.IndexField(ctx, &discoveryv1.EndpointSlice{}, sliceServiceIndex, func(o client.Object) []string {
+		if name := o.GetLabels()[discoveryv1.LabelServiceName]; name != "" {
+			return []string{name}
+		}
+		return nil
+	})
+	return c, err
 }
 
-// watch calls changed after every add, update or delete of a watched kind.
-func watch(ctx context.Context, c cache.Cache, changed func()) error {
+// watch calls changed after every add, update or delete of a watched kind,
+// and also slice with the namespace/name of the Service an EndpointSlice
+// belongs to, for every EndpointSlice change.
+func watch(ctx context.Context, c cache.Cache, changed func(), slice func(serviceKey string)) error {
 	handler := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { changed() },
 		UpdateFunc: func(any, any) { changed() },
 		DeleteFunc: func(any) { changed() },
+	}
+	onSlice := func(objs ...any) {
+		for _, obj := range objs {
+			if key := sliceServiceKey(obj); key != "" {
+				slice(key)
+			}
+		}
+		changed()
+	}
+	sliceHandler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { onSlice(obj) },
+		UpdateFunc: func(old, obj any) { onSlice(old, obj) },
+		DeleteFunc: func(obj any) { onSlice(obj) },
 	}
 	for _, obj := range watchedKinds() {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
+		h := handler
+		if _, ok := obj.(*discoveryv1.EndpointSlice); ok {
+			h = sliceHandler
+		}
+		if _, err := inf.AddEventHandler(h); err != nil {
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}
 	}
 	return nil
+}
+
+// sliceServiceKey is namespace/name of the Service an EndpointSlice (or
+// the tombstone of a deleted one) belongs to; "" if none.
+func sliceServiceKey(obj any) string {
+	if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
+		return ""
+	}
+	return s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]
 }
 
 func trimPod(obj any) (any, error) {

@@ -51,6 +51,9 @@ func (r *pushRecord) done() {
 	}
 }
 
+// converging reports whether the push is still being delivered.
+func (r *pushRecord) converging() bool { return r != nil && r.outstanding.Load() > 0 }
+
 func (r *pushRecord) answered(nack bool) {
 	if nack {
 		r.nacked.Store(true)

@@ -42,7 +42,7 @@ func (s *Server) pushAll(reason string, triggered time.Time) bool {
 	if !s.ready.Load() {
 		return true
 	}
-	return s.push(reason, triggered, s.activeViews())
+	return s.push(reason, triggered, s.activeViews(), s.generateView)
 }
 
 // pushNew generates the views that have never been generated.
@@ -59,10 +59,12 @@ func (s *Server) pushNew() bool {
 	if len(fresh) == 0 {
 		return true
 	}
-	return s.push("new_view", time.Now(), fresh)
+	return s.push("new_view", time.Now(), fresh, s.generateView)
 }
 
-func (s *Server) push(reason string, triggered time.Time, views []*view) bool {
+// push builds the views' next snapshots with gen, in parallel, and
+// publishes those that changed.
+func (s *Server) push(reason string, triggered time.Time, views []*view, gen func(*view, *marshaler) viewResult) bool {
 	seq := s.pushSeq.Add(1)
 	start := time.Now()
 	m := newMarshaler(&s.marshalCount)
@@ -73,7 +75,7 @@ func (s *Server) push(reason string, triggered time.Time, views []*view) bool {
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				results[i] = s.generateView(views[i], m)
+				results[i] = gen(views[i], m)
 			}
 		})
 	}
@@ -92,6 +94,9 @@ func (s *Server) push(reason string, triggered time.Time, views []*view) bool {
 	var rec *pushRecord
 	if reason != "new_view" {
 		rec = newPushRecord(seq, triggered, s.converged)
+	}
+	if reason == "endpoints" {
+		s.lastEndpointPush.Store(rec)
 	}
 	complete := true
 	for i, v := range views {

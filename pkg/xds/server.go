@@ -44,6 +44,10 @@ type Options struct {
 	Generator     Generator
 	DebounceQuiet time.Duration // default 100ms: push after this long without a new Trigger
 	DebounceMax   time.Duration // default 1s: push at the latest this long after the first Trigger of a burst
+	// The same for TriggerEndpoints (Generators that implement
+	// EndpointGenerator): default 10ms and 100ms.
+	EndpointDebounceQuiet time.Duration
+	EndpointDebounceMax   time.Duration
 	Logger        logr.Logger
 	Registerer    prometheus.Registerer // nil: metrics are kept but not registered
 }
@@ -53,18 +57,18 @@ type Server struct {
 	discoveryv3.UnimplementedAggregatedDiscoveryServiceServer
 
 	gen     Generator
-	quiet   time.Duration
-	max     time.Duration
 	log     logr.Logger
 	metrics *metrics
 	nacks   *nackLog
 
-	ready        atomic.Bool
-	started      atomic.Bool
-	firstTrigger atomic.Int64 // unix nanos of the first Trigger not yet pushed; 0 = none
-	triggerCh    chan struct{}
-	readyCh      chan struct{}
-	newViewCh    chan struct{}
+	ready     atomic.Bool
+	started   atomic.Bool
+	full      *debouncer // Trigger
+	endpoints *debouncer // TriggerEndpoints
+
+	lastEndpointPush atomic.Pointer[pushRecord]
+	readyCh   chan struct{}
+	newViewCh chan struct{}
 
 	mu       sync.Mutex
 	views    map[string]*view
@@ -89,15 +93,20 @@ func NewServer(opts Options) *Server {
 	if opts.DebounceMax <= 0 {
 		opts.DebounceMax = time.Second
 	}
+	if opts.EndpointDebounceQuiet <= 0 {
+		opts.EndpointDebounceQuiet = 10 * time.Millisecond
+	}
+	if opts.EndpointDebounceMax <= 0 {
+		opts.EndpointDebounceMax = 100 * time.Millisecond
+	}
 	m := newMetrics(opts.Registerer)
 	return &Server{
 		gen:       opts.Generator,
-		quiet:     opts.DebounceQuiet,
-		max:       opts.DebounceMax,
+		full:      newDebouncer(opts.DebounceQuiet, opts.DebounceMax),
+		endpoints: newDebouncer(opts.EndpointDebounceQuiet, opts.EndpointDebounceMax),
 		log:       opts.Logger,
 		metrics:   m,
 		nacks:     newNackLog(opts.Logger, m),
-		triggerCh: make(chan struct{}, 1),
 		readyCh:   make(chan struct{}, 1),
 		newViewCh: make(chan struct{}, 1),
 		views:     map[string]*view{},
@@ -119,10 +128,14 @@ func (s *Server) SetReady() {
 }
 
 // Trigger asks for a push of every view in use, debounced.
-func (s *Server) Trigger() {
-	s.firstTrigger.CompareAndSwap(0, time.Now().UnixNano())
-	poke(s.triggerCh)
-}
+func (s *Server) Trigger() { s.full.trigger() }
+
+// TriggerEndpoints asks for a quick push of the ClusterLoadAssignments that
+// changed, if the Generator implements EndpointGenerator; debounced on its
+// own, shorter window. It does not replace Trigger: endpoints also shape
+// other resources (inbound listeners, headless services), which only the
+// full push rebuilds.
+func (s *Server) TriggerEndpoints() { s.endpoints.trigger() }
 
 func poke(ch chan struct{}) {
 	select {

@@ -194,6 +194,22 @@ func (m *marshaler) resourceFor(typeURL, name string, msg types.Resource, prev *
 	return e.r, e.err
 }
 
+// index fills in what is derived from byName and names (sorted).
+func (t *typeSet) index() {
+	t.anys = make([]*anypb.Any, len(t.names))
+	t.deltas = make([]*discoveryv3.Resource, len(t.names))
+	h := xxhash.New()
+	for i, n := range t.names {
+		r := t.byName[n]
+		t.anys[i], t.deltas[i] = r.any, r.delta
+		_, _ = h.WriteString(n)
+		_, _ = h.WriteString("\x00")
+		_, _ = h.WriteString(r.version)
+		_, _ = h.WriteString("\x00")
+	}
+	t.version = strconv.FormatUint(h.Sum64(), 16)
+}
+
 // buildSnapshot marshals the generator's output. Resources that cannot be
 // served (nil, unnamed, of a different message type than their type URL,
 // duplicated) are skipped and reported in problems; they never fail the view.
@@ -235,18 +251,7 @@ func buildSnapshot(gen map[string][]types.Resource, prev *snapshot, m *marshaler
 			ts.names = append(ts.names, name)
 		}
 		sort.Strings(ts.names)
-		ts.anys = make([]*anypb.Any, len(ts.names))
-		ts.deltas = make([]*discoveryv3.Resource, len(ts.names))
-		h := xxhash.New()
-		for i, n := range ts.names {
-			r := ts.byName[n]
-			ts.anys[i], ts.deltas[i] = r.any, r.delta
-			_, _ = h.WriteString(n)
-			_, _ = h.WriteString("\x00")
-			_, _ = h.WriteString(r.version)
-			_, _ = h.WriteString("\x00")
-		}
-		ts.version = strconv.FormatUint(h.Sum64(), 16)
+		ts.index()
 		snap.types[typeURL] = ts
 	}
 	return snap, problems
@@ -315,17 +320,22 @@ func diffSnapshots(old, cur *snapshot) map[string]*typeChange {
 			delete(out, t)
 			continue
 		}
-		set := cur.types[t]
-		c.changedSorted = sortedKeys(c.changed)
-		c.removedSorted = sortedKeys(c.removed)
-		c.anys = make([]*anypb.Any, len(c.changedSorted))
-		c.deltas = make([]*discoveryv3.Resource, len(c.changedSorted))
-		for i, n := range c.changedSorted {
-			r := set.byName[n]
-			c.anys[i], c.deltas[i] = r.any, r.delta
-		}
+		c.index(cur.types[t])
 	}
 	return out
+}
+
+// index fills in the sorted lists and the response bodies; set is the
+// type's resources in the newer snapshot.
+func (c *typeChange) index(set *typeSet) {
+	c.changedSorted = sortedKeys(c.changed)
+	c.removedSorted = sortedKeys(c.removed)
+	c.anys = make([]*anypb.Any, len(c.changedSorted))
+	c.deltas = make([]*discoveryv3.Resource, len(c.changedSorted))
+	for i, n := range c.changedSorted {
+		r := set.byName[n]
+		c.anys[i], c.deltas[i] = r.any, r.delta
+	}
 }
 
 func sortedKeys(m map[string]struct{}) []string {

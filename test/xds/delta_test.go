@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -25,6 +28,8 @@ type deltaClient struct {
 	t      *testing.T
 	stream discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
 	node   *corev3.Node
+	resps  chan *discoveryv3.DeltaDiscoveryResponse // received and ACKed
+	errs   chan error
 }
 
 func newDeltaClient(t *testing.T, ns string) *deltaClient {
@@ -41,7 +46,24 @@ func newDeltaClient(t *testing.T, ns string) *deltaClient {
 		t.Fatal(err)
 	}
 	meta, _ := structpb.NewStruct(map[string]any{"NAMESPACE": ns, "LABELS": map[string]any{"app": "delta-client"}})
-	return &deltaClient{t: t, stream: stream, node: &corev3.Node{Id: "sidecar~10.9.9.9~delta-client." + ns + "~" + ns + ".svc.cluster.local", Metadata: meta}}
+	c := &deltaClient{t: t, stream: stream, node: &corev3.Node{Id: "sidecar~10.9.9.9~delta-client." + ns + "~" + ns + ".svc.cluster.local", Metadata: meta},
+		resps: make(chan *discoveryv3.DeltaDiscoveryResponse, 100), errs: make(chan error, 1)}
+	go func() {
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				c.errs <- err
+				return
+			}
+			ack := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce(), Node: c.node}
+			if err := stream.Send(ack); err != nil {
+				c.errs <- err
+				return
+			}
+			c.resps <- resp
+		}
+	}()
+	return c
 }
 
 func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) {
@@ -52,34 +74,33 @@ func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) {
 	}
 }
 
-// recv waits for the next response of a type, ACKs it and returns it.
+// recv waits for the next response of a type (responses are ACKed as they
+// arrive; those of other types are dropped).
 func (c *deltaClient) recv(typeURL string) *discoveryv3.DeltaDiscoveryResponse {
 	c.t.Helper()
-	got := make(chan *discoveryv3.DeltaDiscoveryResponse, 1)
-	errs := make(chan error, 1)
-	go func() {
-		for {
-			resp, err := c.stream.Recv()
-			if err != nil {
-				errs <- err
-				return
-			}
-			c.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()})
-			if resp.GetTypeUrl() == typeURL {
-				got <- resp
-				return
-			}
-		}
-	}()
-	select {
-	case r := <-got:
-		return r
-	case err := <-errs:
-		c.t.Fatalf("delta stream: %v", err)
-	case <-time.After(30 * time.Second):
+	r := c.next(typeURL, 30*time.Second)
+	if r == nil {
 		c.t.Fatalf("no %s response within 30s", typeURL)
 	}
-	return nil
+	return r
+}
+
+// next returns the next response of a type within d, or nil.
+func (c *deltaClient) next(typeURL string, d time.Duration) *discoveryv3.DeltaDiscoveryResponse {
+	c.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case r := <-c.resps:
+			if r.GetTypeUrl() == typeURL {
+				return r
+			}
+		case err := <-c.errs:
+			c.t.Fatalf("delta stream: %v", err)
+		case <-timeout:
+			return nil
+		}
+	}
 }
 
 func names(resources []*discoveryv3.Resource) []string {
@@ -118,6 +139,7 @@ func TestDeltaXDSSendsOnlyWhatChanged(t *testing.T) {
 	}
 
 	// One endpoint of "a" changes: the next response carries a's assignment only.
+	endpointPushes := pushesFor(t, "endpoints")
 	var slice discoveryv1.EndpointSlice
 	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "a-1"}, &slice); err != nil {
 		t.Fatal(err)
@@ -137,6 +159,14 @@ func TestDeltaXDSSendsOnlyWhatChanged(t *testing.T) {
 	if n := countEndpoints(&cla); n != 2 {
 		t.Errorf("a's assignment has %d endpoints, want 2", n)
 	}
+	// It came from the quick endpoint push, and the full push the same
+	// change also caused found the same assignment: nothing more is sent.
+	if got := pushesFor(t, "endpoints"); got <= endpointPushes {
+		t.Errorf("endpoint pushes: %v before the change, %v after; want more", endpointPushes, got)
+	}
+	if r := c.next(resourcev3.EndpointType, 2*time.Second); r != nil {
+		t.Errorf("a second endpoint response after the change: %v removed %v", names(r.GetResources()), r.GetRemovedResources())
+	}
 
 	// Service b goes away: its cluster is removed, nothing else is resent.
 	deleteService(t, ns, "b")
@@ -152,4 +182,28 @@ func countEndpoints(cla *endpointv3.ClusterLoadAssignment) int {
 		n += len(l.GetLbEndpoints())
 	}
 	return n
+}
+
+// pushesFor reads loom_xds_pushes_total for a reason from the control
+// plane's metrics.
+func pushesFor(t *testing.T, reason string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + plane.monitoringAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range families["loom_xds_pushes_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "reason" && l.GetValue() == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

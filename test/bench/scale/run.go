@@ -177,7 +177,7 @@ func (d *driver) measureChange(ctx context.Context, clients *clientsProc, m mark
 		lat = append(lat, float64(t-written)/1e6)
 	}
 	st.latenciesMs = append(st.latenciesMs, lat...)
-	d.logf("  %s: %d/%d clients in p50 %.0f ms, max %.0f ms", m.id, len(lat), len(seen.Times), percentile(lat, 50), percentile(lat, 100))
+	d.logf("  %s: %d/%d clients in min %.0f ms, p50 %.0f ms, max %.0f ms", m.id, len(lat), len(seen.Times), percentile(lat, 0), percentile(lat, 50), percentile(lat, 100))
 	// Let the push finish everywhere before the next change.
 	sleep(ctx, d.opts.settle)
 	return nil
