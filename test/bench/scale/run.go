@@ -27,7 +27,9 @@ type changeStats struct {
 	latenciesMs []float64 // per client per change: seen - the write's return
 	missed      int       // client-changes not seen within the timeout
 	changes     int
-	bytes       int64 // received while the changes converged
+	bytes       int64   // received while the changes converged
+	clientsCPUS float64 // the clients' CPU while the changes converged
+	cpuS        float64 // the control plane's
 }
 
 func (c *changeStats) p(q float64) float64 { return percentile(c.latenciesMs, q) }
@@ -43,6 +45,7 @@ type runResult struct {
 	coldSyncClientP50 float64 // per-client time to full config
 	coldSyncClientP99 float64
 	coldSyncCPUS      float64 // control-plane CPU during the cold sync
+	coldSyncClientsS  float64 // the clients' CPU during the cold sync
 	coldSyncBytes     int64
 	synced            int // clients that got their full config
 	vs, ep            changeStats
@@ -118,20 +121,21 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	res.coldSyncClientP50 = percentile(perClient, 50)
 	res.coldSyncClientP99 = percentile(perClient, 99)
 	res.coldSyncCPUS = cpuAtSync.cpuSeconds - cpuAtStart.cpuSeconds
+	res.coldSyncClientsS = synced.CPUSeconds
 	res.coldSyncBytes = synced.BytesReceived
-	d.logf("%s: %d clients synced in %.2fs (per client p50 %.2fs p99 %.2fs), control plane CPU %.1fs, %.1f MB",
-		cp.name, res.synced, res.coldSyncS, res.coldSyncClientP50, res.coldSyncClientP99, res.coldSyncCPUS, float64(res.coldSyncBytes)/1e6)
+	d.logf("%s: %d clients synced in %.2fs (per client p50 %.2fs p99 %.2fs), control plane CPU %.1fs, clients CPU %.1fs, %.1f MB",
+		cp.name, res.synced, res.coldSyncS, res.coldSyncClientP50, res.coldSyncClientP99, res.coldSyncCPUS, res.coldSyncClientsS, float64(res.coldSyncBytes)/1e6)
 
 	sleep(ctx, d.opts.settle)
 	for range d.opts.changes {
 		m, _ := d.work.vsChange(ctx)
-		if err := d.measureChange(ctx, clients, m, &res.vs); err != nil {
+		if err := d.measureChange(ctx, cp, clients, m, &res.vs); err != nil {
 			return fail(err)
 		}
 	}
 	for range d.opts.changes {
 		m, _ := d.work.endpointChange(ctx)
-		if err := d.measureChange(ctx, clients, m, &res.ep); err != nil {
+		if err := d.measureChange(ctx, cp, clients, m, &res.ep); err != nil {
 			return fail(err)
 		}
 	}
@@ -143,7 +147,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 
 // measureChange arms the marker in the clients, makes the change, and
 // collects when each client saw it, relative to when the write returned.
-func (d *driver) measureChange(ctx context.Context, clients *clientsProc, m marker, st *changeStats) error {
+func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *clientsProc, m marker, st *changeStats) error {
 	cmd := benchproto.Command{Cmd: benchproto.CmdExpect, ID: m.id, Kind: m.kind, Domain: m.domain, Cluster: m.cluster, Address: m.address}
 	if err := clients.send(cmd); err != nil {
 		return err
@@ -152,6 +156,7 @@ func (d *driver) measureChange(ctx context.Context, clients *clientsProc, m mark
 	if err != nil {
 		return fmt.Errorf("arming %s: %w", m.id, err)
 	}
+	before, _ := readUsage(cp.pid())
 	if err := m.apply(ctx); err != nil {
 		return fmt.Errorf("change %s: %w", m.id, err)
 	}
@@ -168,6 +173,9 @@ func (d *driver) measureChange(ctx context.Context, clients *clientsProc, m mark
 	}
 	st.changes++
 	st.bytes += seen.BytesReceived - armed.BytesReceived
+	st.clientsCPUS += seen.CPUSeconds - armed.CPUSeconds
+	after, _ := readUsage(cp.pid())
+	st.cpuS += after.cpuSeconds - before.cpuSeconds
 	var lat []float64
 	for _, t := range seen.Times {
 		if t == 0 {
@@ -177,7 +185,8 @@ func (d *driver) measureChange(ctx context.Context, clients *clientsProc, m mark
 		lat = append(lat, float64(t-written)/1e6)
 	}
 	st.latenciesMs = append(st.latenciesMs, lat...)
-	d.logf("  %s: %d/%d clients in min %.0f ms, p50 %.0f ms, max %.0f ms", m.id, len(lat), len(seen.Times), percentile(lat, 0), percentile(lat, 50), percentile(lat, 100))
+	d.logf("  %s: %d/%d clients in min %.0f ms, p50 %.0f ms, max %.0f ms; CPU: control plane %.2fs, clients %.2fs", m.id, len(lat), len(seen.Times),
+		percentile(lat, 0), percentile(lat, 50), percentile(lat, 100), after.cpuSeconds-before.cpuSeconds, seen.CPUSeconds-armed.CPUSeconds)
 	// Let the push finish everywhere before the next change.
 	sleep(ctx, d.opts.settle)
 	return nil
