@@ -2,7 +2,7 @@ package xds
 
 import (
 	"maps"
-	"sort"
+	"slices"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 )
@@ -77,8 +77,7 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 	want := ts.want
 	ts.want = interest{}
 	sub := &ts.sub
-	send := map[string]struct{}{}
-	removed := map[string]struct{}{}
+	var send, removed []string
 
 	if all || want.wildcard || ts.initial != nil {
 		// Compare everything in scope against what the client said it has
@@ -90,29 +89,39 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 			v, had := known[n]
 			switch {
 			case r != nil && (!had || v != r.version):
-				send[n] = struct{}{}
+				send = append(send, n)
 			case r == nil && (had || explicit):
-				removed[n] = struct{}{}
+				removed = append(removed, n)
 			}
 		}
-		if sub.wildcard {
-			if set != nil {
-				for _, n := range set.names {
+		if known == nil {
+			// The client has nothing: everything subscribed that exists.
+			send = slices.Clip(subscribedExisting(set, sub))
+			for n := range sub.names {
+				if set.get(n) == nil {
+					removed = append(removed, n)
+				}
+			}
+			// Names the client subscribed to just now must be sent even if
+			// they are no longer subscribed (unsubscribed in the same
+			// request, or while the wildcard stays on).
+			for _, n := range want.added {
+				if _, explicit := sub.names[n]; !explicit {
+					consider(n, true)
+				}
+			}
+		} else {
+			if sub.wildcard {
+				if set != nil {
+					for _, n := range set.names {
+						consider(n, false)
+					}
+				}
+				for n := range known {
 					consider(n, false)
 				}
 			}
-			for n := range known {
-				consider(n, false)
-			}
-		}
-		for n := range sub.names {
-			consider(n, true)
-		}
-		// Names the client subscribed to just now must be sent even if it
-		// reported having them (it may have forgotten them), unless they came
-		// with initial_resource_versions on the stream's first request.
-		if known == nil {
-			for _, n := range want.added {
+			for n := range sub.names {
 				consider(n, true)
 			}
 		}
@@ -121,22 +130,22 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 			return ch.deltas, &ch.deltasEnc, ch.removedSorted, true
 		}
 		if ch != nil {
-			for n := range ch.changed {
+			for _, n := range ch.changedSorted {
 				if sub.has(n) {
-					send[n] = struct{}{}
+					send = append(send, n)
 				}
 			}
-			for n := range ch.removed {
+			for _, n := range ch.removedSorted {
 				if sub.has(n) {
-					removed[n] = struct{}{}
+					removed = append(removed, n)
 				}
 			}
 		}
 		for _, n := range want.added {
 			if set.get(n) != nil {
-				send[n] = struct{}{}
+				send = append(send, n)
 			} else {
-				removed[n] = struct{}{}
+				removed = append(removed, n)
 			}
 		}
 	}
@@ -146,22 +155,28 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 	if len(send) == 0 && len(removed) == 0 && (ts.responded || !sub.wildcard) {
 		return nil, nil, nil, false
 	}
-	names := make([]string, 0, len(send))
-	for n := range send {
-		names = append(names, n)
+	send, removed = sortedSet(send), sortedSet(removed)
+	if set.isAll(send) {
+		return set.deltas, &set.deltasEnc, removed, true
 	}
-	sort.Strings(names)
-	rm := make([]string, 0, len(removed))
-	for n := range removed {
-		rm = append(rm, n)
-	}
-	sort.Strings(rm)
-	if set.isAll(names) {
-		return set.deltas, &set.deltasEnc, rm, true
-	}
-	resources := make([]*discoveryv3.Resource, len(names))
-	for i, n := range names {
+	resources := make([]*discoveryv3.Resource, len(send))
+	for i, n := range send {
 		resources[i] = set.byName[n].delta
 	}
-	return resources, nil, rm, true
+	return resources, nil, removed, true
+}
+
+// sortedSet returns names sorted and without repeats, reusing names when it
+// already is (it may be a snapshot's shared list, which is never modified).
+func sortedSet(names []string) []string {
+	ordered := true
+	for i := 1; i < len(names) && ordered; i++ {
+		ordered = names[i-1] < names[i]
+	}
+	if ordered {
+		return names
+	}
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

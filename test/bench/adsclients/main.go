@@ -8,7 +8,8 @@
 //
 // It speaks benchproto on stdin/stdout: it reports when every client has its
 // full config, and when every client has seen a marker the driver armed.
-// Progress goes to stderr.
+// Progress goes to stderr. ADSCLIENTS_CPUPROFILE=<file> writes a CPU profile
+// of the whole process (the scale driver passes its environment on).
 package main
 
 import (
