@@ -19,8 +19,20 @@ const benchServices = 1000
 // benchGen serves the same resources to every view: benchServices clusters,
 // their endpoints and one route configuration each.
 type benchGen struct {
-	mu  sync.Mutex
-	res map[string][]types.Resource
+	mu    sync.Mutex
+	res   map[string][]types.Resource
+	quick []types.Resource // what the next endpoint push builds
+}
+
+func (g *benchGen) EndpointChanges() func(string) ([]types.Resource, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	list := g.quick
+	g.quick = nil
+	if list == nil {
+		return nil
+	}
+	return func(string) ([]types.Resource, error) { return list, nil }
 }
 
 func (g *benchGen) ViewKey(*corev3.Node) (string, error) { return "bench", nil }
@@ -56,10 +68,11 @@ func benchNames(res map[string][]types.Resource, typeURL string) []string {
 // diff it, and deliver the changes to every stream (responses serialized as
 // gRPC would), until each stream has received its responses. Streams are
 // in-process and share one view; each subscribes to all clusters (wildcard),
-// endpoints and routes (by name) and ACKs every response.
+// endpoints and routes (by name) and ACKs every response. one_endpoint_quick
+// is the same change through the endpoint push (no Generate).
 func BenchmarkPush(b *testing.B) {
 	for _, streams := range []int{100, 1000} {
-		for _, change := range []string{"one_endpoint", "all"} {
+		for _, change := range []string{"one_endpoint", "one_endpoint_quick", "all"} {
 			b.Run(fmt.Sprintf("streams=%d/change=%s", streams, change), func(b *testing.B) {
 				benchPush(b, streams, change)
 			})
@@ -136,6 +149,14 @@ func benchPush(b *testing.B, streams int, change string) {
 	b.ResetTimer()
 	for i := range b.N {
 		gen.mu.Lock()
+		if change == "one_endpoint_quick" {
+			name := fmt.Sprintf("outbound|8080||svc-%d.ns.svc.cluster.local", i%benchServices)
+			gen.quick = []types.Resource{endpoints(name, uint32(1000+i))}
+			gen.mu.Unlock()
+			srv.pushEndpoints(time.Now())
+			waitStreams(streams)
+			continue
+		}
 		if change == "all" {
 			gen.res = benchResources(i+1, func(int) uint32 { return uint32(1000 + i) })
 		} else {
