@@ -16,7 +16,7 @@ import (
 func TestSharedBodyDecodesToTheWholeResponse(t *testing.T) {
 	anys := []*anypb.Any{
 		{TypeUrl: resourcev3.ClusterType, Value: []byte{0x0a, 0x01, 'a'}},
-		{TypeUrl: resourcev3.ClusterType},                          // empty message
+		{TypeUrl: resourcev3.ClusterType},                           // empty message
 		{TypeUrl: resourcev3.ClusterType, Value: make([]byte, 300)}, // multi-byte length
 	}
 	deltas := []*discoveryv3.Resource{

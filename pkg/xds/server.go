@@ -48,8 +48,8 @@ type Options struct {
 	// EndpointGenerator): default 10ms and 100ms.
 	EndpointDebounceQuiet time.Duration
 	EndpointDebounceMax   time.Duration
-	Logger        logr.Logger
-	Registerer    prometheus.Registerer // nil: metrics are kept but not registered
+	Logger                logr.Logger
+	Registerer            prometheus.Registerer // nil: metrics are kept but not registered
 }
 
 // Server is an ADS server. Create it with NewServer.
@@ -67,8 +67,8 @@ type Server struct {
 	endpoints *debouncer // TriggerEndpoints
 
 	lastEndpointPush atomic.Pointer[pushRecord]
-	readyCh   chan struct{}
-	newViewCh chan struct{}
+	readyCh          chan struct{}
+	newViewCh        chan struct{}
 
 	mu       sync.Mutex
 	views    map[string]*view

@@ -32,7 +32,7 @@ type resource struct {
 // typeSet is the resources of one type in one snapshot.
 type typeSet struct {
 	byName  map[string]*resource
-	names   []string     // sorted
+	names   []string                // sorted
 	anys    []*anypb.Any            // in names order: a response with everything of the type
 	deltas  []*discoveryv3.Resource // the same, for delta responses
 	version string                  // changes whenever any resource of the type changes
