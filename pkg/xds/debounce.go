@@ -57,7 +57,7 @@ func (d *debouncer) fire() (triggered time.Time, ok bool) {
 	return triggered, true
 }
 
-// postpone fires the timer again after d, unless the burst is already
+// postpone fires the timer again after wait, unless the burst is already
 // max old. Push loop only.
 func (d *debouncer) postpone(wait time.Duration) bool {
 	first := d.first.Load()

@@ -45,7 +45,7 @@ type Options struct {
 	DebounceQuiet time.Duration // default 100ms: push after this long without a new Trigger
 	DebounceMax   time.Duration // default 1s: push at the latest this long after the first Trigger of a burst
 	// The same for TriggerEndpoints (Generators that implement
-	// EndpointGenerator): default 10ms and 100ms.
+	// EndpointGenerator): default 5ms and 100ms.
 	EndpointDebounceQuiet time.Duration
 	EndpointDebounceMax   time.Duration
 	Logger                logr.Logger
@@ -94,7 +94,7 @@ func NewServer(opts Options) *Server {
 		opts.DebounceMax = time.Second
 	}
 	if opts.EndpointDebounceQuiet <= 0 {
-		opts.EndpointDebounceQuiet = 10 * time.Millisecond
+		opts.EndpointDebounceQuiet = 5 * time.Millisecond
 	}
 	if opts.EndpointDebounceMax <= 0 {
 		opts.EndpointDebounceMax = 100 * time.Millisecond
