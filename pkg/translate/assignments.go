@@ -14,7 +14,7 @@ import (
 // Services the proxy does not see (another namespace's service under the
 // same hostname, outside its Sidecar's egress) give nothing.
 func Assignments(snap *model.Snapshot, p model.Proxy, services []*model.Service) []types.Resource {
-	visible := snap.ServicesFor(p)
+	visible := servicesFor(snap, p)
 	var seen []*model.Service
 	for _, svc := range services {
 		if slices.Contains(visible, svc) {
@@ -26,4 +26,12 @@ func Assignments(snap *model.Snapshot, p model.Proxy, services []*model.Service)
 	}
 	_, assignments, _ := outboundClusters(snap, p, seen)
 	return assignments
+}
+
+// servicesFor is the list of services ForProxy translates for p.
+func servicesFor(snap *model.Snapshot, p model.Proxy) []*model.Service {
+	if p.Kind == model.KindGateway {
+		return gatewayServices(snap, p)
+	}
+	return snap.ServicesFor(p)
 }

@@ -12,7 +12,7 @@ import (
 // port, route configurations for its HTTP servers, and SDS secrets for the
 // credentials its TLS servers name.
 func forGateway(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
-	services := gatewayServices(snap, p)
+	services := servicesFor(snap, p)
 	g := &gatewayBuilder{snap: snap, proxy: p, l4: newL4Context(snap, p, "", services)}
 	ports, problems := gatewayPorts(snap, p, snap.GatewaysFor(p))
 

@@ -24,7 +24,7 @@ import (
 // after the full name; plus the clusters and endpoints. As a server (see
 // grpcServerListeners), the listeners xds.NewGRPCServer waits for.
 func forGRPC(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
-	services := snap.ServicesFor(p)
+	services := servicesFor(snap, p)
 	clusters, assignments, problems := outboundClusters(snap, p, services)
 
 	type clientPort struct {

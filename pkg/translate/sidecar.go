@@ -16,7 +16,7 @@ import (
 // traffic is captured by iptables, laid out as Istio does: virtualOutbound
 // (15001) and virtualInbound (15006) receive the redirected connections.
 func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
-	services := snap.ServicesFor(p)
+	services := servicesFor(snap, p)
 	sc := snap.SidecarFor(p)
 	// REGISTRY_ONLY is the zero value of the mode: only an explicit policy
 	// counts, else the mesh config's default applies.
