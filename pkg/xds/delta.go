@@ -33,40 +33,22 @@ func (h *deltaStream) onRequest(req *discoveryv3.DeltaDiscoveryRequest) error {
 }
 
 // sync brings the client up to date with the view's current snapshot.
-func (h *deltaStream) sync() error {
-	cur, recs := h.view.current(h.stream)
-	if cur == nil {
-		releaseAll(recs)
-		return nil
+func (h *deltaStream) sync() error { return h.syncTypes(h.send, h.respond) }
+
+// respond builds the response of one type, if there is one to send.
+func (h *deltaStream) respond(r typeRound) (any, bool) {
+	resources, enc, removed, ok := h.build(r.typeURL, r.ts, r.cur, r.change, r.all)
+	if !ok {
+		return nil, false
 	}
-	h.mu.Lock()
-	changes, all := h.view.changesSince(h.base, cur)
-	var out []sent
-	for _, t := range h.sortedTypes() {
-		ts := h.types[t]
-		resources, enc, removed, ok := h.build(t, ts, cur, changes[t], all)
-		if !ok {
-			continue
-		}
-		set := cur.types[t]
-		version := emptyVersion
-		if set != nil {
-			version = set.version
-		}
-		resp := &discoveryv3.DeltaDiscoveryResponse{
-			SystemVersionInfo: version, Resources: resources, RemovedResources: removed, TypeUrl: t,
-		}
-		resp.Nonce = h.record(ts, version, len(resources), cur, recs)
-		var body []byte
-		if enc != nil {
-			body = enc.deltas(resources)
-		}
-		out = append(out, sent{typeURL: t, msg: deltaOutgoing(resp, body)})
+	resp := &discoveryv3.DeltaDiscoveryResponse{
+		SystemVersionInfo: r.version, Resources: resources, RemovedResources: removed, TypeUrl: r.typeURL, Nonce: r.record(len(resources)),
 	}
-	h.base = cur
-	h.mu.Unlock()
-	releaseAll(recs)
-	return h.sendAll(out, h.send)
+	var body []byte
+	if enc != nil {
+		body = enc.deltas(resources)
+	}
+	return deltaOutgoing(resp, body), true
 }
 
 // build returns what to send of one type: resources whose version the client

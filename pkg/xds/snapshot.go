@@ -144,6 +144,14 @@ type snapshot struct {
 	changes map[string]*typeChange // vs the parent; only types with changes
 }
 
+// version of a type in the snapshot; emptyVersion if it has none.
+func (s *snapshot) version(typeURL string) string {
+	if set := s.types[typeURL]; set != nil {
+		return set.version
+	}
+	return emptyVersion
+}
+
 // marshaler marshals each distinct message once per push, even when several
 // views (generated in parallel) return the same message pointer.
 type marshaler struct {

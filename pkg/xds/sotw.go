@@ -33,38 +33,20 @@ func (h *sotwStream) onRequest(req *discoveryv3.DiscoveryRequest) error {
 }
 
 // sync brings the client up to date with the view's current snapshot.
-func (h *sotwStream) sync() error {
-	cur, recs := h.view.current(h.stream)
-	if cur == nil {
-		releaseAll(recs)
-		return nil
+func (h *sotwStream) sync() error { return h.syncTypes(h.send, h.respond) }
+
+// respond builds the response of one type, if there is one to send.
+func (h *sotwStream) respond(r typeRound) (any, bool) {
+	resources, enc, ok := h.build(r.typeURL, r.ts, r.cur, r.change, r.all)
+	if !ok {
+		return nil, false
 	}
-	h.mu.Lock()
-	changes, all := h.view.changesSince(h.base, cur)
-	var out []sent
-	for _, t := range h.sortedTypes() {
-		ts := h.types[t]
-		resources, enc, ok := h.build(t, ts, cur, changes[t], all)
-		if !ok {
-			continue
-		}
-		set := cur.types[t]
-		version := emptyVersion
-		if set != nil {
-			version = set.version
-		}
-		resp := &discoveryv3.DiscoveryResponse{VersionInfo: version, Resources: resources, TypeUrl: t}
-		resp.Nonce = h.record(ts, version, len(resources), cur, recs)
-		var body []byte
-		if enc != nil {
-			body = enc.anys(resources)
-		}
-		out = append(out, sent{typeURL: t, msg: sotwOutgoing(resp, body)})
+	resp := &discoveryv3.DiscoveryResponse{VersionInfo: r.version, Resources: resources, TypeUrl: r.typeURL, Nonce: r.record(len(resources))}
+	var body []byte
+	if enc != nil {
+		body = enc.anys(resources)
 	}
-	h.base = cur
-	h.mu.Unlock()
-	releaseAll(recs)
-	return h.sendAll(out, h.send)
+	return sotwOutgoing(resp, body), true
 }
 
 // build returns the resources of one type to send, and whether to send a

@@ -217,6 +217,42 @@ func (s *subscription) sortedNames() []string {
 	return out
 }
 
+// typeRound is what a sync knows of one type when it builds its response.
+type typeRound struct {
+	typeURL string
+	ts      *typeState
+	cur     *snapshot
+	change  *typeChange                // since the stream's base; nil if none
+	all     bool                       // the stream has been sent nothing yet
+	version string                     // of the type in cur
+	record  func(resources int) string // notes the response about to be sent, returns its nonce
+}
+
+// syncTypes brings the stream up to date with the view's current snapshot:
+// respond builds each type's response (the variant's part), and what it
+// builds is sent in type order.
+func (st *stream) syncTypes(send func(any) error, respond func(typeRound) (any, bool)) error {
+	cur, recs := st.view.current(st)
+	if cur == nil {
+		releaseAll(recs)
+		return nil
+	}
+	st.mu.Lock()
+	changes, all := st.view.changesSince(st.base, cur)
+	var out []sent
+	for _, t := range st.sortedTypes() {
+		r := typeRound{typeURL: t, ts: st.types[t], cur: cur, change: changes[t], all: all, version: cur.version(t)}
+		r.record = func(n int) string { return st.record(r.ts, r.version, n, cur, recs) }
+		if msg, ok := respond(r); ok {
+			out = append(out, sent{typeURL: t, msg: msg})
+		}
+	}
+	st.base = cur
+	st.mu.Unlock()
+	releaseAll(recs)
+	return st.sendAll(out, send)
+}
+
 // sent is a response ready for the wire.
 type sent struct {
 	typeURL string
