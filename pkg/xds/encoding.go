@@ -2,6 +2,7 @@ package xds
 
 import (
 	"sync"
+	"unicode/utf8"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
@@ -25,6 +26,8 @@ import (
 const resourcesField protowire.Number = 2
 
 // encodedOnce is the encoding of one shared list, computed on first use.
+// A list that cannot be encoded gives nil: the response then goes through
+// the stock codec, which reports the same error.
 type encodedOnce struct {
 	once sync.Once
 	b    []byte
@@ -40,8 +43,13 @@ func (e *encodedOnce) deltas(list []*discoveryv3.Resource) []byte {
 	return e.b
 }
 
+// appendAnys encodes list as the resources field, or returns nil if a type
+// URL is not valid UTF-8 (proto refuses to send such a string).
 func appendAnys(b []byte, list []*anypb.Any) []byte {
 	for _, a := range list {
+		if !utf8.ValidString(a.TypeUrl) {
+			return nil
+		}
 		n := 0
 		if a.TypeUrl != "" {
 			n += protowire.SizeTag(1) + protowire.SizeBytes(len(a.TypeUrl))
@@ -63,11 +71,16 @@ func appendAnys(b []byte, list []*anypb.Any) []byte {
 	return b
 }
 
+// appendDeltaResources encodes list as the resources field, or returns nil
+// if proto cannot marshal one of them.
 func appendDeltaResources(b []byte, list []*discoveryv3.Resource) []byte {
 	for _, r := range list {
+		enc, err := marshalOpts.Marshal(r)
+		if err != nil {
+			return nil
+		}
 		b = protowire.AppendTag(b, resourcesField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(marshalOpts.Size(r)))
-		b, _ = marshalOpts.MarshalAppend(b, r) // Resource holds only already-valid parts
+		b = protowire.AppendBytes(b, enc)
 	}
 	return b
 }
