@@ -72,11 +72,14 @@ func firstLine(s string) string {
 	return s
 }
 
-func perChange(c changeStats) float64 {
+func perChange(c changeStats) float64 { return c.mean(mb(c.bytes)) }
+
+// mean is total per change; NaN when no change was measured.
+func (c changeStats) mean(total float64) float64 {
 	if c.changes == 0 {
 		return math.NaN()
 	}
-	return mb(c.bytes) / float64(c.changes)
+	return total / float64(c.changes)
 }
 
 // round keeps the JSON readable; NaN (nothing measured) becomes null.
@@ -115,15 +118,15 @@ func (r *report) json() map[string]any {
 		j[p+"vs_change_max_ms"] = round(x.vs.p(100), 1)
 		j[p+"vs_change_mb"] = round(perChange(x.vs), 2)
 		j[p+"vs_change_missed"] = x.vs.missed
-		j[p+"vs_change_clients_cpu_s"] = round(x.vs.clientsCPUS/float64(x.vs.changes), 2)
-		j[p+"vs_change_cpu_s"] = round(x.vs.cpuS/float64(x.vs.changes), 2)
+		j[p+"vs_change_clients_cpu_s"] = round(x.vs.mean(x.vs.clientsCPUS), 2)
+		j[p+"vs_change_cpu_s"] = round(x.vs.mean(x.vs.cpuS), 2)
 		j[p+"ep_change_p50_ms"] = round(x.ep.p(50), 1)
 		j[p+"ep_change_p99_ms"] = round(x.ep.p(99), 1)
 		j[p+"ep_change_max_ms"] = round(x.ep.p(100), 1)
 		j[p+"ep_change_mb"] = round(perChange(x.ep), 3)
 		j[p+"ep_change_missed"] = x.ep.missed
-		j[p+"ep_change_clients_cpu_s"] = round(x.ep.clientsCPUS/float64(x.ep.changes), 3)
-		j[p+"ep_change_cpu_s"] = round(x.ep.cpuS/float64(x.ep.changes), 3)
+		j[p+"ep_change_clients_cpu_s"] = round(x.ep.mean(x.ep.clientsCPUS), 3)
+		j[p+"ep_change_cpu_s"] = round(x.ep.mean(x.ep.cpuS), 3)
 		j[p+"bytes_sent_mb"] = round(mb(x.bytes), 1)
 		j[p+"cpu_s"] = round(x.cpuS, 2)
 		j[p+"peak_rss_mb"] = round(mb(x.peakRSS), 1)
