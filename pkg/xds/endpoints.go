@@ -1,7 +1,6 @@
 package xds
 
 import (
-	"fmt"
 	"maps"
 	"time"
 
@@ -42,7 +41,7 @@ func (s *Server) pushEndpoints(triggered time.Time) {
 		return
 	}
 	s.push("endpoints", triggered, views, func(v *view, m *marshaler) viewResult {
-		list, err := callEndpoints(build, v.key)
+		list, err := recovering("endpoint generator", func() ([]types.Resource, error) { return build(v.key) })
 		if err != nil {
 			s.log.Error(err, "endpoint update failed; the full push follows", "view", v.key)
 			return viewResult{err: err}
@@ -52,15 +51,6 @@ func (s *Server) pushEndpoints(triggered time.Time) {
 		}
 		return viewResult{}
 	})
-}
-
-func callEndpoints(build func(string) ([]types.Resource, error), key string) (list []types.Resource, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("endpoint generator panicked: %v", p)
-		}
-	}()
-	return build(key)
 }
 
 // withEndpoints returns prev with the given assignments replacing those of

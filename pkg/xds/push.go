@@ -167,14 +167,20 @@ func (s *Server) generateView(v *view, m *marshaler) viewResult {
 }
 
 // callGenerate shields the push loop from a panicking generator.
-func (s *Server) callGenerate(key string) (gen map[string][]types.Resource, err error) {
+func (s *Server) callGenerate(key string) (map[string][]types.Resource, error) {
 	s.generations.Add(1)
+	return recovering("generator", func() (map[string][]types.Resource, error) { return s.gen.Generate(key) })
+}
+
+// recovering calls f, turning a panic into an error naming what panicked,
+// so that a faulty generator fails its view instead of the push loop.
+func recovering[T any](what string, f func() (T, error)) (out T, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("generator panicked: %v", p)
+			err = fmt.Errorf("%s panicked: %v", what, p)
 		}
 	}()
-	return s.gen.Generate(key)
+	return f()
 }
 
 func (s *Server) countResources(out map[string]int) {
