@@ -14,8 +14,13 @@
 // has ACKed its full config), the convergence of VirtualService and
 // single-endpoint changes (from the return of the apiserver write to each
 // client's receipt), the bytes the clients received, and the control
-// plane's CPU seconds and peak RSS (/proc). It prints a table, then, as its
-// last line, one JSON object with every figure.
+// plane's CPU seconds and peak RSS (/proc). Then it measures the gRPC floor
+// (test/bench/grpcfloor/floor) for the bytes loom sent in this run: a
+// gRPC-Go server that sends one client's cold-sync bytes, then one
+// VirtualService change's bytes, to as many client streams in a separate
+// process, with no protobuf work. It prints a table, the ratios to the floor
+// and to istiod, and the targets, then, as its last line, one JSON object
+// with every figure.
 package main
 
 import (
@@ -39,6 +44,7 @@ type options struct {
 	services, clients, conns int
 	peers                    []string // baseline, istiod
 	delta                    bool     // also run loom with the incremental protocol
+	floor                    bool     // measure the gRPC floor for loom's bytes after the runs
 	changes                  int      // VirtualService changes, then endpoint changes, per run
 	settle                   time.Duration
 	readyTimeout             time.Duration
@@ -50,7 +56,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		services: 1000, clients: 1000, peers: []string{"baseline", "istiod"}, delta: true, changes: 5,
+		services: 1000, clients: 1000, peers: []string{"baseline", "istiod"}, delta: true, floor: true, changes: 5,
 		settle: time.Second, readyTimeout: 5 * time.Minute, syncTimeout: 10 * time.Minute, changeTimeout: time.Minute,
 		log: os.Stderr,
 	}
@@ -64,6 +70,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 0, "gRPC connections the clients share; 0 = one per client, as Envoys have")
 	flag.StringVar(&peers, "peers", peers, "peers to compare with, comma separated: baseline, istiod (empty: loom only)")
 	flag.BoolVar(&o.delta, "delta", o.delta, "also run loom with delta xDS (DeltaAggregatedResources)")
+	flag.BoolVar(&o.floor, "floor", o.floor, "measure the gRPC floor for the bytes loom sent (test/bench/grpcfloor)")
 	flag.IntVar(&o.changes, "changes", o.changes, "VirtualService changes and endpoint changes measured per run (each)")
 	flag.DurationVar(&o.settle, "settle", o.settle, "pause after the cold sync and after each change")
 	flag.DurationVar(&o.syncTimeout, "sync-timeout", o.syncTimeout, "how long the cold sync may take")
@@ -98,7 +105,7 @@ func splitList(s string) []string {
 
 func environ() []string { return os.Environ() }
 
-type binaries struct{ loom, clients, baseline, istiod string }
+type binaries struct{ loom, clients, baseline, istiod, floor string }
 
 type driver struct {
 	opts       options
@@ -198,6 +205,13 @@ func run(ctx context.Context, o options) (*report, error) {
 			return rep, ctx.Err()
 		}
 	}
+	if o.floor {
+		rep.floor, rep.floorErr = d.measureFloor(ctx, rep.run("loom"))
+		if rep.floorErr != nil {
+			d.logf("gRPC floor failed: %v", rep.floorErr)
+			failed = append(failed, "grpc floor")
+		}
+	}
 	if len(failed) > 0 {
 		return rep, fmt.Errorf("runs failed: %s", strings.Join(failed, ", "))
 	}
@@ -213,13 +227,13 @@ func (d *driver) build(ctx context.Context) error {
 	}
 	root := strings.TrimSpace(string(out))
 	bin := filepath.Join(d.dir, "bin")
-	d.logf("building loom, adsclients and baseline")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", ".", "./test/bench/adsclients", "./test/bench/baseline")
+	d.logf("building loom, adsclients, baseline and grpcfloor")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", ".", "./test/bench/adsclients", "./test/bench/baseline", "./test/bench/grpcfloor")
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, b)
 	}
-	d.bins = binaries{loom: filepath.Join(bin, "loom"), clients: filepath.Join(bin, "adsclients"), baseline: filepath.Join(bin, "baseline")}
+	d.bins = binaries{loom: filepath.Join(bin, "loom"), clients: filepath.Join(bin, "adsclients"), baseline: filepath.Join(bin, "baseline"), floor: filepath.Join(bin, "grpcfloor")}
 	for _, p := range d.opts.peers {
 		if p != "istiod" {
 			continue

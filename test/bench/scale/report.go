@@ -6,11 +6,15 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"loom.dev/loom/test/bench/grpcfloor/floor"
 )
 
 type report struct {
-	opts options
-	runs []*runResult
+	opts     options
+	runs     []*runResult
+	floor    *floor.Result // nil: not measured (see floorErr)
+	floorErr error
 }
 
 func (r *report) run(name string) *runResult {
@@ -40,23 +44,23 @@ func (r *report) printTable(w io.Writer) {
 			x.vs.p(50), x.vs.p(99), perChange(x.vs), x.ep.p(50), x.ep.p(99), perChange(x.ep),
 			x.vs.missed+x.ep.missed, x.cpuS, mb(x.peakRSS), x.clientsCPUS, x.otherCPUS)
 	}
+	switch f := r.floor; {
+	case r.floorErr != nil:
+		fmt.Fprintf(tw, "grpc floor\tFAILED: %s\t\n", firstLine(r.floorErr.Error()))
+	case f != nil:
+		// Only the columns the floor measures: its CPU is the server's.
+		fmt.Fprintf(tw, "grpc floor\t-\t%.2f\t%.2f\t%.1f\t%.0f\t%.0f\t%.0f\t%.1f\t-\t-\t-\t-\t-\t-\t%.1f\t-\t\n",
+			f.ColdSyncS, f.ColdClientP(50), f.ColdServerCPUS, mb(int64(f.ColdBytes)*int64(f.Clients)),
+			f.ChangeP(50), f.ChangeP(99), floorChangeMB(f), f.ColdClientsCPUS)
+	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
-	j := r.json()
-	for _, k := range []string{"cold_sync_speedup_vs_baseline", "cold_sync_speedup_vs_istiod", "vs_change_p99_speedup_vs_istiod", "peak_rss_ratio_vs_istiod"} {
-		if v, ok := j[k]; ok {
-			fmt.Fprintf(w, "%s: %v\n", k, v)
-		}
+	fs := r.figures()
+	for _, x := range ratiosFor(fs) {
+		fmt.Fprintln(w, x.line())
 	}
-	for _, t := range r.targets() {
-		state := "MET"
-		switch {
-		case t.unknown:
-			state = "not measured"
-		case !t.met:
-			state = "MISSED"
-		}
-		fmt.Fprintf(w, "target %-45s %-12s (%s)\n", t.name, state, t.detail)
+	for _, t := range targetsFor(fs) {
+		fmt.Fprintln(w, t.line())
 	}
 }
 
@@ -73,6 +77,14 @@ func firstLine(s string) string {
 }
 
 func perChange(c changeStats) float64 { return c.mean(mb(c.bytes)) }
+
+// floorChangeMB is what one floor change sent to all clients; NaN if no change ran.
+func floorChangeMB(f *floor.Result) float64 {
+	if f.Changes == 0 {
+		return math.NaN()
+	}
+	return mb(int64(f.ChangeBytes) * int64(f.Clients))
+}
 
 // mean is total per change; NaN when no change was measured.
 func (c changeStats) mean(total float64) float64 {
@@ -135,24 +147,43 @@ func (r *report) json() map[string]any {
 		j[p+"wall_s"] = round(x.wallS, 1)
 		j[p+"stream_errors"] = x.streamErrors
 	}
+	if r.floorErr != nil {
+		j["floor_error"] = firstLine(r.floorErr.Error())
+	}
+	if f := r.floor; f != nil {
+		j["floor_cold_bytes_per_client"] = f.ColdBytes
+		j["floor_cold_sync_s"] = round(f.ColdSyncS, 3)
+		j["floor_cold_sync_client_p99_s"] = round(f.ColdClientP(99), 3)
+		j["floor_cold_sync_server_cpu_s"] = round(f.ColdServerCPUS, 2)
+		j["floor_cold_sync_clients_cpu_s"] = round(f.ColdClientsCPUS, 2)
+		j["floor_vs_change_bytes_per_client"] = f.ChangeBytes
+		j["floor_vs_changes"] = f.Changes
+		j["floor_vs_change_p50_ms"] = round(f.ChangeP(50), 1)
+		j["floor_vs_change_p99_ms"] = round(f.ChangeP(99), 1)
+		j["floor_vs_change_max_ms"] = round(f.ChangeP(100), 1)
+		j["floor_vs_change_server_cpu_s"] = round(f.ChangeServerCPUPerChange(), 3)
+	}
 	loom, base, istiod := r.run("loom"), r.run("baseline"), r.run("istiod")
 	ratio := func(a, b float64) any { return round(a/b, 2) }
 	if loom != nil && base != nil {
-		j["cold_sync_speedup_vs_baseline"] = ratio(base.coldSyncS, loom.coldSyncS)
 		j["vs_change_p99_speedup_vs_baseline"] = ratio(base.vs.p(99), loom.vs.p(99))
 		j["ep_change_p99_speedup_vs_baseline"] = ratio(base.ep.p(99), loom.ep.p(99))
 		j["peak_rss_ratio_vs_baseline"] = ratio(float64(loom.peakRSS), float64(base.peakRSS))
 		j["cpu_ratio_vs_baseline"] = ratio(loom.cpuS, base.cpuS)
 	}
 	if loom != nil && istiod != nil {
-		j["cold_sync_speedup_vs_istiod"] = ratio(istiod.coldSyncS, loom.coldSyncS)
-		j["vs_change_p99_speedup_vs_istiod"] = ratio(istiod.vs.p(99), loom.vs.p(99))
 		j["ep_change_p99_speedup_vs_istiod"] = ratio(istiod.ep.p(99), loom.ep.p(99))
-		j["peak_rss_ratio_vs_istiod"] = ratio(float64(r.loomPeakRSS()), float64(istiod.peakRSS))
 		j["cpu_ratio_vs_istiod"] = ratio(loom.cpuS, istiod.cpuS)
 	}
+	fs := r.figures()
+	for _, x := range ratiosFor(fs) {
+		j[x.key] = nil
+		if x.known {
+			j[x.key] = round(x.value, 2)
+		}
+	}
 	met := map[string]any{}
-	for _, t := range r.targets() {
+	for _, t := range targetsFor(fs) {
 		if t.unknown {
 			met[t.key] = nil
 		} else {
@@ -161,6 +192,15 @@ func (r *report) json() map[string]any {
 	}
 	j["targets_met"] = met
 	return j
+}
+
+// figures are the runs and the floor the ratios and targets judge; nil
+// when it did not run or failed.
+func (r *report) figures() figures {
+	return figures{
+		loom: r.run("loom"), delta: r.run("loom_delta"), base: r.run("baseline"), istiod: r.run("istiod"),
+		floor: r.floor, loomPeakRSS: r.loomPeakRSS(),
+	}
 }
 
 // loomPeakRSS is the highest peak RSS of Loom's runs.
@@ -172,49 +212,4 @@ func (r *report) loomPeakRSS() int64 {
 		}
 	}
 	return m
-}
-
-type target struct {
-	key, name, detail string
-	met, unknown      bool
-}
-
-// targets are the goals at S=1000, M=1000 on 2 cores.
-func (r *report) targets() []target {
-	loom, delta, base, istiod := r.run("loom"), r.run("loom_delta"), r.run("baseline"), r.run("istiod")
-	var out []target
-	add := func(key, name string, ok bool, known bool, detail string) {
-		out = append(out, target{key: key, name: name, met: ok, unknown: !known, detail: detail})
-	}
-	if loom != nil && base != nil {
-		s := base.coldSyncS / loom.coldSyncS
-		add("cold_sync_10x_baseline", "cold sync >= 10x faster than baseline", s >= 10, true, fmt.Sprintf("%.1fx", s))
-	} else {
-		add("cold_sync_10x_baseline", "cold sync >= 10x faster than baseline", false, false, "baseline not run")
-	}
-	if loom != nil && istiod != nil {
-		s := istiod.coldSyncS / loom.coldSyncS
-		add("cold_sync_5x_istiod", "cold sync >= 5x faster than istiod", s >= 5, true, fmt.Sprintf("%.1fx", s))
-	} else {
-		add("cold_sync_5x_istiod", "cold sync >= 5x faster than istiod", false, false, "istiod not run")
-	}
-	if loom != nil {
-		p := loom.vs.p(99)
-		add("vs_change_p99_lt_300ms", "VirtualService change p99 < 300 ms", p < 300, !math.IsNaN(p), fmt.Sprintf("%.0f ms", p))
-	}
-	if delta != nil {
-		p := delta.ep.p(99)
-		add("ep_change_p99_delta_lt_100ms", "endpoint change p99 < 100 ms (delta)", p < 100, !math.IsNaN(p), fmt.Sprintf("%.0f ms", p))
-	} else {
-		add("ep_change_p99_delta_lt_100ms", "endpoint change p99 < 100 ms (delta)", false, false, "delta not run")
-	}
-	if rss := r.loomPeakRSS(); rss > 0 {
-		add("peak_rss_lt_300mb", "peak RSS < 300 MB", rss < 300e6, true, fmt.Sprintf("%.0f MB", mb(rss)))
-		if istiod != nil {
-			add("peak_rss_below_istiod", "peak RSS below istiod's", rss < istiod.peakRSS, true, fmt.Sprintf("%.0f vs %.0f MB", mb(rss), mb(istiod.peakRSS)))
-		} else {
-			add("peak_rss_below_istiod", "peak RSS below istiod's", false, false, "istiod not run")
-		}
-	}
-	return out
 }

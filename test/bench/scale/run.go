@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"loom.dev/loom/test/bench/benchproto"
+	"loom.dev/loom/test/bench/grpcfloor/floor"
 )
 
 // marker is a change the driver makes and what shows that a client got it.
@@ -214,15 +213,7 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // percentile of xs (nearest rank); NaN when empty.
-func percentile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	rank := int(math.Ceil(q/100*float64(len(s)))) - 1
-	return s[min(max(rank, 0), len(s)-1)]
-}
+var percentile = floor.Percentile
 
 // The three control planes.
 

@@ -17,9 +17,10 @@ func (l testLog) Write(p []byte) (int, error) {
 }
 
 // TestTinyScale runs the whole benchmark at a tiny scale (loom SotW and
-// delta, and the go-control-plane baseline; no istiod) so it keeps working.
-// It asserts correctness only: every client got its full config and saw
-// every change. No timing is asserted.
+// delta, the go-control-plane baseline and the gRPC floor; no istiod) so it
+// keeps working. It asserts correctness only: every client got its full
+// config and saw every change, and the floor sent loom's bytes to every
+// client. No timing is asserted.
 func TestTinyScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a local apiserver and three control planes")
@@ -56,6 +57,11 @@ func TestTinyScale(t *testing.T) {
 			t.Errorf("%s: process figures missing: rss %d cpu %v bytes %d", r.name, r.peakRSS, r.cpuS, r.bytes)
 		}
 	}
+	if f := rep.floor; f == nil || f.Clients != o.clients || f.Changes != o.changes || len(f.ChangeLatenciesMs) != o.changes*o.clients {
+		t.Errorf("gRPC floor: %+v, want %d clients and %d changes seen by each", f, o.clients, o.changes)
+	} else if cold, change, _ := floorBytes(rep.run("loom"), o.clients); f.ColdBytes != cold || f.ChangeBytes != change {
+		t.Errorf("gRPC floor sent %d and %d bytes per client, loom %d and %d", f.ColdBytes, f.ChangeBytes, cold, change)
+	}
 	line, err := json.Marshal(rep.json())
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +71,8 @@ func TestTinyScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"loom_cold_sync_s", "loom_vs_change_p99_ms", "loom_delta_ep_change_p99_ms", "loom_peak_rss_mb",
-		"baseline_cold_sync_s", "cold_sync_speedup_vs_baseline", "targets_met"} {
+		"baseline_cold_sync_s", "cold_sync_speedup_vs_baseline", "floor_cold_sync_s", "floor_vs_change_p99_ms",
+		"cold_sync_ratio_vs_floor", "vs_change_p99_ratio_vs_floor", "targets_met"} {
 		if back[k] == nil {
 			t.Errorf("JSON line lacks %s: %s", k, line)
 		}
