@@ -1,7 +1,8 @@
 // Package istiocrds builds the CustomResourceDefinitions of Istio's networking and security
 // APIs, with structural OpenAPI schemas generated from the protobuf descriptors of the
 // pinned istio.io/api Go types, so that users' Istio YAML is accepted and validated as Istio
-// itself would.
+// itself would: types and enums, integer ranges, protobuf oneofs, fields marked
+// (google.api.field_behavior) = REQUIRED, and valid durations of at least 1ms.
 package istiocrds
 
 import (
@@ -40,10 +41,21 @@ func (g *generator) message(md protoreflect.MessageDescriptor) schema {
 		fs := g.field(fd)
 		s.Properties[fd.JSONName()] = fs
 		// The protobuf JSON mapping accepts the original field name too (Istio's own CRDs
-		// list some, e.g. mirror_percent and jwks_uri).
+		// list some, e.g. mirror_percent and jwks_uri). Its subtree goes without CEL rules:
+		// a second copy of every rule would exceed the apiserver's CEL cost budget.
 		if name := string(fd.Name()); name != fd.JSONName() {
-			s.Properties[name] = fs
+			s.Properties[name] = withoutCEL(fs)
 		}
+		if required(fd) {
+			s.Required = append(s.Required, fd.JSONName())
+		}
+	}
+	switch groups := oneofs(md); len(groups) {
+	case 0:
+	case 1:
+		s.OneOf = groups[0].OneOf
+	default:
+		s.AllOf = groups
 	}
 	return s
 }
@@ -55,7 +67,7 @@ func (g *generator) field(fd protoreflect.FieldDescriptor) schema {
 	}
 	s := g.single(fd)
 	if fd.IsList() {
-		return schema{Type: "array", Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &s}}
+		return schema{Type: "array", Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &s}, MaxItems: maxItems[fd.FullName()]}
 	}
 	return s
 }
@@ -73,9 +85,11 @@ func (g *generator) single(fd protoreflect.FieldDescriptor) schema {
 		return schema{Type: "integer", Format: "int32"}
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		return schema{Type: "integer", Minimum: ptr.To(0.0), Maximum: ptr.To(4294967295.0)}
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		// The JSON mapping writes 64-bit integers as strings and reads either form.
 		return schema{XIntOrString: true}
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return schema{XIntOrString: true, Minimum: ptr.To(0.0)}
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return schema{Type: "number", Format: "double"}
 	case protoreflect.EnumKind:
@@ -86,6 +100,9 @@ func (g *generator) single(fd protoreflect.FieldDescriptor) schema {
 		}
 		return s
 	default: // messages and groups
+		if fd.Message().FullName() == "google.protobuf.Duration" {
+			return durationSchema(fd)
+		}
 		return g.message(fd.Message())
 	}
 }
@@ -94,8 +111,6 @@ func (g *generator) single(fd protoreflect.FieldDescriptor) schema {
 func wellKnown(name protoreflect.FullName) (schema, bool) {
 	nullable := func(s schema) schema { s.Nullable = true; return s }
 	switch name {
-	case "google.protobuf.Duration":
-		return schema{Type: "string"}, true
 	case "google.protobuf.Timestamp":
 		return schema{Type: "string", Format: "date-time"}, true
 	case "google.protobuf.Struct", "google.protobuf.Any":
@@ -115,10 +130,14 @@ func wellKnown(name protoreflect.FullName) (schema, bool) {
 		return nullable(schema{Type: "string", Format: "byte"}), true
 	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue":
 		return nullable(schema{Type: "number", Format: "double"}), true
-	case "google.protobuf.Int32Value", "google.protobuf.UInt32Value":
-		return nullable(schema{Type: "integer"}), true
-	case "google.protobuf.Int64Value", "google.protobuf.UInt64Value":
+	case "google.protobuf.Int32Value":
+		return nullable(schema{Type: "integer", Format: "int32"}), true
+	case "google.protobuf.UInt32Value":
+		return nullable(schema{Type: "integer", Minimum: ptr.To(0.0), Maximum: ptr.To(4294967295.0)}), true
+	case "google.protobuf.Int64Value":
 		return nullable(schema{XIntOrString: true}), true
+	case "google.protobuf.UInt64Value":
+		return nullable(schema{XIntOrString: true, Minimum: ptr.To(0.0)}), true
 	}
 	return schema{}, false
 }

@@ -177,8 +177,10 @@ func TestForeignIstioCRDIsLeftAlone(t *testing.T) {
 	}
 }
 
-// TestZZIstioCRDsRemovedOnlyWhenAsked runs last: it removes the CRDs.
-func TestZZIstioCRDsRemovedOnlyWhenAsked(t *testing.T) {
+// TestIstioCRDsRemovedOnlyWhenAsked removes the CRDs and puts them back when it is done, so
+// the tests after it, in any order, find them.
+func TestIstioCRDsRemovedOnlyWhenAsked(t *testing.T) {
+	t.Cleanup(func() { restoreIstioCRDs(t) })
 	createMesh(t, newMesh("keeps-crds"))
 	waitCondition(t, "keeps-crds", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	deleteMesh(t, "keeps-crds")
@@ -226,5 +228,44 @@ func TestDeletedIstioCRDIsRestored(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal("a deleted Istio CRD was not restored within 30s")
+	}
+}
+
+// restoreIstioCRDs waits for removed Istio CRDs to be gone and creates them again, established.
+func restoreIstioCRDs(t *testing.T) {
+	ctx := context.Background()
+	for _, crd := range istiocrds.CRDs() {
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			live := &apiextensionsv1.CustomResourceDefinition{}
+			err := k8sClient.Get(ctx, client.ObjectKey{Name: crd.Name}, live)
+			if err == nil {
+				return live.DeletionTimestamp.IsZero(), nil
+			}
+			if !apierrors.IsNotFound(err) {
+				return false, err
+			}
+			if err := k8sClient.Create(ctx, crd.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+				return false, err
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Fatalf("restoring CRD %s: %v", crd.Name, err)
+		}
+		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			live := &apiextensionsv1.CustomResourceDefinition{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: crd.Name}, live); err != nil {
+				return false, nil
+			}
+			for _, c := range live.Status.Conditions {
+				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Fatalf("restored CRD %s never became established", crd.Name)
+		}
 	}
 }

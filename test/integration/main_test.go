@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"testing"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"loom.dev/loom/internal/devcluster"
@@ -19,6 +20,8 @@ import (
 var (
 	cluster   *devcluster.Cluster
 	k8sClient client.Client
+	// operatorRESTConfig is what the operator runs with: its ServiceAccount's permissions.
+	operatorRESTConfig *rest.Config
 )
 
 func TestMain(m *testing.M) {
@@ -50,6 +53,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if operatorRESTConfig, err = operatorConfig(ctx, k8sClient, cluster.Config); err != nil {
+		fmt.Fprintln(os.Stderr, "installing the operator's RBAC:", err)
+		return 1
+	}
 	if err := startOperator(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "starting operator:", err)
 		return 1
@@ -68,10 +75,10 @@ var (
 
 // startOperator runs the operator's manager, as `loom operator` does, until stopOperator.
 func startOperator(ctx context.Context) error {
-	mgr, err := operator.NewManager(cluster.Config, operator.Options{
+	mgr, err := operator.NewManager(operatorRESTConfig, operator.Options{
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0", SkipNameValidation: true,
 		// As deployed: a restarted operator must win the lease before it reconciles.
-		LeaderElection: true, LeaderElectionNamespace: "default",
+		LeaderElection: true, LeaderElectionNamespace: operatorNamespace,
 	})
 	if err != nil {
 		return err

@@ -148,7 +148,7 @@ func TestFailedCanaryRollsBack(t *testing.T) {
 func lease(t *testing.T) *coordinationv1.Lease {
 	t.Helper()
 	l := &coordinationv1.Lease{}
-	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: "default", Name: operator.LeaderElectionID}, l); err != nil {
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: operatorNamespace, Name: operator.LeaderElectionID}, l); err != nil {
 		t.Fatal(err)
 	}
 	return l
