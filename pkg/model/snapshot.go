@@ -16,6 +16,8 @@ type Input struct {
 	// RegistryOnly is the mesh config's outboundTrafficPolicy REGISTRY_ONLY
 	// (else ALLOW_ANY): the default for proxies whose Sidecar sets none.
 	RegistryOnly bool
+	// RouteDefaults are the mesh config's defaults for HTTP routes.
+	RouteDefaults RouteDefaults
 	// Services from Kubernetes, with their endpoints filled in.
 	Services         []*Service
 	Workloads        []*Workload
@@ -33,6 +35,7 @@ type Snapshot struct {
 	domainSuffix  string
 	rootNamespace string
 	registryOnly  bool
+	routeDefaults RouteDefaults
 
 	services       []*Service            // sorted by hostname, then namespace
 	servicesByHost map[string][]*Service // oldest source first
@@ -53,6 +56,7 @@ func Build(in Input) *Snapshot {
 		domainSuffix:  in.DomainSuffix,
 		rootNamespace: in.RootNamespace,
 		registryOnly:  in.RegistryOnly,
+		routeDefaults: in.RouteDefaults,
 	}
 	if s.domainSuffix == "" {
 		s.domainSuffix = DefaultDomainSuffix

@@ -65,10 +65,15 @@ func startXDSServer(t *testing.T) *xdsServer {
 // serve translates the snapshot for proxy and serves it to proxy.ID.
 func (s *xdsServer) serve(t *testing.T, snap *model.Snapshot, proxy model.Proxy) {
 	t.Helper()
-	res, problems := ForProxy(snap, proxy)
-	if len(problems) > 0 {
+	if problems := s.serveReporting(t, snap, proxy); len(problems) > 0 {
 		t.Fatalf("problems: %v", problems)
 	}
+}
+
+// serveReporting is serve for configurations with expected problems.
+func (s *xdsServer) serveReporting(t *testing.T, snap *model.Snapshot, proxy model.Proxy) []model.Problem {
+	t.Helper()
+	res, problems := ForProxy(snap, proxy)
 	validateAll(t, res)
 	snapshot, err := cachev3.NewSnapshot("1", res)
 	if err != nil {
@@ -77,6 +82,7 @@ func (s *xdsServer) serve(t *testing.T, snap *model.Snapshot, proxy model.Proxy)
 	if err := s.cache.SetSnapshot(context.Background(), proxy.ID, snapshot); err != nil {
 		t.Fatal(err)
 	}
+	return problems
 }
 
 func (s *xdsServer) checkNoNACK(t *testing.T) {
@@ -102,7 +108,13 @@ type backend struct {
 	name string
 }
 
-func (b *backend) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+// UnaryCall answers at once, or, for a call with an x-hang header, only
+// when the call's deadline or cancellation ends it.
+func (b *backend) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("x-hang")) > 0 {
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	return &testpb.SimpleResponse{Hostname: b.name}, nil
 }
 

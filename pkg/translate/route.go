@@ -23,12 +23,14 @@ type routeBuilder struct {
 	// ns is the namespace of the VirtualService that wrote the route being
 	// translated: short hosts and gateway names resolve in it.
 	ns       string
+	defaults routeDefaults
 	policies map[*model.Service]destinationPolicy
 	problems []model.Problem
 }
 
 func newRouteBuilder(snap *model.Snapshot, p model.Proxy, port uint32, gateway string) *routeBuilder {
-	return &routeBuilder{snap: snap, p: p, port: port, gateway: gateway}
+	defaults, problems := checkRouteDefaults(snap.RouteDefaults())
+	return &routeBuilder{snap: snap, p: p, port: port, gateway: gateway, defaults: defaults, problems: problems}
 }
 
 func (rb *routeBuilder) report(o origin, format string, args ...any) {

@@ -37,7 +37,10 @@ func (rb *routeBuilder) forward(r *routev3.Route, http *networking.HTTPRoute, au
 	if !rb.setMirrors(action, http, at) {
 		return false
 	}
-	retry, ok := rb.retryPolicy(http.GetRetries(), len(action.HashPolicy) > 0, at.at(".retries"))
+	// As in Istio, only a single destination's consistent hash keeps
+	// retries off the previous_hosts predicate.
+	consistentHash := len(http.GetRoute()) == 1 && len(action.HashPolicy) > 0
+	retry, ok := rb.retryPolicy(http.GetRetries(), consistentHash, at.at(".retries"))
 	if !ok {
 		return false
 	}
@@ -46,14 +49,18 @@ func (rb *routeBuilder) forward(r *routev3.Route, http *networking.HTTPRoute, au
 	return true
 }
 
-// setTimeout sets the route timeout, disabled (0s) unless the
-// VirtualService gives one, as in Istio. gRPC-Go ignores RouteAction.timeout
-// and reads max_stream_duration instead, so that carries the same value;
-// Envoy also caps grpc-timeout headers at it (0: uncapped).
+// setTimeout sets the route timeout: the VirtualService's (0s disables
+// it), else the mesh config's defaultTimeout, else none, as in Istio.
+// gRPC-Go ignores RouteAction.timeout and reads max_stream_duration
+// instead, so that carries the same value, the default included; Envoy
+// also caps grpc-timeout headers at it (0: uncapped).
 func (rb *routeBuilder) setTimeout(action *routev3.RouteAction, t *durationpb.Duration, at origin) bool {
 	if err := checkDuration(t); err != nil {
 		rb.report(at, "%v; the route is left out", err)
 		return false
+	}
+	if t == nil {
+		t = rb.defaults.timeout
 	}
 	if t == nil {
 		t = durationpb.New(0)

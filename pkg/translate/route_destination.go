@@ -38,17 +38,16 @@ func (rb *routeBuilder) resolveDestination(d *networking.Destination, at origin)
 	}
 	svc := rb.snap.ServiceFor(rb.p.Namespace, host)
 	port := d.GetPort().GetNumber()
+	arrival := false
 	switch {
 	case port != 0:
 	case svc != nil && len(svc.Ports) == 1:
 		port = svc.Ports[0].Number
-	case rb.port != 0 && (svc == nil || hasPort(svc, rb.port)):
-		port = rb.port
-	case svc != nil:
-		rb.report(at.at(".port"), "required: service %s has %d ports; the route is left out", host, len(svc.Ports))
-		return destination{}, false
+	case rb.port != 0:
+		// Istio's choice, even if the service lacks that port.
+		port, arrival = rb.port, true
 	default:
-		rb.report(at.at(".port"), "required: %s is not a known service; the route is left out", host)
+		rb.report(at.at(".port"), "required: %s is not a service with one port; the route is left out", host)
 		return destination{}, false
 	}
 	if port > 65535 {
@@ -58,6 +57,9 @@ func (rb *routeBuilder) resolveDestination(d *networking.Destination, at origin)
 	switch {
 	case svc == nil:
 		rb.report(at.at(".host"), "no service %s is visible from namespace %s; requests routed to it fail", host, rb.p.Namespace)
+	case !hasPort(svc, port) && arrival:
+		rb.report(at.at(".port"), "required: service %s has %d ports and none is %d, the port requests arrive on (Istio's choice when none is given); requests routed to it fail",
+			host, len(svc.Ports), port)
 	case !hasPort(svc, port):
 		rb.report(at.at(".port.number"), "service %s has no port %d; requests routed to it fail", host, port)
 	}
@@ -87,13 +89,15 @@ func hasPort(svc *model.Service, port uint32) bool {
 }
 
 // setDestinations points the action at the route's destinations: one
-// cluster, or weighted clusters whose weights must add up to 100 (Istio's
-// rule; zero weights are left out). Header changes of a single destination
+// cluster, or weighted clusters. Header changes of a single destination
 // join the route's; those of weighted ones stay with their cluster.
 func (rb *routeBuilder) setDestinations(r *routev3.Route, action *routev3.RouteAction, http *networking.HTTPRoute, at origin) ([]destination, bool) {
 	dests := http.GetRoute()
 	if len(dests) == 1 {
 		dat := at.at(".route[0]")
+		if w := dests[0].GetWeight(); w != 0 && w != 100 {
+			rb.report(dat.at(".weight"), "%d has no effect: the only destination gets all requests", w)
+		}
 		d, ok := rb.resolveDestination(dests[0].GetDestination(), dat.at(".destination"))
 		if !ok {
 			return nil, false
@@ -109,16 +113,12 @@ func (rb *routeBuilder) setDestinations(r *routev3.Route, action *routev3.RouteA
 		action.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: d.cluster}
 		return []destination{d}, true
 	}
-	var total int64
+	weights := make([]int32, len(dests))
 	for i, d := range dests {
-		if d.GetWeight() < 0 {
-			rb.report(at.at(".route[%d].weight", i), "%d must not be negative; the route is left out", d.GetWeight())
-			return nil, false
-		}
-		total += int64(d.GetWeight())
+		weights[i] = d.GetWeight()
 	}
-	if total != 100 {
-		rb.report(at.at(".route"), "weights add up to %d, not 100; the route is left out", total)
+	if field, err := checkWeights(weights); err != nil {
+		rb.report(at.at(".route%s", field), "%v; the route is left out", err)
 		return nil, false
 	}
 	var out []destination
@@ -140,6 +140,9 @@ func (rb *routeBuilder) setDestinations(r *routev3.Route, action *routev3.RouteA
 		ops.applyToCluster(cw)
 		weighted.Clusters = append(weighted.Clusters, cw)
 		out = append(out, d)
+	}
+	if msg := weightsShare(weights); msg != "" {
+		rb.report(at.at(".route"), "%s", msg)
 	}
 	action.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: weighted}
 	return out, true

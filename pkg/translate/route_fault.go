@@ -21,13 +21,13 @@ var grpcStatusCodes = map[string]uint32{
 // inject nothing, as Istio documents. Returns nil when nothing is injected.
 func (rb *routeBuilder) fault(f *networking.HTTPFaultInjection, at origin) (*anypb.Any, bool) {
 	out := &faultv3.HTTPFault{}
-	if d := f.GetDelay(); d != nil {
+	if d := f.GetDelay(); d != nil && d.GetFixedDelay() == nil {
+		// As in Istio, the route is kept without the delay.
+		rb.report(at.at(".delay"), "only fixedDelay is supported; no delay is injected")
+	}
+	if d := f.GetDelay(); d.GetFixedDelay() != nil {
 		dat := at.at(".delay")
 		fixed := d.GetFixedDelay()
-		if fixed == nil {
-			rb.report(dat, "only fixedDelay is supported; the route is left out")
-			return nil, false
-		}
 		if err := checkPositiveDuration(fixed); err != nil {
 			rb.report(dat.at(".fixedDelay"), "%v; the route is left out", err)
 			return nil, false
@@ -60,15 +60,17 @@ func (rb *routeBuilder) fault(f *networking.HTTPFaultInjection, at origin) (*any
 			}
 			abort.ErrorType = &faultv3.FaultAbort_GrpcStatus{GrpcStatus: code}
 		default:
-			rb.report(aat, "only httpStatus and grpcStatus aborts are supported; the route is left out")
-			return nil, false
+			// As in Istio, the route is kept without the abort.
+			rb.report(aat, "only httpStatus and grpcStatus aborts are supported; no abort is injected")
 		}
-		pct, ok := rb.faultPercent(a.GetPercentage(), 0, aat)
-		if !ok {
-			return nil, false
+		if abort.ErrorType != nil {
+			pct, ok := rb.faultPercent(a.GetPercentage(), 0, aat)
+			if !ok {
+				return nil, false
+			}
+			abort.Percentage = pct
+			out.Abort = abort
 		}
-		abort.Percentage = pct
-		out.Abort = abort
 	}
 	if out.Delay == nil && out.Abort == nil {
 		return nil, true

@@ -107,8 +107,9 @@ func (rb *routeBuilder) headerMatcher(name string, sm *networking.StringMatch, a
 	return hm, true
 }
 
-// queryMatcher matches a query parameter exactly or by regex; Istio does
-// not support prefix matches here.
+// queryMatcher matches a query parameter exactly, by prefix or by regex.
+// Istio's documentation lists prefix as unsupported, but istiod accepts
+// and translates it, so Loom does too.
 func (rb *routeBuilder) queryMatcher(name string, sm *networking.StringMatch, at origin) (*routev3.QueryParameterMatcher, bool) {
 	qm := &routev3.QueryParameterMatcher{Name: name}
 	if name == "" {
@@ -118,10 +119,6 @@ func (rb *routeBuilder) queryMatcher(name string, sm *networking.StringMatch, at
 	if presentOnly(sm) {
 		qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
 		return qm, true
-	}
-	if sm.GetPrefix() != "" {
-		rb.report(at.at(".prefix"), "query parameters match exactly or by regex only; the route is left out")
-		return nil, false
 	}
 	if err := checkStringMatch(sm); err != nil {
 		rb.report(at, "%v; the route is left out", err)

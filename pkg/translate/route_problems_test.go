@@ -72,10 +72,36 @@ http:
 - name: c
   route: [{destination: {host: reviews, subset: v1}, weight: 90}, {destination: {host: reviews, subset: v2}, weight: 10}]`,
 			field:     "spec.http[1].route",
-			wantRoute: []string{"a->" + v1, "c->" + v1 + "+outbound|9080|v2|" + reviewsHost},
+			wantRoute: []string{"a->" + v1, "b->" + v1 + "+outbound|9080|v2|" + reviewsHost, "c->" + v1 + "+outbound|9080|v2|" + reviewsHost},
 		},
 		{
-			name: "missing port of a multi-port destination",
+			name: "all weights 0",
+			vs: `
+hosts: [reviews]
+http:
+- name: a
+  match: [{uri: {prefix: /a}}]
+  route: [{destination: {host: reviews, subset: v1}}, {destination: {host: reviews, subset: v2}}]
+- name: b
+  route: [{destination: {host: reviews, subset: v1}}]`,
+			field:     "spec.http[0].route",
+			wantRoute: []string{"b->" + v1},
+		},
+		{
+			name: "negative weight",
+			vs: `
+hosts: [reviews]
+http:
+- name: a
+  match: [{uri: {prefix: /a}}]
+  route: [{destination: {host: reviews, subset: v1}, weight: 110}, {destination: {host: reviews, subset: v2}, weight: -10}]
+- name: b
+  route: [{destination: {host: reviews, subset: v1}}]`,
+			field:     "spec.http[0].route[1].weight",
+			wantRoute: []string{"b->" + v1},
+		},
+		{
+			name: "missing port of a multi-port destination: the arrival port, as in Istio",
 			vs: `
 hosts: [reviews]
 http:
@@ -85,7 +111,7 @@ http:
 - name: b
   route: [{destination: {host: reviews, subset: v1}}]`,
 			field:     "spec.http[0].route[0].destination.port",
-			wantRoute: []string{"b->" + v1},
+			wantRoute: []string{"a->outbound|9080||details.default.svc.cluster.local", "b->" + v1},
 		},
 		{
 			name: "invalid regex",
@@ -114,7 +140,7 @@ http:
 			wantRoute: []string{"b->" + v1},
 		},
 		{
-			name: "unknown retry condition",
+			name: "unknown retry condition is left out of retryOn",
 			vs: `
 hosts: [reviews]
 http:
@@ -125,7 +151,7 @@ http:
 - name: b
   route: [{destination: {host: reviews, subset: v1}}]`,
 			field:     "spec.http[0].retries.retryOn",
-			wantRoute: []string{"b->" + v1},
+			wantRoute: []string{"a->outbound|9090||ratings.default.svc.cluster.local", "b->" + v1},
 		},
 		{
 			name: "route and redirect together",
@@ -169,6 +195,34 @@ http:
 			wantRoute: []string{"b->" + v1},
 		},
 		{
+			name: "exponential delay is not injected, as in Istio",
+			vs: `
+hosts: [reviews]
+http:
+- name: a
+  match: [{uri: {prefix: /a}}]
+  fault: {delay: {exponentialDelay: 1s, percentage: {value: 10}}}
+  route: [{destination: {host: ratings}}]
+- name: b
+  route: [{destination: {host: reviews, subset: v1}}]`,
+			field:     "spec.http[0].fault.delay",
+			wantRoute: []string{"a->outbound|9090||ratings.default.svc.cluster.local", "b->" + v1},
+		},
+		{
+			name: "http2Error abort is not injected, as in Istio",
+			vs: `
+hosts: [reviews]
+http:
+- name: a
+  match: [{uri: {prefix: /a}}]
+  fault: {abort: {http2Error: CANCEL, percentage: {value: 10}}, delay: {fixedDelay: 1s, percentage: {value: 5}}}
+  route: [{destination: {host: ratings}}]
+- name: b
+  route: [{destination: {host: reviews, subset: v1}}]`,
+			field:     "spec.http[0].fault.abort",
+			wantRoute: []string{"a->outbound|9090||ratings.default.svc.cluster.local", "b->" + v1},
+		},
+		{
 			name: "header name with a space",
 			vs: `
 hosts: [reviews]
@@ -180,19 +234,6 @@ http:
 - name: b
   route: [{destination: {host: reviews, subset: v1}}]`,
 			field:     "spec.http[0].headers.request.set[bad name]",
-			wantRoute: []string{"b->" + v1},
-		},
-		{
-			name: "query parameter prefix",
-			vs: `
-hosts: [reviews]
-http:
-- name: a
-  match: [{queryParams: {q: {prefix: x}}}]
-  route: [{destination: {host: ratings}}]
-- name: b
-  route: [{destination: {host: reviews, subset: v1}}]`,
-			field:     "spec.http[0].match[0].queryParams[q].prefix",
 			wantRoute: []string{"b->" + v1},
 		},
 		{

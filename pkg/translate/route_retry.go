@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,10 +14,15 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 )
 
-// Istio's retry policy when a route sets none.
+// Istio's retry policy when neither the route nor the mesh config sets one
+// (istio/istio pilot/pkg/networking/core/route/retry): 2 retries on
+// connection failures, refused streams and gRPC unavailable and cancelled.
+// "retriable-status-codes" is listed with no codes: since Istio 1.24 HTTP
+// 503 is no longer retried by default.
 const (
-	defaultRetryOn       = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-	defaultRetryAttempts = 2
+	defaultRetryOn                = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+	defaultRetryAttempts          = 2
+	hostSelectionRetryMaxAttempts = 5
 )
 
 // retryConditions are the retryOn values Istio accepts besides HTTP status
@@ -29,60 +35,55 @@ var retryConditions = map[string]bool{
 	"cancelled": true, "deadline-exceeded": true, "internal": true, "resource-exhausted": true, "unavailable": true,
 }
 
-// retryPolicy translates retries as Istio does: without a retries section,
-// 2 attempts on connection failures, refused streams, gRPC unavailable and
-// cancelled, and HTTP 503; attempts 0 disables retries; otherwise the
-// default with the given fields replaced. Status codes in retryOn become
-// retriable status codes. Retries prefer hosts not tried yet, except with a
-// consistent hash, where the hash picks the host.
+// retryPolicy translates a route's retries; a route without any gets the
+// mesh default (checked already), else Istio's default.
 func (rb *routeBuilder) retryPolicy(in *networking.HTTPRetry, consistentHash bool, at origin) (*routev3.RetryPolicy, bool) {
+	if in == nil {
+		in = rb.defaults.retries
+	}
+	out, field, err := convertRetry(in, consistentHash)
+	if err != nil {
+		rb.report(at.at("%s", field), "%v; the route is left out", err)
+		return nil, false
+	}
+	if _, _, unknown := parseRetryOn(in.GetRetryOn()); out != nil && len(unknown) > 0 {
+		rb.report(at.at(".retryOn"), "%q: neither retry conditions nor HTTP status codes; ignored", unknown)
+	}
+	return out, true
+}
+
+// convertRetry translates retries as Istio does: nil is Istio's default
+// policy; attempts 0 disables retries; otherwise the default with the given
+// fields replaced (retryOn as parseRetryOn reads it).
+// Retries prefer hosts not tried yet (previous_hosts, up to 5 host
+// selections), except when the route's single destination uses a
+// consistent hash, where the hash picks the host. An invalid field is
+// returned by name (".retryOn") with its error.
+func convertRetry(in *networking.HTTPRetry, consistentHash bool) (*routev3.RetryPolicy, string, error) {
 	out := &routev3.RetryPolicy{
 		NumRetries:                    wrapperspb.UInt32(defaultRetryAttempts),
 		RetryOn:                       defaultRetryOn,
-		RetriableStatusCodes:          []uint32{http.StatusServiceUnavailable},
-		HostSelectionRetryMaxAttempts: 5,
+		HostSelectionRetryMaxAttempts: hostSelectionRetryMaxAttempts,
 	}
 	if !consistentHash {
 		out.RetryHostPredicate = []*routev3.RetryPolicy_RetryHostPredicate{previousHostsPredicate()}
 	}
 	if in == nil {
-		return out, true
+		return out, "", nil
 	}
 	switch {
 	case in.GetAttempts() < 0:
-		rb.report(at.at(".attempts"), "%d must not be negative; the route is left out", in.GetAttempts())
-		return nil, false
+		return nil, ".attempts", fmt.Errorf("%d must not be negative", in.GetAttempts())
 	case in.GetAttempts() == 0:
-		return nil, true
+		return nil, "", nil
 	}
 	out.NumRetries = wrapperspb.UInt32(uint32(in.GetAttempts()))
 	if in.GetRetryOn() != "" {
-		var conditions []string
-		out.RetriableStatusCodes = nil
-		for _, part := range strings.Split(in.GetRetryOn(), ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			if code, err := strconv.Atoi(part); err == nil && http.StatusText(code) != "" {
-				out.RetriableStatusCodes = append(out.RetriableStatusCodes, uint32(code))
-				continue
-			}
-			if !retryConditions[part] {
-				rb.report(at.at(".retryOn"), "%q is neither a retry condition nor an HTTP status code; the route is left out", part)
-				return nil, false
-			}
-			conditions = append(conditions, part)
-		}
-		if len(out.RetriableStatusCodes) > 0 && !slices.Contains(conditions, "retriable-status-codes") {
-			conditions = append(conditions, "retriable-status-codes")
-		}
-		out.RetryOn = strings.Join(conditions, ",")
+		out.RetryOn, out.RetriableStatusCodes, _ = parseRetryOn(in.GetRetryOn())
 	}
 	if t := in.GetPerTryTimeout(); t != nil {
 		if err := checkPositiveDuration(t); err != nil {
-			rb.report(at.at(".perTryTimeout"), "%v; the route is left out", err)
-			return nil, false
+			return nil, ".perTryTimeout", err
 		}
 		out.PerTryTimeout = t
 	}
@@ -100,12 +101,35 @@ func (rb *routeBuilder) retryPolicy(in *networking.HTTPRetry, consistentHash boo
 	}
 	if b := in.GetBackoff(); b != nil {
 		if err := checkPositiveDuration(b); err != nil {
-			rb.report(at.at(".backoff"), "%v; the route is left out", err)
-			return nil, false
+			return nil, ".backoff", err
 		}
 		out.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: b}
 	}
-	return out, true
+	return out, "", nil
+}
+
+// parseRetryOn splits retryOn as Istio does: HTTP status codes become
+// retriable status codes (with "retriable-status-codes" added to the
+// conditions). Unknown conditions, which Istio's validation rejects and
+// Envoy would ignore, are left out and returned.
+func parseRetryOn(retryOn string) (conditions string, codes []uint32, unknown []string) {
+	var known []string
+	for _, part := range strings.Split(retryOn, ",") {
+		part = strings.TrimSpace(part)
+		switch code, err := strconv.Atoi(part); {
+		case part == "":
+		case err == nil && http.StatusText(code) != "":
+			codes = append(codes, uint32(code))
+		case retryConditions[part]:
+			known = append(known, part)
+		default:
+			unknown = append(unknown, part)
+		}
+	}
+	if len(codes) > 0 && !slices.Contains(known, "retriable-status-codes") {
+		known = append(known, "retriable-status-codes")
+	}
+	return strings.Join(known, ","), codes, unknown
 }
 
 // previousHostsConfig is packed once and shared, like the filter configs.

@@ -90,7 +90,7 @@ http:
 		{name: "match-query", vs: []string{`
 hosts: [reviews]
 http:
-- match: [{queryParams: {debug: {exact: "1"}, id: {regex: "[0-9]+"}, flag: {}}}]
+- match: [{queryParams: {debug: {exact: "1"}, id: {regex: "[0-9]+"}, flag: {}, lang: {prefix: en}}}]
   route: [{destination: {host: ratings}}]
 - route: [{destination: {host: reviews}}]`}},
 		{name: "match-source", vs: []string{`

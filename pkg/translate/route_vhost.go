@@ -30,14 +30,16 @@ func meshVirtualHost(snap *model.Snapshot, p model.Proxy, svc *model.Service, po
 	return vh, problems
 }
 
-// defaultRoute sends everything to the service's cluster, with Istio's
-// default timeout and retries and the DestinationRule's hash key.
+// defaultRoute sends everything to the service's cluster, with the mesh
+// default timeout and retries (else Istio's) and the DestinationRule's hash
+// key. As in Istio, the hash key does not take retries off the
+// previous_hosts predicate here.
 func (rb *routeBuilder) defaultRoute(svc *model.Service, port model.Port) *routev3.Route {
 	d := destination{cluster: ClusterName(Outbound, port.Number, "", svc.Hostname), svc: svc, port: port.Number}
 	action := &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: d.cluster}}
 	rb.setTimeout(action, nil, origin{})
 	action.HashPolicy = rb.hashPolicies([]destination{d})
-	action.RetryPolicy, _ = rb.retryPolicy(nil, len(action.HashPolicy) > 0, origin{})
+	action.RetryPolicy, _ = rb.retryPolicy(nil, false, origin{})
 	return &routev3.Route{
 		Name:   "default",
 		Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},

@@ -38,19 +38,27 @@ func tcpProxyToCluster(statPrefix, cluster string) *listenerv3.Filter {
 
 // tcpProxy builds the tcp_proxy filter for the destinations of one tcp or
 // tls route at field (for example "spec.tcp[0].route"). ok is false when
-// the route is left out: Istio requires the weights of several
-// destinations to sum to 100.
+// the route is left out: its weights cannot split traffic (see
+// checkWeights). Weights not adding up to 100 split it in proportion, as
+// in Istio, and are reported.
 func (c *l4Context) tcpProxy(vs *model.BoundVirtualService, field string, dests []*networking.RouteDestination, listenPort uint32) (f *listenerv3.Filter, problems []model.Problem, ok bool) {
 	if len(dests) == 0 {
 		return nil, []model.Problem{vsProblem(vs, field, "at least one destination is required")}, false
 	}
-	if len(dests) > 1 {
-		sum := uint32(0)
-		for _, d := range dests {
-			sum += uint32(d.GetWeight())
+	if len(dests) == 1 {
+		if w := dests[0].GetWeight(); w != 0 && w != 100 {
+			problems = append(problems, vsProblem(vs, field+"[0].weight", fmt.Sprintf("%d has no effect: the only destination gets all connections", w)))
 		}
-		if sum != 100 {
-			return nil, []model.Problem{vsProblem(vs, field, fmt.Sprintf("destination weights sum to %d, not 100; the route is ignored", sum))}, false
+	} else {
+		weights := make([]int32, len(dests))
+		for i, d := range dests {
+			weights[i] = d.GetWeight()
+		}
+		if at, err := checkWeights(weights); err != nil {
+			return nil, []model.Problem{vsProblem(vs, field+at, err.Error()+"; the route is ignored")}, false
+		}
+		if msg := weightsShare(weights); msg != "" {
+			problems = append(problems, vsProblem(vs, field, msg))
 		}
 	}
 	type weighted struct {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,10 +49,14 @@ func TestTCPProxyDestinations(t *testing.T) {
 		weighted []string // "cluster=weight"
 		problem  string   // substring of the one expected problem's field
 	}{
-		{name: "single destination ignores its weight", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "", 30)}, ok: true, cluster: "outbound|3306||mysql.default.svc.cluster.local"},
+		{name: "single destination ignores its weight", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "", 30)}, ok: true, cluster: "outbound|3306||mysql.default.svc.cluster.local", problem: "spec.tcp[0].route[0].weight"},
+		{name: "single destination without weight", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "", 0)}, ok: true, cluster: "outbound|3306||mysql.default.svc.cluster.local"},
 		{name: "weights", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", 80), fxRouteTo("mysql", 0, "v2", 20)}, ok: true, weighted: []string{v1 + "=80", v2 + "=20"}},
 		{name: "zero weight is dropped", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", 100), fxRouteTo("mysql", 0, "v2", 0)}, ok: true, cluster: v1},
-		{name: "weights must sum to 100", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", 50), fxRouteTo("mysql", 0, "v2", 40)}, problem: "spec.tcp[0].route"},
+		{name: "weights not adding up to 100 split in proportion", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", 50), fxRouteTo("mysql", 0, "v2", 40)}, ok: true, weighted: []string{v1 + "=50", v2 + "=40"}, problem: "spec.tcp[0].route"},
+		{name: "all weights 0", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", 0), fxRouteTo("mysql", 0, "v2", 0)}, problem: "spec.tcp[0].route"},
+		{name: "negative weight", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", 110), fxRouteTo("mysql", 0, "v2", -10)}, problem: "spec.tcp[0].route[1].weight"},
+		{name: "weights beyond what proxies accept", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v1", math.MaxInt32), fxRouteTo("mysql", 0, "v2", math.MaxInt32), fxRouteTo("mysql", 0, "", 2)}, problem: "spec.tcp[0].route"},
 		{name: "unknown host goes to the black hole", dests: []*networking.RouteDestination{fxRouteTo("nope", 3306, "", 0)}, ok: true, cluster: BlackHoleCluster, problem: "destination.host"},
 		{name: "unknown subset goes to the black hole", dests: []*networking.RouteDestination{fxRouteTo("mysql", 0, "v3", 0)}, ok: true, cluster: BlackHoleCluster, problem: "destination.subset"},
 		{name: "several ports need one named", dests: []*networking.RouteDestination{fxRouteTo("redis", 0, "", 0)}, ok: true, cluster: BlackHoleCluster, problem: "destination.port"},
