@@ -31,18 +31,29 @@ build: ## Build bin/loom (and bin/grpcecho, the demo's gRPC sample app).
 k8s-binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok (cached outside the checkout).
 	@assets=$$(hack/k8s-binaries.sh) && mkdir -p $(LOCALBIN) && ln -sfn "$$assets" $(LOCALBIN)/k8s
 
+# The packages where concurrency lives run under the race detector; the tests that drive the
+# real binaries and clients (test/...) run without it. Both in a random order.
+RACE_PACKAGES = ./pkg/... ./internal/... ./controllers/...
+OTHER_PACKAGES = . ./api/... ./test/...
+
 .PHONY: test
-test: k8s-binaries ## Run unit and integration tests against a real local Kubernetes.
-	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: k8s-binaries ## Run unit and integration tests against a real local Kubernetes (race detector on pkg, internal, controllers).
+	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -count=1 -shuffle=on -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
+	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -count=1 -shuffle=on -timeout $(TEST_TIMEOUT) $(OTHER_PACKAGES)
 
 .PHONY: bench
-bench: k8s-binaries ## Run the Go benchmarks, then the scale benchmark (see bench-scale).
+bench: k8s-binaries ## Run the Go benchmarks, then the scale benchmark (see bench-scale), then the soak (see bench-soak).
 	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -run '^$$' -bench . -benchmem ./...
 	$(MAKE) --no-print-directory bench-scale
+	$(MAKE) --no-print-directory bench-soak
 
 .PHONY: bench-scale
 bench-scale: k8s-binaries ## Scale benchmark: loom vs a go-control-plane server vs istiod (ARGS="--services 1000 --clients 1000 --peers baseline,istiod"; istiod's first build ~7 min).
 	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go run ./test/bench/scale $(ARGS)
+
+.PHONY: bench-soak
+bench-soak: k8s-binaries ## Soak: loom discovery under config, endpoint and proxy churn for SOAK_ARGS="--duration 3m"; fails if RSS or goroutines grow beyond their bounds.
+	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go run ./test/bench/soak $(SOAK_ARGS)
 
 .PHONY: demo
 demo: build k8s-binaries ## Start a local cluster, run the operator and apply the sample MeshOperator (Ctrl-C stops everything).

@@ -5,12 +5,16 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
+	networking "istio.io/api/networking/v1alpha3"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/yaml"
 
 	"loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/internal/discovery"
 	"loom.dev/loom/internal/version"
+	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/translate"
 )
 
 func newDiscoveryCommand() *cobra.Command {
@@ -25,11 +29,9 @@ func newDiscoveryCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if meshConfig != "" {
-				mc, err := readMeshConfig(meshConfig)
-				if err != nil {
+				if err := applyMeshConfig(&opts, meshConfig); err != nil {
 					return err
 				}
-				opts.RegistryOnly = mc.OutboundTrafficPolicy == "REGISTRY_ONLY"
 			}
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
@@ -49,10 +51,44 @@ func newDiscoveryCommand() *cobra.Command {
 	f.StringVar(&opts.MonitoringAddress, "monitoring-address", ":15014", "Address of /metrics, /ready and /debug/*")
 	f.StringVar(&opts.DomainSuffix, "domain-suffix", "cluster.local", "Kubernetes cluster domain")
 	f.StringVar(&opts.RootNamespace, "root-namespace", rootNamespace, "Namespace of mesh-wide defaults (Sidecar, DestinationRule); defaults to $POD_NAMESPACE")
-	f.StringVar(&meshConfig, "mesh-config", "", "Mesh configuration file written by the operator (read at start: outboundTrafficPolicy)")
+	f.StringVar(&meshConfig, "mesh-config", "", "Mesh configuration file written by the operator (read at start: outboundTrafficPolicy, defaultTimeout, defaultRetries)")
 	f.StringVar(&opts.Revision, "revision", "", "Control-plane revision this instance belongs to; proxies of another revision (ISTIO_REVISION) are counted and logged")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
 	return cmd
+}
+
+// applyMeshConfig sets the options the mesh config file at path decides:
+// outboundTrafficPolicy, defaultTimeout and defaultRetries. Its other
+// fields are not honoured by discovery yet.
+func applyMeshConfig(opts *discovery.Options, path string) error {
+	mc, err := readMeshConfig(path)
+	if err != nil {
+		return err
+	}
+	opts.RegistryOnly = mc.OutboundTrafficPolicy == "REGISTRY_ONLY"
+	opts.RouteDefaults = routeDefaults(mc)
+	if err := translate.CheckRouteDefaults(opts.RouteDefaults); err != nil {
+		return fmt.Errorf("mesh config %s: %w", path, err)
+	}
+	return nil
+}
+
+// routeDefaults converts the mesh config's defaultTimeout and
+// defaultRetries to the route defaults of the model; defaultRetries means
+// what Istio's defaultHttpRetryPolicy means (an empty retryOn keeps Istio's
+// default conditions).
+func routeDefaults(mc *v1alpha1.MeshConfigSpec) model.RouteDefaults {
+	var out model.RouteDefaults
+	if mc.DefaultTimeout != nil {
+		out.Timeout = durationpb.New(mc.DefaultTimeout.Duration)
+	}
+	if r := mc.DefaultRetries; r != nil {
+		out.Retries = &networking.HTTPRetry{Attempts: r.Attempts, RetryOn: r.RetryOn}
+		if r.PerTryTimeout != nil {
+			out.Retries.PerTryTimeout = durationpb.New(r.PerTryTimeout.Duration)
+		}
+	}
+	return out
 }
 
 func readMeshConfig(path string) (*v1alpha1.MeshConfigSpec, error) {

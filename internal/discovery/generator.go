@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -11,7 +12,10 @@ import (
 
 	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/translate"
+	"loom.dev/loom/pkg/xds"
 )
+
+var _ xds.ViewRemover = (*generator)(nil)
 
 // generator connects the xDS server to the model: it names the view a node
 // sees and translates the current snapshot for it.
@@ -27,9 +31,10 @@ type generator struct {
 	revision string
 	log      logr.Logger
 
-	mu     sync.Mutex
-	views  map[string]model.Proxy
-	warned map[string]bool // foreign revisions already logged
+	mu        sync.Mutex
+	views     map[string]model.Proxy
+	viewsPeak int             // most views held since views was last reallocated
+	warned    map[string]bool // foreign revisions already logged
 }
 
 func (g *generator) ViewKey(node *corev3.Node) (string, error) {
@@ -51,6 +56,7 @@ func (g *generator) ViewKey(node *corev3.Node) (string, error) {
 		// The first proxy of a view stands for all of them; only its IPs
 		// could differ, and those are part of the key when they matter.
 		g.views[key] = p
+		g.viewsPeak = max(g.viewsPeak, len(g.views))
 	}
 	g.mu.Unlock()
 	return key, nil
@@ -67,9 +73,36 @@ func (g *generator) Generate(key string) (map[string][]types.Resource, error) {
 	start := time.Now()
 	res, problems := translate.ForProxy(snap, p)
 	g.metrics.translation.Observe(time.Since(start).Seconds())
-	g.problems.replace("view "+key, problems)
+	g.problems.replace(viewSource(key), problems)
+	// A view removed while it was translated must not come back as a
+	// problems source; removal and this check both hold g.mu.
+	g.mu.Lock()
+	if _, ok := g.views[key]; !ok {
+		g.problems.drop(viewSource(key))
+	}
+	g.mu.Unlock()
 	return res, nil
 }
+
+// ViewRemoved implements xds.ViewRemover: no proxy needs the view any more,
+// so its proxy and its problems are forgotten. A later proxy with the same
+// key registers it again through ViewKey.
+func (g *generator) ViewRemoved(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.views, key)
+	g.problems.drop(viewSource(key))
+	// Go maps keep their buckets after deletes: after a churn of many
+	// views (a rollout of many label sets), start a smaller one.
+	if g.viewsPeak >= 64 && len(g.views) < g.viewsPeak/4 {
+		views := make(map[string]model.Proxy, len(g.views))
+		maps.Copy(views, g.views)
+		g.views, g.viewsPeak = views, len(views)
+	}
+}
+
+// viewSource names a view's translation problems on the problem log.
+func viewSource(key string) string { return "view " + key }
 
 // EndpointChanges implements xds.EndpointGenerator: the assignments of the
 // services whose EndpointSlices changed, from the model updated in place.

@@ -2,8 +2,10 @@ package discovery
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -48,5 +50,52 @@ func TestProxiesOfAnotherRevisionAreServedCountedAndLoggedOnce(t *testing.T) {
 func TestSameRevision(t *testing.T) {
 	if !sameRevision("", "default") || !sameRevision("canary", "canary") || sameRevision("canary", "") {
 		t.Error(`"" and "default" are the default revision; others compare as written`)
+	}
+}
+
+func TestViewRemovedForgetsTheViewAndItsProblems(t *testing.T) {
+	m := newMetrics(nil)
+	snaps := &snapshots{current: model.Build(model.Input{})}
+	g := &generator{ctx: context.Background(), snapshots: snaps, metrics: m, problems: newProblemLog(logr.Discard(), m),
+		log: logr.Discard(), views: map[string]model.Proxy{}, warned: map[string]bool{}}
+	keys := map[string]bool{}
+	for i := range 200 {
+		n := node(t, fmt.Sprintf("sidecar~10.1.0.1~web-%d.web~web.svc.cluster.local", i),
+			map[string]any{"LABELS": map[string]any{"app": "web", "pod-template-hash": fmt.Sprint(i)}})
+		key, err := g.ViewKey(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Generate(key); err != nil {
+			t.Fatal(err)
+		}
+		keys[key] = true
+	}
+	if len(keys) != 200 || len(g.views) != 200 || len(g.problems.sources) != 200 {
+		t.Fatalf("%d keys, %d views, %d problem sources; want 200 of each (one per label set)", len(keys), len(g.views), len(g.problems.sources))
+	}
+	var one string
+	for k := range keys {
+		one = k
+		break
+	}
+	g.problems.replace(viewSource(one), []model.Problem{{Kind: "VirtualService", Meta: model.Meta{Namespace: "web", Name: "vs"}, Field: "spec.http[0]", Message: "bad"}})
+	if got := testutil.ToFloat64(m.problems); got != 1 {
+		t.Fatalf("problems gauge = %v, want 1", got)
+	}
+
+	for k := range keys {
+		g.ViewRemoved(k)
+	}
+	if len(g.views) != 0 || len(g.problems.sources) != 0 || len(g.problems.list()) != 0 {
+		t.Fatalf("left behind: %d views, %d problem sources, problems %v", len(g.views), len(g.problems.sources), g.problems.list())
+	}
+	if got := testutil.ToFloat64(m.problems); got != 0 {
+		t.Fatalf("problems gauge = %v after the view is gone", got)
+	}
+	// A removed view's Generate (a push that started before the removal)
+	// fails and leaves no problems source behind.
+	if _, err := g.Generate(one); err == nil || len(g.problems.sources) != 0 {
+		t.Fatalf("Generate of a removed view: err %v, %d sources", err, len(g.problems.sources))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,48 +56,17 @@ func readInputs(ctx context.Context, r client.Reader, mesh model.Input) (model.I
 		}
 		in.Services = append(in.Services, converted)
 	}
-	if err := readIstio(ctx, r, &in); err != nil {
+	istioProblems, err := readIstio(ctx, r, &in)
+	if err != nil {
 		return in, nil, err
 	}
+	problems = append(problems, istioProblems...)
 	creds, err := readCredentials(ctx, r, in.Gateways)
 	if err != nil {
 		return in, nil, err
 	}
 	in.Credentials = creds
 	return in, problems, nil
-}
-
-func readIstio(ctx context.Context, r client.Reader, in *model.Input) error {
-	var vss networkingv1.VirtualServiceList
-	var drs networkingv1.DestinationRuleList
-	var gws networkingv1.GatewayList
-	var scs networkingv1.SidecarList
-	var ses networkingv1.ServiceEntryList
-	var wes networkingv1.WorkloadEntryList
-	for _, l := range []client.ObjectList{&vss, &drs, &gws, &scs, &ses, &wes} {
-		if err := r.List(ctx, l); err != nil {
-			return fmt.Errorf("list %T: %w", l, err)
-		}
-	}
-	for _, o := range vss.Items {
-		in.VirtualServices = append(in.VirtualServices, convertVirtualService(o))
-	}
-	for _, o := range drs.Items {
-		in.DestinationRules = append(in.DestinationRules, convertDestinationRule(o))
-	}
-	for _, o := range gws.Items {
-		in.Gateways = append(in.Gateways, convertGateway(o))
-	}
-	for _, o := range scs.Items {
-		in.Sidecars = append(in.Sidecars, convertSidecar(o))
-	}
-	for _, o := range ses.Items {
-		in.ServiceEntries = append(in.ServiceEntries, convertServiceEntry(o))
-	}
-	for _, o := range wes.Items {
-		in.WorkloadEntries = append(in.WorkloadEntries, convertWorkloadEntry(o))
-	}
-	return nil
 }
 
 // readCredentials reads only the Secrets Gateways name: a gateway's

@@ -5,8 +5,14 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"loom.dev/loom/pkg/model"
 )
@@ -15,6 +21,8 @@ import (
 // from it and the generator that translates them for each view.
 type pipeline struct {
 	cache     cache.Cache
+	istio     istioWatch
+	refresher *modelRefresher
 	generator *generator
 }
 
@@ -27,15 +35,31 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCache(ctx, cfg, scheme)
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("REST mapper: %w", err)
+	}
+	c, err := newCache(ctx, cfg, scheme, mapper, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	clientset, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics(reg)
+	istio := newIstioInputs(istioKinds())
 	problems := newProblemLog(opts.Logger, m)
+	events := newProblemEvents(eventRecorder(ctx, clientset, scheme), c, istio, opts.Logger.WithName("events"))
+	problems.appeared = events.notify
+	go events.run(ctx)
 	snaps := &snapshots{
-		reader:  c,
-		mesh:    model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly},
+		reader:  &inputReader{Reader: c, istio: istio},
+		mesh:    model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly, RouteDefaults: opts.RouteDefaults},
 		log:     opts.Logger,
 		metrics: m,
 		reports: problems,
@@ -43,17 +67,29 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	snaps.markDirty()
 	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,
 		views: map[string]model.Proxy{}, warned: map[string]bool{}}
-	return &pipeline{cache: c, generator: gen}, nil
+	refresher := newModelRefresher()
+	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })
+	return &pipeline{cache: c, istio: istioWatch{inputs: istio, mapper: mapper, log: opts.Logger}, refresher: refresher, generator: gen}, nil
+}
+
+// eventRecorder records Events through the API server until ctx is done;
+// sending happens in the background and never blocks the caller.
+func eventRecorder(ctx context.Context, clientset kubernetes.Interface, scheme *runtime.Scheme) record.EventRecorder {
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clientset.CoreV1().Events("")})
+	go func() { <-ctx.Done(); b.Shutdown() }()
+	return b.NewRecorder(scheme, corev1.EventSource{Component: "loom-discovery"})
 }
 
 // watch registers the event handlers: every add, update or delete marks the
-// model stale and calls changed; an EndpointSlice change also calls
-// endpointsChanged (if not nil) once noted for the quick endpoint update.
+// model stale, has it rebuilt soon and calls changed; an EndpointSlice
+// change also calls endpointsChanged (if not nil) once noted for the quick
+// endpoint update.
 func (p *pipeline) watch(ctx context.Context, changed, endpointsChanged func()) error {
 	snaps := p.generator.snapshots
 	slice := func(string) {}
 	if endpointsChanged != nil {
 		slice = func(key string) { snaps.noteEndpoints(key); endpointsChanged() }
 	}
-	return watch(ctx, p.cache, func() { snaps.markDirty(); changed() }, slice)
+	return watch(ctx, p.cache, p.istio, func() { snaps.markDirty(); p.refresher.changed(); changed() }, slice)
 }

@@ -16,6 +16,9 @@ import (
 type problemLog struct {
 	log     logr.Logger
 	metrics *metrics
+	// appeared, if set, is called with each problem new to its source, or
+	// found again in a new generation of its object.
+	appeared func(model.Problem)
 
 	mu      sync.Mutex
 	sources map[string]map[string]model.Problem // source -> text -> problem
@@ -32,6 +35,14 @@ func (l *problemLog) replace(source string, problems []model.Problem) {
 	for _, p := range problems {
 		next[p.Error()] = p
 	}
+	var appeared []model.Problem
+	defer func() { // after the lock is released
+		if l.appeared != nil {
+			for _, p := range appeared {
+				l.appeared(p)
+			}
+		}
+	}()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	known := map[string]bool{}
@@ -44,7 +55,11 @@ func (l *problemLog) replace(source string, problems []model.Problem) {
 		}
 	}
 	for text, p := range next {
-		if _, old := l.sources[source][text]; !old && !known[text] {
+		before, old := l.sources[source][text]
+		if !old || before.Meta.Generation != p.Meta.Generation {
+			appeared = append(appeared, p)
+		}
+		if !old && !known[text] {
 			l.log.Info("invalid configuration skipped", "kind", p.Kind, "object", p.Meta.String(), "field", p.Field, "problem", p.Message)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"k8s.io/client-go/rest"
 
+	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/xds"
 )
 
@@ -32,6 +33,8 @@ type Options struct {
 	RootNamespace string
 	// RegistryOnly is the mesh config's outboundTrafficPolicy REGISTRY_ONLY.
 	RegistryOnly bool
+	// RouteDefaults are the mesh config's defaultTimeout and defaultRetries.
+	RouteDefaults model.RouteDefaults
 	// Revision is this control plane's revision ("" or "default": the default one).
 	Revision string
 	Logger   logr.Logger

@@ -3,10 +3,11 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"net/http"
 
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -17,24 +18,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Scheme holds the kinds discovery reads.
+// Scheme holds the typed kinds discovery reads; Istio's are read as
+// unstructured objects (see istioKind).
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, networkingv1.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// watchedKinds are the objects whose changes trigger a push.
+// watchedKinds are the Kubernetes objects whose changes trigger a push;
+// the Istio kinds are watched by istioWatch.
 func watchedKinds() []client.Object {
-	return []client.Object{
-		&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Pod{}, &corev1.Node{}, &corev1.Secret{},
-		&networkingv1.VirtualService{}, &networkingv1.DestinationRule{}, &networkingv1.Gateway{},
-		&networkingv1.Sidecar{}, &networkingv1.ServiceEntry{}, &networkingv1.WorkloadEntry{},
-	}
+	return []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Pod{}, &corev1.Node{}, &corev1.Secret{}}
 }
 
 // sliceServiceIndex indexes EndpointSlices by the name of their Service.
@@ -42,9 +39,11 @@ const sliceServiceIndex = "loom.service-name"
 
 // newCache builds an informer cache that hands out its own objects (the
 // model only reads them) and keeps only the pod fields discovery uses.
-func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (cache.Cache, error) {
+func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, mapper apimeta.RESTMapper, httpClient *http.Client) (cache.Cache, error) {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:                       scheme,
+		Mapper:                       mapper,
+		HTTPClient:                   httpClient,
 		DefaultUnsafeDisableDeepCopy: ptr.To(true),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}:  {Transform: trimPod},
@@ -66,7 +65,7 @@ func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (ca
 // watch calls changed after every add, update or delete of a watched kind,
 // and also slice with the namespace/name of the Service an EndpointSlice
 // belongs to, for every EndpointSlice change.
-func watch(ctx context.Context, c cache.Cache, changed func(), slice func(serviceKey string)) error {
+func watch(ctx context.Context, c cache.Cache, istio istioWatch, changed func(), slice func(serviceKey string)) error {
 	handler := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { changed() },
 		UpdateFunc: func(any, any) { changed() },
@@ -98,7 +97,8 @@ func watch(ctx context.Context, c cache.Cache, changed func(), slice func(servic
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}
 	}
-	return nil
+	istio.cache, istio.handler, istio.changed = c, handler, changed
+	return istio.start(ctx)
 }
 
 // sliceServiceKey is namespace/name of the Service an EndpointSlice (or

@@ -20,6 +20,7 @@ type sotwClient struct {
 	resps  chan *discoveryv3.DiscoveryResponse
 	errc   chan error
 	first  bool
+	cancel context.CancelFunc // ends the stream, as a disconnecting proxy does
 }
 
 func (e *testEnv) sotw(nodeID, view string) *sotwClient {
@@ -31,7 +32,7 @@ func (e *testEnv) sotw(nodeID, view string) *sotwClient {
 		e.t.Fatal(err)
 	}
 	c := &sotwClient{t: e.t, stream: s, node: &corev3.Node{Id: nodeID, Cluster: view},
-		resps: make(chan *discoveryv3.DiscoveryResponse, 100), errc: make(chan error, 1), first: true}
+		resps: make(chan *discoveryv3.DiscoveryResponse, 100), errc: make(chan error, 1), first: true, cancel: cancel}
 	go func() {
 		for {
 			r, err := s.Recv()

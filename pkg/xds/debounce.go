@@ -85,6 +85,9 @@ func (s *Server) run(ctx context.Context) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	backoff := s.full.max
+	sweep := time.NewTimer(time.Hour) // drops idle views once their grace period is over
+	sweep.Stop()
+	sweepArmed := false
 
 	// A view without any snapshot (its first Generate failed) leaves its
 	// proxies with nothing at all, so it is retried with backoff instead of
@@ -105,6 +108,7 @@ func (s *Server) run(ctx context.Context) {
 			s.full.timer.Stop()
 			s.endpoints.timer.Stop()
 			retry.Stop()
+			sweep.Stop()
 			return
 		case <-s.readyCh:
 			s.full.reset()
@@ -135,6 +139,17 @@ func (s *Server) run(ctx context.Context) {
 			schedule(s.pushNew())
 		case <-retry.C:
 			schedule(s.pushNew())
+		case <-s.idleCh:
+			if !sweepArmed {
+				sweepArmed = true
+				sweep.Reset(s.grace)
+			}
+		case <-sweep.C:
+			sweepArmed = false
+			if next := s.dropIdleViews(time.Now()); next > 0 {
+				sweepArmed = true
+				sweep.Reset(next)
+			}
 		}
 	}
 }

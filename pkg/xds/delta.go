@@ -25,6 +25,7 @@ func (h *deltaStream) onRequest(req *discoveryv3.DeltaDiscoveryRequest) error {
 	}
 	if first && len(req.GetInitialResourceVersions()) > 0 {
 		ts.initial = maps.Clone(req.GetInitialResourceVersions())
+		h.resumes(ts, t)
 	}
 	// Unlike SotW, subscription changes are honored whatever the nonce.
 	ts.want.merge(ts.sub.applyDelta(req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe(), first, h.view.typeSet(t)))
@@ -42,7 +43,7 @@ func (h *deltaStream) respond(r typeRound) (any, bool) {
 		return nil, false
 	}
 	resp := &discoveryv3.DeltaDiscoveryResponse{
-		SystemVersionInfo: r.version, Resources: resources, RemovedResources: removed, TypeUrl: r.typeURL, Nonce: r.record(len(resources)),
+		SystemVersionInfo: r.version, Resources: resources, RemovedResources: removed, TypeUrl: r.typeURL, Nonce: r.record(len(resources), resources),
 	}
 	var body []byte
 	if enc != nil {
@@ -66,6 +67,14 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 		// (initial_resource_versions; nothing if it said nothing).
 		known := ts.initial
 		ts.initial = nil
+		// Resources the node rejected before this stream count as held at
+		// the rejected version, so they are not sent again (see rejections).
+		if w := withheldDelta(ts.rejected, known, set.versionOf); w != nil {
+			maps.Copy(known, w)
+			info := ts.rejected.info
+			ts.nack = &info
+		}
+		ts.rejected = nil
 		consider := func(n string, explicit bool) {
 			r := set.get(n)
 			v, had := known[n]

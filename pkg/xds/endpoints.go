@@ -32,7 +32,7 @@ func (s *Server) pushEndpoints(triggered time.Time) {
 		return
 	}
 	var views []*view
-	for _, v := range s.activeViews() {
+	for _, v := range s.watchedViews() {
 		if v.snapshot() != nil {
 			views = append(views, v)
 		}
@@ -41,7 +41,13 @@ func (s *Server) pushEndpoints(triggered time.Time) {
 		return
 	}
 	s.push("endpoints", triggered, views, func(v *view, m *marshaler) viewResult {
+		if v.gone.Load() {
+			return viewResult{}
+		}
 		list, err := recovering("endpoint generator", func() ([]types.Resource, error) { return build(v.key) })
+		if err != nil && v.gone.Load() {
+			return viewResult{}
+		}
 		if err != nil {
 			s.log.Error(err, "endpoint update failed; the full push follows", "view", v.key)
 			return viewResult{err: err}

@@ -70,7 +70,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"type"}),
 		views: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loom_xds_views",
-			Help: "Views with at least one connected stream.",
+			Help: "Views held: those with a connected stream, and those whose last stream closed less than the grace period ago with no push since.",
 		}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loom_xds_invalid_resources_total",

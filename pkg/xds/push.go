@@ -42,7 +42,7 @@ func (s *Server) pushAll(reason string, triggered time.Time) bool {
 	if !s.ready.Load() {
 		return true
 	}
-	return s.push(reason, triggered, s.activeViews(), s.generateView)
+	return s.push(reason, triggered, s.watchedViews(), s.generateView)
 }
 
 // pushNew generates the views that have never been generated.
@@ -101,6 +101,9 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, gen fun
 	complete := true
 	for i, v := range views {
 		r := results[i]
+		if v.gone.Load() {
+			continue // dropped while this push ran
+		}
 		if r.err != nil {
 			st.GenerateErrors++
 			if v.snapshot() == nil {
@@ -140,8 +143,14 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, gen fun
 // generateView generates and marshals one view. It returns a nil snapshot
 // when nothing changed.
 func (s *Server) generateView(v *view, m *marshaler) viewResult {
+	if v.gone.Load() {
+		return viewResult{}
+	}
 	start := time.Now()
 	gen, err := s.callGenerate(v.key)
+	if err != nil && v.gone.Load() {
+		return viewResult{} // the generator forgot the view meanwhile; nobody needs it
+	}
 	if err != nil {
 		s.metrics.generateErrors.Inc()
 		s.log.Error(err, "generate failed; the view keeps its last good resources", "view", v.key)

@@ -294,30 +294,3 @@ func TestConvergenceMeasured(t *testing.T) {
 		t.Fatalf("result = %q, want nacked", st.ConvergenceResult)
 	}
 }
-
-func TestViewLifecycle(t *testing.T) {
-	e := startEnv(t, true)
-	e.gen.set("v", cdsType, clusters(1, 0)...)
-	ctx, cancel := context.WithCancel(context.Background())
-	f := serveFakeSotw(ctx, e.srv, false)
-	f.reqs <- &discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "x", Cluster: "v"}, TypeUrl: cdsType}
-	recvFake(t, f.resps)
-	if got := e.srv.PushStatus().Reason; got != "new_view" {
-		t.Fatalf("a proxy of a new view after SetReady: push reason %q", got)
-	}
-	cancel()
-	waitFor(t, "view dropped", func() bool {
-		e.srv.mu.Lock()
-		defer e.srv.mu.Unlock()
-		return len(e.srv.views) == 0 && len(e.srv.streams) == 0
-	})
-	if got := testutil.ToFloat64(e.srv.metrics.proxies.WithLabelValues("sotw")); got != 0 {
-		t.Fatalf("connected proxies = %v after disconnect", got)
-	}
-	// A push without views generates nothing.
-	calls := e.gen.callCount("v")
-	e.trigger()
-	if got := e.gen.callCount("v"); got != calls {
-		t.Fatal("a view without proxies was regenerated")
-	}
-}

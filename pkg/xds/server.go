@@ -8,6 +8,10 @@
 // Any (and delta Resource) messages are shared by every response of every
 // stream. Each stream remembers the snapshot it was last brought up to date
 // with and is sent only what changed since.
+//
+// A view lives while streams watch it and for a grace period after its last
+// stream closed; then it is dropped and a Generator that is a ViewRemover is
+// told to forget it.
 package xds
 
 import (
@@ -24,8 +28,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Generator is implemented by the discovery side. Generate may be called
@@ -48,8 +50,18 @@ type Options struct {
 	// EndpointGenerator): default 5ms and 100ms.
 	EndpointDebounceQuiet time.Duration
 	EndpointDebounceMax   time.Duration
-	Logger                logr.Logger
-	Registerer            prometheus.Registerer // nil: metrics are kept but not registered
+	// ViewGracePeriod keeps a view whose last stream closed for this long,
+	// or until the next push that would regenerate it, so that a proxy that
+	// reconnects meanwhile is answered at once instead of causing a
+	// regenerate; then the view is dropped and a ViewRemover Generator is
+	// told. Default 10s; negative drops a view as soon as its last stream
+	// closes.
+	ViewGracePeriod time.Duration
+	// NackMemory is how long a node's NACK is remembered across reconnects
+	// (see rejections). Default 10m.
+	NackMemory time.Duration
+	Logger     logr.Logger
+	Registerer prometheus.Registerer // nil: metrics are kept but not registered
 }
 
 // Server is an ADS server. Create it with NewServer.
@@ -60,6 +72,9 @@ type Server struct {
 	log     logr.Logger
 	metrics *metrics
 	nacks   *nackLog
+	// rejected remembers NACKs per node across reconnects.
+	rejected *rejections
+	grace    time.Duration // Options.ViewGracePeriod
 
 	ready     atomic.Bool
 	started   atomic.Bool
@@ -69,11 +84,17 @@ type Server struct {
 	lastEndpointPush atomic.Pointer[pushRecord]
 	readyCh          chan struct{}
 	newViewCh        chan struct{}
+	idleCh           chan struct{} // a view lost its last stream
 
-	mu       sync.Mutex
-	views    map[string]*view
-	streams  map[uint64]*stream
-	streamID uint64
+	mu    sync.Mutex
+	views map[string]*view // including idle ones, until dropped
+	// viewsPeak is the most views held since views was last shrunk.
+	viewsPeak int
+	streams   map[uint64]*stream
+	streamID  uint64
+	// removals counts views dropped; it is written under mu and read
+	// without it before ViewKey (see openStream).
+	removals atomic.Uint64
 
 	pushSeq      atomic.Uint64
 	pushCount    atomic.Int64
@@ -99,6 +120,12 @@ func NewServer(opts Options) *Server {
 	if opts.EndpointDebounceMax <= 0 {
 		opts.EndpointDebounceMax = 100 * time.Millisecond
 	}
+	if opts.ViewGracePeriod == 0 {
+		opts.ViewGracePeriod = 10 * time.Second
+	}
+	if opts.NackMemory <= 0 {
+		opts.NackMemory = 10 * time.Minute
+	}
 	m := newMetrics(opts.Registerer)
 	return &Server{
 		gen:       opts.Generator,
@@ -107,8 +134,11 @@ func NewServer(opts Options) *Server {
 		log:       opts.Logger,
 		metrics:   m,
 		nacks:     newNackLog(opts.Logger, m),
+		rejected:  newRejections(opts.NackMemory),
+		grace:     opts.ViewGracePeriod,
 		readyCh:   make(chan struct{}, 1),
 		newViewCh: make(chan struct{}, 1),
+		idleCh:    make(chan struct{}, 1),
 		views:     map[string]*view{},
 		streams:   map[uint64]*stream{},
 	}
@@ -172,56 +202,6 @@ func (s *Server) DeltaAggregatedResources(ds discoveryv3.AggregatedDiscoveryServ
 	defer s.closeStream(st)
 	h := &deltaStream{stream: st, send: ds.SendMsg}
 	return serve(ds.Context(), st, first, ds.Recv, h.onRequest, h.sync)
-}
-
-// openStream resolves the node's view and attaches a new stream to it.
-func (s *Server) openStream(kind streamKind, node *corev3.Node) (*stream, error) {
-	if node == nil || node.GetId() == "" {
-		return nil, status.Error(codes.InvalidArgument, "the first request of a stream must carry a node with an id")
-	}
-	if s.gen == nil {
-		return nil, status.Error(codes.Unavailable, "xds server has no generator")
-	}
-	key, err := s.gen.ViewKey(node)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "node %q: %v", node.GetId(), err)
-	}
-	s.mu.Lock()
-	v := s.views[key]
-	if v == nil {
-		v = newView(key)
-		s.views[key] = v
-		s.metrics.views.Set(float64(len(s.views)))
-	}
-	s.streamID++
-	st := &stream{
-		srv: s, id: s.streamID, kind: kind, nodeID: node.GetId(), node: node, view: v,
-		connected: time.Now(), wakeCh: make(chan struct{}, 1), types: map[string]*typeState{},
-	}
-	s.streams[st.id] = st
-	v.add(st)
-	s.mu.Unlock()
-	s.metrics.proxies.WithLabelValues(string(kind)).Inc()
-	if s.ready.Load() && v.snapshot() == nil {
-		poke(s.newViewCh)
-	}
-	return st, nil
-}
-
-func (s *Server) closeStream(st *stream) {
-	s.mu.Lock()
-	delete(s.streams, st.id)
-	recs, empty := st.view.remove(st)
-	if empty && s.views[st.view.key] == st.view {
-		delete(s.views, st.view.key)
-		s.metrics.views.Set(float64(len(s.views)))
-	}
-	s.mu.Unlock()
-	releaseAll(recs)
-	st.mu.Lock()
-	st.release()
-	st.mu.Unlock()
-	s.metrics.proxies.WithLabelValues(string(st.kind)).Dec()
 }
 
 // Start runs the push loop until ctx is done.

@@ -20,7 +20,11 @@ func (h *sotwStream) onRequest(req *discoveryv3.DiscoveryRequest) error {
 		return errNoTypeURL()
 	}
 	h.mu.Lock()
-	ts, _ := h.typeState(t)
+	ts, first := h.typeState(t)
+	if first && req.GetVersionInfo() != "" {
+		ts.resumedFrom = req.GetVersionInfo()
+		h.resumes(ts, t)
+	}
 	if n := req.GetResponseNonce(); n != "" {
 		h.answer(t, ts, n, req.GetErrorDetail())
 	}
@@ -37,16 +41,42 @@ func (h *sotwStream) sync() error { return h.syncTypes(h.send, h.respond) }
 
 // respond builds the response of one type, if there is one to send.
 func (h *sotwStream) respond(r typeRound) (any, bool) {
+	if h.withhold(&r) {
+		return nil, false
+	}
 	resources, enc, ok := h.build(r.typeURL, r.ts, r.cur, r.change, r.all)
 	if !ok {
 		return nil, false
 	}
-	resp := &discoveryv3.DiscoveryResponse{VersionInfo: r.version, Resources: resources, TypeUrl: r.typeURL, Nonce: r.record(len(resources))}
+	resp := &discoveryv3.DiscoveryResponse{VersionInfo: r.version, Resources: resources, TypeUrl: r.typeURL, Nonce: r.record(len(resources), nil)}
 	var body []byte
 	if enc != nil {
 		body = enc.anys(resources)
 	}
 	return sotwOutgoing(resp, body), true
+}
+
+// withhold reports whether to skip the type because the node rejected its
+// current version before this stream (see rejections). The first response
+// after withholding carries the whole subscribed set, since the client
+// holds an older config than the diffs assume. A subscription change ends
+// the withholding: the client asks for something it has never had. Caller
+// holds h.mu.
+func (h *sotwStream) withhold(r *typeRound) bool {
+	ts := r.ts
+	if ts.rejected == nil {
+		return false
+	}
+	if withholdSotw(ts.rejected, ts.resumedFrom, r.version) && (!ts.withheld || ts.want.empty()) {
+		ts.withheld = true
+		ts.want = interest{}
+		info := ts.rejected.info
+		ts.nack = &info
+		return true
+	}
+	r.all = r.all || ts.withheld
+	ts.rejected, ts.withheld = nil, false
+	return false
 }
 
 // build returns the resources of one type to send, and whether to send a

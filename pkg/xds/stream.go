@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,6 +33,7 @@ type sentResponse struct {
 	version string
 	base    *snapshot // the snapshot the client is up to date with once it applies this
 	recs    []*pushRecord
+	delta   []*discoveryv3.Resource // a delta response's resources (nil for SotW)
 }
 
 // typeState is one stream's protocol state for one type URL.
@@ -48,6 +50,14 @@ type typeState struct {
 	ackedNonce, ackedVersion string
 	ackedBase                *snapshot
 	nack                     *nackInfo
+
+	// rejected is the node's earlier NACK of this type, looked up when the
+	// stream's first request of the type says the client holds an accepted
+	// config (see rejections); nil once it no longer applies.
+	rejected *rejection
+	// resumedFrom is the version_info of the first SotW request.
+	resumedFrom string
+	withheld    bool // a SotW response was withheld because of rejected
 }
 
 // stream is one ADS stream (SotW or delta). Its protocol state is written
@@ -99,7 +109,7 @@ func (st *stream) sortedTypes() []string {
 
 // record notes a response about to be sent and returns its nonce. Caller
 // holds st.mu.
-func (st *stream) record(ts *typeState, version string, resources int, cur *snapshot, recs []*pushRecord) string {
+func (st *stream) record(ts *typeState, version string, resources int, delta []*discoveryv3.Resource, cur *snapshot, recs []*pushRecord) string {
 	st.nonce++
 	nonce := strconv.FormatUint(st.nonce, 10)
 	if len(ts.pending) >= maxPending {
@@ -108,7 +118,7 @@ func (st *stream) record(ts *typeState, version string, resources int, cur *snap
 		}
 		ts.pending = append(ts.pending[:0], ts.pending[1:]...)
 	}
-	ts.pending = append(ts.pending, sentResponse{nonce: nonce, version: version, base: cur, recs: recs})
+	ts.pending = append(ts.pending, sentResponse{nonce: nonce, version: version, base: cur, recs: recs, delta: delta})
 	for _, r := range recs {
 		r.sent()
 	}
@@ -138,8 +148,10 @@ func (st *stream) answer(typeURL string, ts *typeState, nonce string, errDetail 
 	nack := errDetail != nil
 	if nack {
 		st.srv.nacks.record(st, typeURL, ts, last, errDetail.GetMessage())
+		st.srv.rejected.remember(st.nodeID, typeURL, rejectionOf(last, ts.nack))
 	} else {
 		ts.ackedNonce, ts.ackedVersion, ts.ackedBase = last.nonce, last.version, last.base
+		st.srv.rejected.acked(st.nodeID, typeURL, last.version)
 	}
 	for j, a := range answered {
 		for _, r := range a.recs {
@@ -222,10 +234,12 @@ type typeRound struct {
 	typeURL string
 	ts      *typeState
 	cur     *snapshot
-	change  *typeChange                // since the stream's base; nil if none
-	all     bool                       // the stream has been sent nothing yet
-	version string                     // of the type in cur
-	record  func(resources int) string // notes the response about to be sent, returns its nonce
+	change  *typeChange // since the stream's base; nil if none
+	all     bool        // the stream has been sent nothing yet
+	version string      // of the type in cur
+	// record notes the response about to be sent (delta: its resources)
+	// and returns its nonce.
+	record func(resources int, delta []*discoveryv3.Resource) string
 }
 
 // syncTypes brings the stream up to date with the view's current snapshot:
@@ -242,7 +256,9 @@ func (st *stream) syncTypes(send func(any) error, respond func(typeRound) (any, 
 	var out []sent
 	for _, t := range st.sortedTypes() {
 		r := typeRound{typeURL: t, ts: st.types[t], cur: cur, change: changes[t], all: all, version: cur.version(t)}
-		r.record = func(n int) string { return st.record(r.ts, r.version, n, cur, recs) }
+		r.record = func(n int, delta []*discoveryv3.Resource) string {
+			return st.record(r.ts, r.version, n, delta, cur, recs)
+		}
 		if msg, ok := respond(r); ok {
 			out = append(out, sent{typeURL: t, msg: msg})
 		}
@@ -270,4 +286,11 @@ func (st *stream) sendAll(out []sent, send func(any) error) error {
 		st.srv.metrics.responses.WithLabelValues(label, string(st.kind)).Inc()
 	}
 	return nil
+}
+
+// resumes looks up the node's earlier rejection of a type for a stream whose
+// first request of it says the client holds an accepted config. Caller
+// holds st.mu.
+func (st *stream) resumes(ts *typeState, typeURL string) {
+	ts.rejected = st.srv.rejected.lookup(st.nodeID, typeURL, time.Now())
 }

@@ -2,12 +2,20 @@ package xds
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // view is the resources one group of proxies sees (all nodes with the same
 // view key) and the streams currently watching it.
 type view struct {
 	key string
+	// idleSince is when the last stream closed (zero while streams are
+	// attached); guarded by Server.mu.
+	idleSince time.Time
+	// gone is set once the server dropped the view: a push that still
+	// holds it discards its result.
+	gone atomic.Bool
 
 	mu      sync.Mutex
 	snap    *snapshot // nil until first generated

@@ -164,7 +164,9 @@ func TestDeltaXDSSendsOnlyWhatChanged(t *testing.T) {
 	if got := pushesFor(t, "endpoints"); got <= endpointPushes {
 		t.Errorf("endpoint pushes: %v before the change, %v after; want more", endpointPushes, got)
 	}
-	if r := c.next(resourcev3.EndpointType, 2*time.Second); r != nil {
+	// Longer than the full push can take to follow: up to 1 s for the quick
+	// push's delivery plus the 1 s debounce maximum.
+	if r := c.next(resourcev3.EndpointType, 3*time.Second); r != nil {
 		t.Errorf("a second endpoint response after the change: %v removed %v", names(r.GetResources()), r.GetRemovedResources())
 	}
 

@@ -1,0 +1,107 @@
+package discovery
+
+import (
+	"slices"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"loom.dev/loom/pkg/istiocrds"
+	"loom.dev/loom/pkg/model"
+)
+
+// istioKind is one Istio API discovery watches. Enforced kinds are watched
+// as unstructured objects and decoded one by one, so an object the typed
+// client could not decode is skipped instead of stopping the whole watch;
+// the others are watched as metadata only, to report that they have no effect.
+type istioKind struct {
+	gvk schema.GroupVersionKind
+	// crd is the name of the CRD that serves the kind (plural.group).
+	crd string
+	// typed returns the empty istio.io/client-go object to decode into;
+	// nil for a kind Loom does not enforce yet.
+	typed func() runtime.Object
+	// add puts a decoded object into the model's input.
+	add func(*model.Input, runtime.Object)
+}
+
+func (k istioKind) enforced() bool { return k.typed != nil }
+
+// object is the empty object the cache watches for the kind.
+func (k istioKind) object() client.Object {
+	if !k.enforced() {
+		o := &metav1.PartialObjectMetadata{}
+		o.SetGroupVersionKind(k.gvk)
+		return o
+	}
+	o := &unstructured.Unstructured{}
+	o.SetGroupVersionKind(k.gvk)
+	return o
+}
+
+// enforcedIstioKinds are the kinds the model acts on.
+func enforcedIstioKinds() []istioKind {
+	gv := networkingv1.SchemeGroupVersion
+	kind := func(name, plural string, typed func() runtime.Object, add func(*model.Input, runtime.Object)) istioKind {
+		return istioKind{gvk: gv.WithKind(name), crd: plural + "." + gv.Group, typed: typed, add: add}
+	}
+	return []istioKind{
+		kind("VirtualService", "virtualservices", func() runtime.Object { return &networkingv1.VirtualService{} },
+			func(in *model.Input, o runtime.Object) {
+				in.VirtualServices = append(in.VirtualServices, convertVirtualService(o.(*networkingv1.VirtualService)))
+			}),
+		kind("DestinationRule", "destinationrules", func() runtime.Object { return &networkingv1.DestinationRule{} },
+			func(in *model.Input, o runtime.Object) {
+				in.DestinationRules = append(in.DestinationRules, convertDestinationRule(o.(*networkingv1.DestinationRule)))
+			}),
+		kind("Gateway", "gateways", func() runtime.Object { return &networkingv1.Gateway{} },
+			func(in *model.Input, o runtime.Object) {
+				in.Gateways = append(in.Gateways, convertGateway(o.(*networkingv1.Gateway)))
+			}),
+		kind("Sidecar", "sidecars", func() runtime.Object { return &networkingv1.Sidecar{} },
+			func(in *model.Input, o runtime.Object) {
+				in.Sidecars = append(in.Sidecars, convertSidecar(o.(*networkingv1.Sidecar)))
+			}),
+		kind("ServiceEntry", "serviceentries", func() runtime.Object { return &networkingv1.ServiceEntry{} },
+			func(in *model.Input, o runtime.Object) {
+				in.ServiceEntries = append(in.ServiceEntries, convertServiceEntry(o.(*networkingv1.ServiceEntry)))
+			}),
+		kind("WorkloadEntry", "workloadentries", func() runtime.Object { return &networkingv1.WorkloadEntry{} },
+			func(in *model.Input, o runtime.Object) {
+				in.WorkloadEntries = append(in.WorkloadEntries, convertWorkloadEntry(o.(*networkingv1.WorkloadEntry)))
+			}),
+	}
+}
+
+// istioKinds are every Istio API Loom installs a CRD for: the enforced ones,
+// then the rest, which are reported as not enforced.
+func istioKinds() []istioKind {
+	kinds := enforcedIstioKinds()
+	for _, crd := range istiocrds.CRDs() {
+		if slices.ContainsFunc(kinds, func(k istioKind) bool { return k.crd == crd.Name }) {
+			continue
+		}
+		version := crd.Spec.Versions[0].Name
+		for _, v := range crd.Spec.Versions {
+			if v.Storage {
+				version = v.Name
+			}
+		}
+		kinds = append(kinds, istioKind{
+			gvk: schema.GroupVersionKind{Group: crd.Spec.Group, Version: version, Kind: crd.Spec.Names.Kind},
+			crd: crd.Name,
+		})
+	}
+	return kinds
+}
+
+// notEnforced is the problem every object of a kind Loom does not enforce
+// yet stands for: users must not believe, say, a DENY policy protects them.
+func notEnforced(kind string, m model.Meta) model.Problem {
+	return model.Problem{Kind: kind, Meta: m, Message: "not enforced: Loom does not implement " + kind +
+		" yet, so this object has no effect on any proxy"}
+}

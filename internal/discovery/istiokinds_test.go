@@ -1,0 +1,58 @@
+package discovery
+
+import (
+	"slices"
+	"testing"
+
+	"loom.dev/loom/pkg/istiocrds"
+	"loom.dev/loom/pkg/model"
+)
+
+// Every kind Loom installs a CRD for is watched: enforced, or reported.
+func TestIstioKindsCoverEveryInstalledCRD(t *testing.T) {
+	kinds := istioKinds()
+	var enforced, reported []string
+	for _, k := range kinds {
+		if k.enforced() {
+			enforced = append(enforced, k.gvk.Kind)
+		} else {
+			reported = append(reported, k.gvk.Kind)
+		}
+	}
+	for _, crd := range istiocrds.CRDs() {
+		if !slices.ContainsFunc(kinds, func(k istioKind) bool { return k.crd == crd.Name && k.gvk.Kind == crd.Spec.Names.Kind }) {
+			t.Errorf("CRD %s is not watched", crd.Name)
+		}
+	}
+	slices.Sort(reported)
+	if want := []string{"AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication", "WorkloadGroup"}; !slices.Equal(reported, want) {
+		t.Errorf("reported as not enforced: %v, want %v (enforced: %v)", reported, want, enforced)
+	}
+	for _, k := range kinds {
+		if k.gvk.Version != "v1" {
+			t.Errorf("%s watched at %s, want the stored v1", k.gvk.Kind, k.gvk.Version)
+		}
+	}
+}
+
+func TestEventLedgerRecordsOncePerGeneration(t *testing.T) {
+	problem := func(name string, generation int64) model.Problem {
+		return model.Problem{Kind: "AuthorizationPolicy", Meta: model.Meta{Namespace: "ns", Name: name, Generation: generation}, Message: "not enforced"}
+	}
+	var l eventLedger
+	for i, s := range []struct {
+		p    model.Problem
+		want bool
+	}{
+		{problem("deny", 1), true},
+		{problem("deny", 1), false}, // a rebuild finds it again
+		{problem("allow", 1), true},
+		{problem("deny", 1), false},
+		{problem("deny", 2), true}, // the user changed it
+		{problem("deny", 2), false},
+	} {
+		if got := l.first(s.p); got != s.want {
+			t.Errorf("step %d (%s generation %d): first = %v, want %v", i, s.p.Meta, s.p.Meta.Generation, got, s.want)
+		}
+	}
+}
