@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -15,7 +14,6 @@ import (
 	"loom.dev/loom/pkg/istiocrds"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
-	"loom.dev/loom/pkg/apply"
 	"loom.dev/loom/pkg/render"
 	"loom.dev/loom/pkg/values"
 )
@@ -175,57 +173,4 @@ func (r *MeshOperatorReconciler) applyIstioCRDs(ctx context.Context, crds []*uns
 		}
 	}
 	return r.Applier.Apply(ctx, ours)
-}
-
-// readiness reports a component's workloads.
-func (r *MeshOperatorReconciler) readiness(ctx context.Context, c component) (operatorv1alpha1.ComponentStatus, error) {
-	st := operatorv1alpha1.ComponentStatus{Name: c.name, Kind: c.kind, Namespace: c.namespace, Version: c.version, Ready: true}
-	for _, obj := range c.objects {
-		if obj.GetKind() == "CustomResourceDefinition" {
-			if msg, err := r.crdEstablished(ctx, obj.GetName()); err != nil || msg != "" {
-				st.Ready, st.Message = false, msg
-				if err != nil {
-					return st, err
-				}
-			}
-			continue
-		}
-		if obj.GetKind() != "Deployment" {
-			continue
-		}
-		d := &appsv1.Deployment{}
-		if err := r.Get(ctx, client.ObjectKeyFromObject(obj), d); err != nil {
-			return st, fmt.Errorf("reading %s: %w", apply.Describe(obj), err)
-		}
-		if applied := r.Applier.AppliedGeneration(obj); d.Generation < applied {
-			st.Ready = false
-			st.Message = fmt.Sprintf("waiting to observe generation %d of %s", applied, apply.Describe(obj))
-			continue
-		}
-		rd := apply.DeploymentReadiness(d)
-		st.DesiredReplicas += rd.Desired
-		st.ReadyReplicas += rd.Updated
-		if !rd.Ready {
-			st.Ready = false
-			st.Message = rd.Message
-		}
-	}
-	return st, nil
-}
-
-// crdEstablished returns why a CRD is not serving yet, or "" once it is.
-func (r *MeshOperatorReconciler) crdEstablished(ctx context.Context, name string) (string, error) {
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := r.Get(ctx, client.ObjectKey{Name: name}, crd); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "waiting for CRD " + name + " to be created", nil
-		}
-		return "", err
-	}
-	for _, c := range crd.Status.Conditions {
-		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-			return "", nil
-		}
-	}
-	return "waiting for CRD " + name + " to be established", nil
 }

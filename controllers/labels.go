@@ -17,8 +17,9 @@ const (
 	LabelCreatedBy = "operator.loom.dev/created-by"
 )
 
-// managedKinds are every kind a chart may render, in install order; pruning and uninstall
-// look for leftovers among them.
+// managedKinds are every kind a chart may render, in install order: each is watched and
+// judged for readiness, and pruning and uninstall look for leftovers among them. A chart
+// that renders a new kind (a StatefulSet, say) needs it here and in the RBAC markers.
 var managedKinds = []schema.GroupVersionKind{
 	{Version: "v1", Kind: "ServiceAccount"},
 	{Version: "v1", Kind: "Secret"},

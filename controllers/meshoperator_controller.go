@@ -43,6 +43,8 @@ type MeshOperatorReconciler struct {
 
 	// plans caches each mesh's last render (mesh name -> cachedPlan).
 	plans sync.Map
+	// verdicts remembers readiness per applied object and resourceVersion.
+	verdicts verdicts
 }
 
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators,verbs=get;list;watch;update;patch
@@ -215,7 +217,7 @@ func (r *MeshOperatorReconciler) rollout(ctx context.Context, mesh string, compo
 			status.failed(operatorv1alpha1.ReasonApplyFailed, err.Error())
 			return false, err
 		}
-		cs, err := r.readiness(ctx, c)
+		cs, err := r.readiness(ctx, mesh, c)
 		if err != nil {
 			return false, err
 		}
@@ -313,6 +315,7 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	}
 	forgetComponents(mesh.Name)
 	r.plans.Delete(mesh.Name)
+	r.verdicts.forget(mesh.Name)
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
 	return r.Update(ctx, mesh)
 }

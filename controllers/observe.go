@@ -36,20 +36,34 @@ func forgetComponents(mesh string) {
 	componentReady.DeletePartialMatch(prometheus.Labels{"mesh": mesh})
 }
 
-// emitConditionEvents records an Event for every condition whose status or reason changed.
+// emitConditionEvents records an Event for every condition that changed in a way worth
+// telling (see announce).
 func (r *MeshOperatorReconciler) emitConditionEvents(mesh *operatorv1alpha1.MeshOperator, before []metav1.Condition) {
 	if r.Recorder == nil {
 		return
 	}
 	for _, c := range mesh.Status.Conditions {
-		old := meta.FindStatusCondition(before, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+		eventType, ok := announce(meta.FindStatusCondition(before, c.Type), c)
+		if !ok {
 			continue
-		}
-		eventType := corev1.EventTypeNormal
-		if c.Type == operatorv1alpha1.ConditionDegraded && c.Status == metav1.ConditionTrue {
-			eventType = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(mesh, nil, eventType, c.Reason, "Reconcile", "%s=%s: %s", c.Type, c.Status, c.Message)
 	}
+}
+
+// announce says whether a condition's change deserves an Event, and of which type: a change
+// of status or reason does, and so does a new list of meshConfig fields that take no effect.
+// Degraded=True and MeshConfigHonored=False are warnings.
+func announce(old *metav1.Condition, c metav1.Condition) (string, bool) {
+	changed := old == nil || old.Status != c.Status || old.Reason != c.Reason ||
+		c.Type == operatorv1alpha1.ConditionMeshConfigHonored && old.Message != c.Message
+	if !changed {
+		return "", false
+	}
+	switch {
+	case c.Type == operatorv1alpha1.ConditionDegraded && c.Status == metav1.ConditionTrue,
+		c.Type == operatorv1alpha1.ConditionMeshConfigHonored && c.Status == metav1.ConditionFalse:
+		return corev1.EventTypeWarning, true
+	}
+	return corev1.EventTypeNormal, true
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -56,14 +57,19 @@ func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&operatorv1alpha1.MeshOperator{}).
 		Named("meshoperator").
 		Watches(&operatorv1alpha1.MeshOperator{}, handler.EnqueueRequestsFromMapFunc(r.namespaceSiblings))
-	// Deployments and CRDs are watched through the typed informers that readiness reads, so
-	// that a wake-up never arrives before the cache holds the change that caused it.
-	b = b.Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(meshOfObject)).
-		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.meshesUsingIstioCRD))
-	for _, obj := range managedMetadata() {
-		if obj.GetObjectKind().GroupVersionKind().Kind == "Deployment" {
-			continue
+	// Each managed kind is watched through both informers the reconciler reads, so that a
+	// wake-up never arrives before the cache holds the change that caused it: the typed one
+	// that readiness judges, and the metadata one that the applier compares with what it
+	// applied.
+	b = b.Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.meshesUsingIstioCRD))
+	for _, gvk := range managedKinds {
+		typed, err := mgr.GetScheme().New(gvk)
+		if err != nil {
+			return fmt.Errorf("watching %s: %w", gvk.Kind, err)
 		}
+		b = b.Watches(typed.(client.Object), handler.EnqueueRequestsFromMapFunc(meshOfObject))
+	}
+	for _, obj := range managedMetadata() {
 		b = b.WatchesMetadata(obj, handler.EnqueueRequestsFromMapFunc(meshOfObject))
 	}
 	return b.Complete(r)

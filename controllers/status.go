@@ -25,7 +25,16 @@ func newStatus(mesh *operatorv1alpha1.MeshOperator) *statusBuilder {
 	st := mesh.Status.DeepCopy()
 	st.ObservedGeneration = mesh.Generation
 	st.Components = nil
-	return &statusBuilder{spec: &mesh.Spec, gen: mesh.Generation, status: *st}
+	b := &statusBuilder{spec: &mesh.Spec, gen: mesh.Generation, status: *st}
+	b.meshConfigHonored(&mesh.Spec.MeshConfig)
+	return b
+}
+
+// meshConfigHonored states which fields of the user's spec.meshConfig take no effect, whatever
+// else the reconcile finds: it describes the spec, not what runs.
+func (b *statusBuilder) meshConfigHonored(mc *operatorv1alpha1.MeshConfigSpec) {
+	status, reason, msg := meshConfigHonored(mc)
+	b.set(operatorv1alpha1.ConditionMeshConfigHonored, status, reason, msg)
 }
 
 func (b *statusBuilder) set(condType string, status metav1.ConditionStatus, reason, msg string) {

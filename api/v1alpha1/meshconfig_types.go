@@ -3,16 +3,20 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // MeshConfigSpec is the mesh-wide configuration. The operator writes it to a ConfigMap that
-// the control plane reads.
+// the control plane reads, and rolls the control plane when it changes. A field set to ask
+// for something not built yet is named in the MeshConfigHonored status condition.
 type MeshConfigSpec struct {
-	// TrustDomain is the SPIFFE trust domain of workload identities.
+	// TrustDomain is the SPIFFE trust domain of workload identities. No identities are
+	// issued yet: a value other than cluster.local is named in the MeshConfigHonored condition.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:default=cluster.local
 	// +optional
 	TrustDomain string `json:"trustDomain,omitempty"`
 
-	// MTLSMode is the default mutual TLS mode when no PeerAuthentication applies.
+	// MTLSMode is the default mutual TLS mode when no PeerAuthentication applies. There is
+	// no CA or mutual TLS yet: plaintext is accepted, and STRICT is named in the
+	// MeshConfigHonored condition.
 	// +kubebuilder:validation:Enum=PERMISSIVE;STRICT
 	// +kubebuilder:default=PERMISSIVE
 	// +optional
@@ -25,12 +29,14 @@ type MeshConfigSpec struct {
 	// +optional
 	OutboundTrafficPolicy string `json:"outboundTrafficPolicy,omitempty"`
 
-	// AccessLogging configures proxies' access logs.
+	// AccessLogging configures proxies' access logs. Not built yet: enabling it is named in
+	// the MeshConfigHonored condition.
 	// +kubebuilder:default={}
 	// +optional
 	AccessLogging AccessLoggingSpec `json:"accessLogging,omitempty"`
 
-	// Tracing configures distributed tracing.
+	// Tracing configures distributed tracing. Not built yet: enabling it is named in the
+	// MeshConfigHonored condition.
 	// +kubebuilder:default={}
 	// +optional
 	Tracing TracingSpec `json:"tracing,omitempty"`
@@ -87,8 +93,9 @@ type RetryPolicy struct {
 	// PerTryTimeout bounds each attempt.
 	// +optional
 	PerTryTimeout *metav1.Duration `json:"perTryTimeout,omitempty"`
-	// RetryOn lists the conditions that cause a retry, as in Envoy's x-envoy-retry-on.
-	// +kubebuilder:default="connect-failure,refused-stream,unavailable,cancelled,503"
+	// RetryOn lists the conditions that cause a retry, as in Envoy's x-envoy-retry-on; empty
+	// means Istio's default conditions (connect-failure, refused-stream, unavailable, cancelled,
+	// retriable-status-codes, with no status code: 503 is not retried, as in Istio 1.24+).
 	// +optional
 	RetryOn string `json:"retryOn,omitempty"`
 }

@@ -12,6 +12,9 @@ const (
 	ConditionProgressing = "Progressing"
 	// ConditionDegraded is True when a component is unhealthy or an upgrade was rolled back.
 	ConditionDegraded = "Degraded"
+	// ConditionMeshConfigHonored is False when spec.meshConfig sets a field that takes no
+	// effect yet (strict mTLS, say); its message names each such field.
+	ConditionMeshConfigHonored = "MeshConfigHonored"
 )
 
 // Condition reasons.
@@ -26,6 +29,9 @@ const (
 	ReasonNamespaceConflict  = "NamespaceConflict"
 	ReasonApplyFailed        = "ApplyFailed"
 	ReasonUninstalling       = "Uninstalling"
+	// ReasonAllFieldsHonored and ReasonFieldsNotImplemented are MeshConfigHonored's reasons.
+	ReasonAllFieldsHonored     = "AllFieldsHonored"
+	ReasonFieldsNotImplemented = "FieldsNotImplemented"
 )
 
 // ComponentKind names what a component is.
@@ -45,7 +51,7 @@ type MeshOperatorStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Reconciled, Ready, Progressing and Degraded.
+	// Conditions: Reconciled, Ready, Progressing, Degraded and MeshConfigHonored.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -3,46 +3,63 @@ package apply
 import (
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
-// Readiness of a workload at its current spec.
+// Readiness of an applied object at its current spec.
 type Readiness struct {
-	Ready   bool
+	Ready bool
+	// Desired and Updated count a workload's pods: those it should run, and those that run
+	// the current spec and are available. Both are 0 for kinds that run no pods.
 	Desired int32
-	// Updated counts pods that run the current spec and are available.
 	Updated int32
+	// Message says what the object waits for, or why it failed; empty when Ready.
 	Message string
 }
 
-// DeploymentReadiness judges a Deployment the way `kubectl rollout status` does: the
-// controller has seen the current spec, every replica is updated and available, and no old
-// replica is left.
-func DeploymentReadiness(d *appsv1.Deployment) Readiness {
-	desired := int32(1)
-	if d.Spec.Replicas != nil {
-		desired = *d.Spec.Replicas
+// ReadinessOf judges a live object with kstatus (sigs.k8s.io/cli-utils), the status library
+// of cli-utils' applier, kpt and Flux: it is Ready when kstatus computes Current (the controller observed the latest spec
+// and, for a workload, every replica is updated and available; a Job runs or completed; a
+// CRD is established). Otherwise the message is kstatus's, prefixed with the object.
+func ReadinessOf(obj *unstructured.Unstructured) (Readiness, error) {
+	res, err := status.Compute(obj)
+	if err != nil {
+		return Readiness{}, fmt.Errorf("judging %s: %w", Describe(obj), err)
 	}
-	st := d.Status
-	r := Readiness{Desired: desired, Updated: min(st.UpdatedReplicas, st.AvailableReplicas)}
-	for _, c := range st.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			r.Message = fmt.Sprintf("Deployment %s/%s exceeded its progress deadline: %s", d.Namespace, d.Name, c.Message)
-			return r
-		}
-	}
-	switch {
-	case st.ObservedGeneration < d.Generation:
-		r.Message = fmt.Sprintf("waiting for Deployment %s/%s to observe its new spec", d.Namespace, d.Name)
-	case st.UpdatedReplicas < desired:
-		r.Message = fmt.Sprintf("Deployment %s/%s: %d of %d replicas updated", d.Namespace, d.Name, st.UpdatedReplicas, desired)
-	case st.Replicas > st.UpdatedReplicas:
-		r.Message = fmt.Sprintf("Deployment %s/%s: %d old replicas pending termination", d.Namespace, d.Name, st.Replicas-st.UpdatedReplicas)
-	case st.AvailableReplicas < desired:
-		r.Message = fmt.Sprintf("Deployment %s/%s: %d of %d updated replicas available", d.Namespace, d.Name, st.AvailableReplicas, desired)
-	default:
+	r := replicas(obj)
+	switch res.Status {
+	case status.CurrentStatus:
 		r.Ready = true
+	case status.FailedStatus:
+		r.Message = fmt.Sprintf("%s failed: %s", Describe(obj), res.Message)
+	default:
+		r.Message = fmt.Sprintf("%s is %s: %s", Describe(obj), res.Status, res.Message)
 	}
-	return r
+	return r, nil
+}
+
+// replicas reads the pod counts a workload reports; kstatus judges, this only counts.
+func replicas(obj *unstructured.Unstructured) Readiness {
+	count := func(fields ...string) int32 {
+		v, _, _ := unstructured.NestedInt64(obj.Object, fields...)
+		return int32(v)
+	}
+	if obj.GroupVersionKind().Group != "apps" {
+		return Readiness{} // a Job's pods run to completion; other kinds run none
+	}
+	switch obj.GetKind() {
+	case "DaemonSet":
+		return Readiness{
+			Desired: count("status", "desiredNumberScheduled"),
+			Updated: min(count("status", "updatedNumberScheduled"), count("status", "numberAvailable")),
+		}
+	case "Deployment", "StatefulSet", "ReplicaSet":
+		desired := int32(1) // the API's default
+		if v, ok, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas"); ok {
+			desired = int32(v)
+		}
+		return Readiness{Desired: desired, Updated: min(count("status", "updatedReplicas"), count("status", "availableReplicas"))}
+	}
+	return Readiness{}
 }

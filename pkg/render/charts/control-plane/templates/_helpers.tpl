@@ -19,3 +19,8 @@ app.kubernetes.io/component: control-plane
 app.kubernetes.io/version: {{ .Values.version | quote }}
 app.kubernetes.io/part-of: loom
 {{- end -}}
+
+{{/* The mesh config file the control plane reads; the Deployment's checksum of it rolls the pods when it changes. */}}
+{{- define "cp.meshConfig" -}}
+{{ toYaml .Values.meshConfig }}
+{{- end -}}
