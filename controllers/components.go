@@ -159,18 +159,34 @@ func (r *MeshOperatorReconciler) install(ctx context.Context, mesh string, c com
 // applyIstioCRDs installs or upgrades the Istio CRDs Loom owns. A CRD that exists without
 // Loom's label (Istio installed it, say) is left as it is: its schema serves the same APIs.
 func (r *MeshOperatorReconciler) applyIstioCRDs(ctx context.Context, crds []*unstructured.Unstructured) error {
-	var ours []*unstructured.Unstructured
 	for _, crd := range crds {
-		live := &apiextensionsv1.CustomResourceDefinition{}
-		err := r.Get(ctx, client.ObjectKeyFromObject(crd), live)
-		switch {
-		case apierrors.IsNotFound(err):
-			ours = append(ours, crd)
-		case err != nil:
+		err := r.applyIstioCRD(ctx, r.Client, crd)
+		if apierrors.IsConflict(err) {
+			// The cached copy the decision rested on was stale: decide again on the live one.
+			err = r.applyIstioCRD(ctx, r.uncached(), crd)
+		}
+		if err != nil {
 			return err
-		case live.Labels[istiocrds.Label] == "true":
-			ours = append(ours, crd)
 		}
 	}
-	return r.Applier.Apply(ctx, ours)
+	return nil
+}
+
+// applyIstioCRD applies crd unless a CRD of that name exists without Loom's label. The apply
+// is conditional on the resourceVersion of the copy the decision was made on, so a CRD
+// relabelled meanwhile (given to Istio) is never claimed back.
+func (r *MeshOperatorReconciler) applyIstioCRD(ctx context.Context, reader client.Reader, crd *unstructured.Unstructured) error {
+	live := &apiextensionsv1.CustomResourceDefinition{}
+	err := reader.Get(ctx, client.ObjectKeyFromObject(crd), live)
+	switch {
+	case apierrors.IsNotFound(err):
+		return r.Applier.Apply(ctx, []*unstructured.Unstructured{crd})
+	case err != nil:
+		return err
+	case live.Labels[istiocrds.Label] != "true":
+		return nil
+	}
+	conditional := crd.DeepCopy()
+	conditional.SetResourceVersion(live.ResourceVersion)
+	return r.Applier.Apply(ctx, []*unstructured.Unstructured{conditional})
 }

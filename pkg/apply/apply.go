@@ -42,11 +42,14 @@ type appliedRecord struct {
 // Apply server-side applies each object in order. It takes ownership of the fields it sets,
 // which repairs drift in them, and leaves fields set by other managers alone. An object is
 // skipped when its render and its live resourceVersion are what the last apply left: any
-// change by anyone bumps the resourceVersion.
+// change by anyone bumps the resourceVersion. An object that carries a resourceVersion is
+// applied only if the live object still has it (else a Conflict error): the caller decided on
+// that version.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) error {
 	for _, obj := range objs {
 		obj = obj.DeepCopy()
 		obj.SetManagedFields(nil)
+		precondition := obj.GetResourceVersion()
 		obj.SetResourceVersion("")
 		key := identity(obj)
 		data, err := obj.MarshalJSON()
@@ -57,6 +60,7 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		if a.unchanged(ctx, key, hash, obj) {
 			continue
 		}
+		obj.SetResourceVersion(precondition)
 		if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return fmt.Errorf("applying %s: %w", Describe(obj), err)
 		}
