@@ -51,11 +51,13 @@ func CacheOptions() cache.Options {
 }
 
 // SetupWithManager registers the reconciler: it reacts to MeshOperators, to changes of the
-// objects it manages (drift repair, readiness), and to meshes that share a namespace.
+// objects it manages (drift repair, readiness), to its MeshRevisions, and to meshes that share a namespace.
 func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&operatorv1alpha1.MeshOperator{}).
 		Named("meshoperator").
+		// A MeshRevision changed or deleted by hand is restated, or its revision retired.
+		Owns(&operatorv1alpha1.MeshRevision{}).
 		Watches(&operatorv1alpha1.MeshOperator{}, handler.EnqueueRequestsFromMapFunc(r.namespaceSiblings))
 	// Each managed kind is watched through both informers the reconciler reads, so that a
 	// wake-up never arrives before the cache holds the change that caused it: the typed one
