@@ -300,7 +300,9 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	r.plans.Delete(mesh.Name)
 	r.verdicts.forget(mesh.Name)
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
-	return r.Update(ctx, mesh)
+	// A reconcile woken by the removal of its own objects may find the MeshOperator gone
+	// already, released by the one before it.
+	return client.IgnoreNotFound(r.Update(ctx, mesh))
 }
 
 func (r *MeshOperatorReconciler) removeNamespaces(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {

@@ -123,7 +123,7 @@ func (r *MeshOperatorReconciler) syncRevision(ctx context.Context, mesh *operato
 		} else if err != nil {
 			return err
 		}
-	case !equality.Semantic.DeepEqual(mr.Spec, want.Spec) || !equality.Semantic.DeepEqual(mr.OwnerReferences, want.OwnerReferences) ||
+	case specDiffers(mr.Spec, want.Spec) || !equality.Semantic.DeepEqual(mr.OwnerReferences, want.OwnerReferences) ||
 		mr.Labels[LabelMesh] != mesh.Name:
 		mr.Spec, mr.OwnerReferences = want.Spec, want.OwnerReferences
 		if mr.Labels == nil {
@@ -140,6 +140,13 @@ func (r *MeshOperatorReconciler) syncRevision(ctx context.Context, mesh *operato
 	}
 	mr.Status = status
 	return r.Status().Update(ctx, mr)
+}
+
+// specDiffers compares MeshRevision specs by their hash, not by the stored meshSpec: raw chart
+// values may come back from the apiserver formatted otherwise, and must not cause rewrites.
+func specDiffers(a, b operatorv1alpha1.MeshRevisionSpec) bool {
+	a.MeshSpec, b.MeshSpec = operatorv1alpha1.MeshOperatorSpec{}, operatorv1alpha1.MeshOperatorSpec{}
+	return !equality.Semantic.DeepEqual(a, b)
 }
 
 // revisionStatus is a MeshRevision's status for what the operator knows of the revision.

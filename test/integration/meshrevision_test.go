@@ -176,3 +176,58 @@ func TestRevisionsMigrateFromTheStateConfigMap(t *testing.T) {
 		t.Errorf("uninstall left MeshRevisions %v", revisionRows(revs))
 	}
 }
+
+// TestDefaultRevisionUsage: the default revision of an in-place mesh is used, as in Istio, by
+// namespaces labelled istio-injection=enabled or istio.io/rev=default (unless
+// istio-injection says otherwise), and by workload pods labelled istio.io/rev=default.
+func TestDefaultRevisionUsage(t *testing.T) {
+	for name, l := range map[string]map[string]string{
+		"usage-injection": {"istio-injection": "enabled"},
+		"usage-rev":       {"istio.io/rev": "default"},
+		"usage-disabled":  {"istio.io/rev": "default", "istio-injection": "disabled"},
+	} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
+		if err := k8sClient.Create(t.Context(), ns); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), ns) })
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "usage-disabled", Name: "app", Labels: map[string]string{"istio.io/rev": "default"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+	}
+	// The namespace's default ServiceAccount, which admission requires, comes shortly.
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return k8sClient.Create(ctx, pod) == nil, nil
+	})
+	if err != nil {
+		t.Fatal("creating the workload pod:", err)
+	}
+
+	createMesh(t, newMesh("usage"))
+	waitRevisionRows(t, "usage", map[string]revisionRow{"usage.default": {ready: "True", inUse: "True"}})
+	var st operatorv1alpha1.MeshRevisionStatus
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		st = meshRevisions(ctx, t, "usage")["default"].Status
+		return st.Namespaces == 2 && st.Workloads == 1, nil
+	})
+	if err != nil {
+		t.Errorf("MeshRevision usage.default counts %d namespaces and %d workloads, want 2 and 1", st.Namespaces, st.Workloads)
+	}
+	// A namespace that stops selecting the revision is seen without waiting for a poll.
+	ns := &corev1.Namespace{}
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Name: "usage-rev"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	delete(ns.Labels, "istio.io/rev")
+	if err := k8sClient.Update(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		st = meshRevisions(ctx, t, "usage")["default"].Status
+		return st.Namespaces == 1, nil
+	})
+	if err != nil {
+		t.Errorf("after a namespace left: MeshRevision usage.default counts %d namespaces, want 1", st.Namespaces)
+	}
+}
