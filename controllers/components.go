@@ -122,15 +122,15 @@ func controlPlaneComponent(spec *operatorv1alpha1.MeshOperatorSpec) string {
 
 // withRetainedRevisions adds the control planes of older revisions that still run, right
 // after the Istio CRDs: they are installed already and keep serving their workloads.
-func (r *MeshOperatorReconciler) withRetainedRevisions(mesh *operatorv1alpha1.MeshOperator, components []component, st *meshState) ([]component, error) {
-	retained := st.retainedRevisions(&mesh.Spec)
+func (r *MeshOperatorReconciler) withRetainedRevisions(mesh *operatorv1alpha1.MeshOperator, components []component, mem memory) ([]component, error) {
+	retained := mem.retained(revisionName(&mesh.Spec))
 	if len(retained) == 0 {
 		return components, nil
 	}
 	out := append([]component{}, components[0])
 	for _, name := range retained {
 		old := mesh.DeepCopy()
-		old.Spec = st.Revisions[name].Spec
+		old.Spec = mem.revisions[name].Spec
 		rendered, err := r.render(old)
 		if err != nil {
 			return nil, fmt.Errorf("revision %s: %w", name, err)

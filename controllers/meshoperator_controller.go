@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -40,6 +42,8 @@ type MeshOperatorReconciler struct {
 	IstioCRDs []*unstructured.Unstructured
 	// Recorder, when set, receives an Event for every condition change.
 	Recorder recorder.EventRecorder
+	// Clock tells the time of attempts, rollbacks and retirements; the real clock when nil.
+	Clock clock.PassiveClock
 
 	// plans caches each mesh's last render (mesh name -> cachedPlan).
 	plans sync.Map
@@ -88,18 +92,18 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, r.Update(ctx, mesh)
 	}
 
-	state, err := r.loadState(ctx, mesh)
+	mem, err := r.loadMemory(ctx, mesh)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	// After a rollback the last good spec keeps serving until the spec changes again.
-	rolledBack := state.rolledBackAt(mesh.Generation)
+	rolledBack := mem.state.rolledBackAt(mesh.Generation)
 	target := mesh
 	if rolledBack {
 		target = mesh.DeepCopy()
-		target.Spec = state.LastGood.Spec
+		target.Spec = mem.state.LastGood.Spec
 		status.spec = &target.Spec
-		status.rollbackMsg = state.RolledBack.Message
+		status.rollbackMsg = mem.state.RolledBack.Message
 	}
 	components, err := r.plan(target)
 	if err != nil {
@@ -120,18 +124,14 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			return ctrl.Result{RequeueAfter: namespaceRetry}, r.writeStatus(ctx, mesh, status)
 		}
 	}
-	if !rolledBack && state.startAttempt(mesh.Generation, time.Now()) {
-		// A revision-based update keeps the last good revision running beside the new one.
-		if state.LastGood != nil && mesh.Spec.UpdateStrategy.Type == operatorv1alpha1.RevisionBased &&
-			revisionName(&state.LastGood.Spec) != revisionName(&mesh.Spec) {
-			state.keepRevision(&state.LastGood.Spec)
-		}
-		if err := r.saveState(ctx, mesh, state); err != nil {
-			return ctrl.Result{}, err
-		}
+	// Remember the attempt and the revisions to keep before touching what runs.
+	prepared := prepare(mem, mesh.Generation, &mesh.Spec, &target.Spec, rolledBack, r.clock().Now())
+	if err := r.remember(ctx, mesh, mem, prepared, nil); err != nil {
+		return ctrl.Result{}, err
 	}
+	mem = prepared
 
-	if components, err = r.withRetainedRevisions(target, components, state); err != nil {
+	if components, err = r.withRetainedRevisions(target, components, mem); err != nil {
 		return ctrl.Result{}, err
 	}
 	allReady, err := r.rollout(ctx, mesh.Name, components, status)
@@ -139,74 +139,61 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, mesh, status))
 	}
 	status.summarize(len(components))
-	result := ctrl.Result{}
-	switch {
-	case rolledBack:
-		status.keepRolledBack()
-		// What only the failed generation had (a new revision, say) goes once the last
-		// good spec is Ready again.
-		if allReady {
-			if err := r.pruneRemovedComponents(ctx, mesh.Name, components); err != nil {
-				return ctrl.Result{}, err
-			}
+	obs := observation{generation: mesh.Generation, spec: &mesh.Spec, rolledBack: rolledBack, allReady: allReady, waiting: status.firstUnready()}
+	if allReady {
+		if obs.usage, err = r.observeUsage(ctx, slices.Sorted(maps.Keys(mem.revisions))); err != nil {
+			return ctrl.Result{}, err
 		}
-	case allReady:
-		// Components the spec no longer lists (a removed gateway or add-on, a retired
-		// revision) go once the rest is Ready.
+	}
+	out := decide(mem, obs, r.clock().Now())
+	if out.prune {
+		// Components no longer planned (a removed gateway or add-on, a retired revision, what
+		// only a failed generation had) go once the rest is Ready.
 		if err := r.pruneRemovedComponents(ctx, mesh.Name, components); err != nil {
 			return ctrl.Result{}, err
 		}
-		changed := state.LastGood == nil || state.LastGood.Generation != mesh.Generation || state.Attempt != nil || state.RolledBack != nil
-		state.LastGood = &specAt{Generation: mesh.Generation, Spec: mesh.Spec}
-		state.Attempt, state.RolledBack = nil, nil
-		if mesh.Spec.UpdateStrategy.Type == operatorv1alpha1.RevisionBased && state.Revisions[revisionName(&mesh.Spec)] == nil {
-			state.keepRevision(&mesh.Spec)
-			changed = true
-		}
-		next, retired, err := r.retireRevisions(ctx, mesh, state, time.Now())
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if retired {
-			changed = true
-			next = minPositive(next, time.Millisecond) // prune what was retired
-		}
-		result.RequeueAfter = next
-		if changed {
-			if err := r.saveState(ctx, mesh, state); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-		status.revisions(state, &mesh.Spec)
-	default:
-		if state.Attempt == nil {
-			// The last good generation became unready (a node failed, say): nothing to roll back.
-			break
-		}
-		timeout := readinessTimeout(mesh)
-		elapsed := time.Since(state.Attempt.Started.Time)
-		if elapsed < timeout {
-			result.RequeueAfter = timeout - elapsed
-			break
-		}
-		waiting := status.firstUnready()
-		if state.LastGood == nil {
-			status.unhealthy(fmt.Sprintf("%s not Ready after %s: %s", waiting.Name, timeout, waiting.Message))
-			break
-		}
-		msg := fmt.Sprintf("generation %d (version %s) was not Ready within %s (%s: %s); rolled back to generation %d (version %s)",
-			mesh.Generation, mesh.Spec.Version, timeout, waiting.Name, waiting.Message, state.LastGood.Generation, state.LastGood.Spec.Version)
-		// Remember the rollback before reporting it, so that no later reconcile applies the
-		// failed generation again.
-		state.RolledBack = &rollback{Generation: mesh.Generation, Message: msg}
-		if err := r.saveState(ctx, mesh, state); err != nil {
-			return ctrl.Result{}, err
-		}
-		status.rollBack(msg)
-		result.RequeueAfter = time.Millisecond // apply the last good spec right away
-		log.FromContext(ctx).Info("upgrade failed; rolling back", "generation", mesh.Generation, "to", state.LastGood.Generation)
 	}
-	return result, r.writeStatus(ctx, mesh, status)
+	// Remember a rollback before reporting it, so that no later reconcile applies the
+	// failed generation again.
+	if err := r.remember(ctx, mesh, mem, out.memory, status.status.Components); err != nil {
+		return ctrl.Result{}, err
+	}
+	switch {
+	case out.rollBack != "":
+		status.rollBack(out.rollBack)
+		log.FromContext(ctx).Info("upgrade failed; rolling back", "generation", mesh.Generation, "to", mem.state.LastGood.Generation)
+	case rolledBack:
+		status.keepRolledBack()
+	case out.unhealthy != "":
+		status.unhealthy(out.unhealthy)
+	}
+	if len(out.retired) > 0 {
+		log.FromContext(ctx).Info("retired revisions unused for the grace period", "revisions", out.retired)
+	}
+	status.revisions(out.memory, &target.Spec)
+	return ctrl.Result{RequeueAfter: out.requeueAfter}, r.writeStatus(ctx, mesh, status)
+}
+
+// remember stores what changed from before to next: the rollback state in the state
+// ConfigMap, the revisions as MeshRevisions (their Ready condition from components, when given).
+func (r *MeshOperatorReconciler) remember(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, before, next memory, components []operatorv1alpha1.ComponentStatus) error {
+	if next.stateChanged(before) {
+		if err := r.saveState(ctx, mesh, &next.state); err != nil {
+			return err
+		}
+	}
+	if components == nil && !next.revisionsChanged(before) {
+		return nil
+	}
+	return r.syncRevisions(ctx, mesh, next.revisions, components)
+}
+
+// clock is the reconciler's Clock, or the real one.
+func (r *MeshOperatorReconciler) clock() clock.PassiveClock {
+	if r.Clock != nil {
+		return r.Clock
+	}
+	return clock.RealClock{}
 }
 
 // rollout installs the components in order and stops at the first that is not Ready yet:
@@ -227,13 +214,6 @@ func (r *MeshOperatorReconciler) rollout(ctx context.Context, mesh string, compo
 		}
 	}
 	return true, nil
-}
-
-func readinessTimeout(mesh *operatorv1alpha1.MeshOperator) time.Duration {
-	if t := mesh.Spec.UpdateStrategy.ReadinessTimeout; t != nil && t.Duration > 0 {
-		return t.Duration
-	}
-	return 5 * time.Minute
 }
 
 // namespaceOwner returns the MeshOperator that owns the mesh's namespace: the oldest one
@@ -305,6 +285,9 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	if len(deleted) > 0 {
 		log.FromContext(ctx).Info("uninstalled", "objects", deleted)
 	}
+	if err := r.deleteRevisions(ctx, mesh); err != nil {
+		return err
+	}
 	if err := r.removeNamespaces(ctx, mesh); err != nil {
 		return err
 	}
@@ -317,7 +300,9 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	r.plans.Delete(mesh.Name)
 	r.verdicts.forget(mesh.Name)
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
-	return r.Update(ctx, mesh)
+	// A reconcile woken by the removal of its own objects may find the MeshOperator gone
+	// already, released by the one before it.
+	return client.IgnoreNotFound(r.Update(ctx, mesh))
 }
 
 func (r *MeshOperatorReconciler) removeNamespaces(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {

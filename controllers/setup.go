@@ -51,11 +51,15 @@ func CacheOptions() cache.Options {
 }
 
 // SetupWithManager registers the reconciler: it reacts to MeshOperators, to changes of the
-// objects it manages (drift repair, readiness), and to meshes that share a namespace.
+// objects it manages (drift repair, readiness), to its MeshRevisions, and to meshes that share a namespace.
 func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&operatorv1alpha1.MeshOperator{}).
 		Named("meshoperator").
+		// A MeshRevision changed or deleted by hand is restated, or its revision retired.
+		Owns(&operatorv1alpha1.MeshRevision{}).
+		// Namespaces that select a revision, or no longer do, change what uses the revisions.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.meshesOfRevisionNamespace)).
 		Watches(&operatorv1alpha1.MeshOperator{}, handler.EnqueueRequestsFromMapFunc(r.namespaceSiblings))
 	// Each managed kind is watched through both informers the reconciler reads, so that a
 	// wake-up never arrives before the cache holds the change that caused it: the typed one
@@ -81,6 +85,22 @@ func (r *MeshOperatorReconciler) meshesUsingIstioCRD(ctx context.Context, obj cl
 	if obj.GetLabels()[istiocrds.Label] != "true" {
 		return nil
 	}
+	return r.allMeshes(ctx)
+}
+
+// meshesOfRevisionNamespace wakes every mesh when a namespace that selects a revision
+// changes: which mesh runs the revision is the reconciler's to find out.
+func (r *MeshOperatorReconciler) meshesOfRevisionNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	if _, ok := l[revisionLabel]; !ok {
+		if _, ok := l[injectionLabel]; !ok {
+			return nil
+		}
+	}
+	return r.allMeshes(ctx)
+}
+
+func (r *MeshOperatorReconciler) allMeshes(ctx context.Context) []reconcile.Request {
 	list := &operatorv1alpha1.MeshOperatorList{}
 	if err := r.List(ctx, list); err != nil {
 		return nil

@@ -32,8 +32,31 @@ type meshState struct {
 	// RolledBack is the generation that failed and was rolled back; it is not applied
 	// again until the spec changes.
 	RolledBack *rollback `json:"rolledBack,omitempty"`
-	// Revisions are the control-plane revisions running (RevisionBased updates), by name.
-	Revisions map[string]*revisionRecord `json:"revisions,omitempty"`
+	// LegacyRevisions are the revisions as operators before MeshRevision kept them, read
+	// only to turn them into MeshRevisions; never written.
+	LegacyRevisions map[string]*legacyRevision `json:"revisions,omitempty"`
+}
+
+// legacyRevision is a revision record in the state ConfigMap's old format.
+type legacyRevision struct {
+	Spec        operatorv1alpha1.MeshOperatorSpec `json:"spec"`
+	UnusedSince *metav1.Time                      `json:"unusedSince,omitempty"`
+}
+
+func (st *meshState) deepCopy() *meshState {
+	out := &meshState{UID: st.UID}
+	if st.LastGood != nil {
+		out.LastGood = &specAt{Generation: st.LastGood.Generation, Spec: *st.LastGood.Spec.DeepCopy()}
+	}
+	if st.Attempt != nil {
+		a := *st.Attempt
+		out.Attempt = &a
+	}
+	if st.RolledBack != nil {
+		rb := *st.RolledBack
+		out.RolledBack = &rb
+	}
+	return out
 }
 
 type rollback struct {

@@ -123,7 +123,6 @@ func (b *statusBuilder) summarize(total int) {
 	if allReady {
 		b.status.Version = b.spec.Version
 		b.status.Revision = revision
-		b.status.Revisions = []operatorv1alpha1.RevisionStatus{{Name: revision, Version: b.spec.Version, Ready: true}}
 		b.set(operatorv1alpha1.ConditionReady, metav1.ConditionTrue, operatorv1alpha1.ReasonReady, fmt.Sprintf("all %d components ready", total))
 		b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionFalse, operatorv1alpha1.ReasonReady, "")
 		return
@@ -132,17 +131,18 @@ func (b *statusBuilder) summarize(total int) {
 	b.set(operatorv1alpha1.ConditionProgressing, metav1.ConditionTrue, progressReason, waiting.Message)
 }
 
-// revisions lists the current revision and the retained ones, with their readiness.
-func (b *statusBuilder) revisions(st *meshState, spec *operatorv1alpha1.MeshOperatorSpec) {
+// revisions lists the revisions that run, the current one (target's) first, each with the
+// readiness of its control plane as seen this reconcile. It alone writes status.revisions.
+func (b *statusBuilder) revisions(mem memory, target *operatorv1alpha1.MeshOperatorSpec) {
 	ready := map[string]bool{}
 	for _, c := range b.status.Components {
 		ready[c.Name] = c.Ready
 	}
-	current := revisionName(spec)
-	revs := []operatorv1alpha1.RevisionStatus{{Name: current, Version: spec.Version, Ready: true}}
-	for _, name := range st.retainedRevisions(spec) {
-		old := st.Revisions[name].Spec
-		revs = append(revs, operatorv1alpha1.RevisionStatus{Name: name, Version: old.Version, Ready: ready[controlPlaneComponent(&old)]})
+	current := revisionName(target)
+	revs := []operatorv1alpha1.RevisionStatus{{Name: current, Version: target.Version, Ready: ready[controlPlaneComponent(target)]}}
+	for _, name := range mem.retained(current) {
+		spec := &mem.revisions[name].Spec
+		revs = append(revs, operatorv1alpha1.RevisionStatus{Name: name, Version: spec.Version, Ready: ready[controlPlaneComponent(spec)]})
 	}
 	b.status.Revisions = revs
 }

@@ -45,9 +45,9 @@ done
 export KUBECONFIG=$kubeconfig
 log_dir=$(dirname "$kubeconfig")
 
-step "Installing the MeshOperator CRD"
+step "Installing the MeshOperator and MeshRevision CRDs"
 "$kubectl" apply --server-side -k "$root/config/crd"
-wait_for 60 --for condition=Established crd/meshoperators.operator.loom.dev
+wait_for 60 --for condition=Established crd/meshoperators.operator.loom.dev crd/meshrevisions.operator.loom.dev
 
 step "Starting the operator (log: $log_dir/operator.log)"
 "$loom" operator --kubeconfig "$kubeconfig" --metrics-bind-address 0 --health-probe-bind-address 127.0.0.1:0 \

@@ -21,7 +21,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &MeshOperator{}, &MeshOperatorList{})
+	s.AddKnownTypes(GroupVersion, &MeshOperator{}, &MeshOperatorList{}, &MeshRevision{}, &MeshRevisionList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

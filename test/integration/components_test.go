@@ -166,6 +166,14 @@ func TestRevisionBasedCanary(t *testing.T) {
 			t.Errorf("revision %+v not ready", r)
 		}
 	}
+	waitRevisionRows(t, "canary", map[string]revisionRow{
+		"canary.1-0-0": {ready: "True", inUse: "True"},
+		"canary.1-1-0": {ready: "True", inUse: "False"},
+	})
+	want := []string{"NAME VERSION READY IN USE", "canary.1-0-0 1.0.0 True True", "canary.1-1-0 1.1.0 True False"}
+	if rows := kubectlRevisions(t, "canary"); strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("kubectl get meshrevisions:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
 	// The gateway follows the new revision.
 	cm := &corev1.ConfigMap{}
 	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: "canary", Name: "ingress-bootstrap"}, cm); err != nil {
@@ -193,5 +201,14 @@ func TestRevisionBasedCanary(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("the unused old revision was not removed: %+v", got.Status.Revisions)
+	}
+	revs := waitRevisionRows(t, "canary", map[string]revisionRow{"canary.1-1-0": {ready: "True", inUse: "True"}})
+	if st := revs["1-1-0"].Status; st.Namespaces != 1 || st.UnusedSince != nil {
+		t.Errorf("MeshRevision canary.1-1-0 status %+v", st)
+	}
+
+	deleteMesh(t, "canary")
+	if revs := meshRevisions(t.Context(), t, "canary"); len(revs) > 0 {
+		t.Errorf("uninstall left MeshRevisions %v", revisionRows(revs))
 	}
 }

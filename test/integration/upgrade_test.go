@@ -142,6 +142,10 @@ func TestFailedCanaryRollsBack(t *testing.T) {
 	if got.Status.Revision != "1-0-0" || got.Status.Version != "1.0.0" || !exists(t, "canary-fails", "loom-control-plane-1-0-0") {
 		t.Errorf("after the failed canary: revision %q version %q", got.Status.Revision, got.Status.Version)
 	}
+	if len(got.Status.Revisions) != 1 || got.Status.Revisions[0].Name != "1-0-0" {
+		t.Errorf("status revisions %+v, want only 1-0-0", got.Status.Revisions)
+	}
+	waitRevisionRows(t, "canary-fails", map[string]revisionRow{"canary-fails.1-0-0": {ready: "True", inUse: "False"}})
 }
 
 // lease reads the operator's leader-election Lease.
