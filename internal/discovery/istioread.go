@@ -27,6 +27,7 @@ type istioInputs struct {
 }
 
 type decodedObject struct {
+	name            string // "VirtualService ns/name"
 	resourceVersion string
 	obj             runtime.Object
 	problem         *model.Problem
@@ -96,7 +97,7 @@ func (w *istioInputs) decode(k istioKind, u *unstructured.Unstructured, seen map
 	d, ok := w.decoded[u.GetUID()]
 	w.mu.Unlock()
 	if !ok || d.resourceVersion != u.GetResourceVersion() {
-		d = decodedObject{resourceVersion: u.GetResourceVersion()}
+		d = decodedObject{name: k.gvk.Kind + " " + u.GetNamespace() + "/" + u.GetName(), resourceVersion: u.GetResourceVersion()}
 		obj := k.typed()
 		if field, err := decodeIstio(u.Object, obj); err != nil {
 			d.problem = &model.Problem{Kind: k.gvk.Kind, Meta: meta(u), Field: field,

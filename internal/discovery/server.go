@@ -81,6 +81,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/problems", problems)
+	mux.Handle("/debug/configz", p.istio.inputs)
 	mux.Handle("/debug/", srv.DebugHandler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

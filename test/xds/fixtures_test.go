@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -21,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -183,6 +185,46 @@ func apply(t *testing.T, ns, manifests string) {
 		if err != nil {
 			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
+		if obj.GroupVersionKind().Group == "networking.istio.io" {
+			waitInModel(t, obj)
+		}
+	}
+}
+
+// waitInModel waits until discovery's model was built from obj as written
+// (/debug/configz), so a client started afterwards is given config with it.
+func waitInModel(t *testing.T, obj *unstructured.Unstructured) {
+	t.Helper()
+	want := obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName()
+	var seen []struct {
+		Object          string `json:"object"`
+		ResourceVersion string `json:"resourceVersion"`
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := http.Get("http://" + plane.monitoringAddr + "/debug/configz")
+		if err != nil {
+			return false, nil
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var body struct {
+			Objects []struct {
+				Object          string `json:"object"`
+				ResourceVersion string `json:"resourceVersion"`
+			} `json:"objects"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false, nil
+		}
+		seen = body.Objects
+		for _, o := range body.Objects {
+			if o.Object == want && o.ResourceVersion == obj.GetResourceVersion() {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("%s (resourceVersion %s) never reached discovery's model; /debug/configz: %v", want, obj.GetResourceVersion(), seen)
 	}
 }
 
