@@ -26,8 +26,12 @@ func TestConfigzListsWhatTheLastBuildRead(t *testing.T) {
 		return u
 	}
 	seen := map[types.UID]decodedObject{}
-	w.decode(vs, object("2", "b", "7", "banana"), seen)
-	w.decode(vs, object("1", "a", "5", "1s"), seen)
+	if _, problem := w.decode(vs, object("2", "b", "7", "banana"), seen); problem == nil {
+		t.Fatal("timeout banana decoded")
+	}
+	if _, problem := w.decode(vs, object("1", "a", "5", "1s"), seen); problem != nil {
+		t.Fatal(problem)
+	}
 	w.keepOnly(seen)
 	want := []configzEntry{
 		{Object: "VirtualService ns/a", ResourceVersion: "5"},
@@ -38,7 +42,9 @@ func TestConfigzListsWhatTheLastBuildRead(t *testing.T) {
 	}
 	// A deleted object is gone from the next build, and from configz.
 	seen = map[types.UID]decodedObject{}
-	w.decode(vs, object("1", "a", "6", "2s"), seen)
+	if _, problem := w.decode(vs, object("1", "a", "6", "2s"), seen); problem != nil {
+		t.Fatal(problem)
+	}
 	w.keepOnly(seen)
 	if got := w.configz(); !reflect.DeepEqual(got, []configzEntry{{Object: "VirtualService ns/a", ResourceVersion: "6"}}) {
 		t.Fatalf("after b's deletion and a's update configz = %+v", got)
