@@ -294,3 +294,37 @@ func TestConvergenceMeasured(t *testing.T) {
 		t.Fatalf("result = %q, want nacked", st.ConvergenceResult)
 	}
 }
+
+// The debounce windows as shipped (100 ms quiet, 1 s at most): a burst is one
+// push, and triggers that never pause for the quiet period still push.
+func TestDebounceDefaultsAsShipped(t *testing.T) {
+	e := startEnv(t, true, func(o *Options) {
+		o.DebounceQuiet, o.DebounceMax = 0, 0 // the defaults
+	})
+	if e.srv.full.quiet != 100*time.Millisecond || e.srv.full.max != time.Second {
+		t.Fatalf("shipped debounce: quiet %s, max %s; want 100ms and 1s", e.srv.full.quiet, e.srv.full.max)
+	}
+	c := e.sotw("n", "")
+	c.request(cdsType)
+	c.recv()
+	pushes := e.srv.pushCount.Load()
+	for range 500 {
+		e.srv.Trigger()
+	}
+	waitFor(t, "the debounced push", func() bool { return e.srv.pushCount.Load() > pushes })
+	// Longer than the debounce maximum: a second push would have happened by now.
+	time.Sleep(2500 * time.Millisecond)
+	if got := e.srv.pushCount.Load() - pushes; got != 1 {
+		t.Fatalf("a burst of 500 triggers caused %d pushes, want 1", got)
+	}
+
+	pushes = e.srv.pushCount.Load()
+	deadline := time.Now().Add(failAfter)
+	for e.srv.pushCount.Load() == pushes {
+		if time.Now().After(deadline) {
+			t.Fatal("triggers every 20 ms (never quiet for 100 ms) never pushed")
+		}
+		e.srv.Trigger()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
