@@ -43,37 +43,42 @@ func (k istioKind) object() client.Object {
 	return o
 }
 
+// enforcedKind is a networking.istio.io/v1 kind the model acts on: objects
+// are decoded into a T and handed to add.
+func enforcedKind[T any, PT interface {
+	*T
+	runtime.Object
+}](name, plural string, add func(*model.Input, PT)) istioKind {
+	gv := networkingv1.SchemeGroupVersion
+	return istioKind{
+		gvk:   gv.WithKind(name),
+		crd:   plural + "." + gv.Group,
+		typed: func() runtime.Object { return PT(new(T)) },
+		add:   func(in *model.Input, o runtime.Object) { add(in, o.(PT)) },
+	}
+}
+
 // enforcedIstioKinds are the kinds the model acts on.
 func enforcedIstioKinds() []istioKind {
-	gv := networkingv1.SchemeGroupVersion
-	kind := func(name, plural string, typed func() runtime.Object, add func(*model.Input, runtime.Object)) istioKind {
-		return istioKind{gvk: gv.WithKind(name), crd: plural + "." + gv.Group, typed: typed, add: add}
-	}
 	return []istioKind{
-		kind("VirtualService", "virtualservices", func() runtime.Object { return &networkingv1.VirtualService{} },
-			func(in *model.Input, o runtime.Object) {
-				in.VirtualServices = append(in.VirtualServices, convertVirtualService(o.(*networkingv1.VirtualService)))
-			}),
-		kind("DestinationRule", "destinationrules", func() runtime.Object { return &networkingv1.DestinationRule{} },
-			func(in *model.Input, o runtime.Object) {
-				in.DestinationRules = append(in.DestinationRules, convertDestinationRule(o.(*networkingv1.DestinationRule)))
-			}),
-		kind("Gateway", "gateways", func() runtime.Object { return &networkingv1.Gateway{} },
-			func(in *model.Input, o runtime.Object) {
-				in.Gateways = append(in.Gateways, convertGateway(o.(*networkingv1.Gateway)))
-			}),
-		kind("Sidecar", "sidecars", func() runtime.Object { return &networkingv1.Sidecar{} },
-			func(in *model.Input, o runtime.Object) {
-				in.Sidecars = append(in.Sidecars, convertSidecar(o.(*networkingv1.Sidecar)))
-			}),
-		kind("ServiceEntry", "serviceentries", func() runtime.Object { return &networkingv1.ServiceEntry{} },
-			func(in *model.Input, o runtime.Object) {
-				in.ServiceEntries = append(in.ServiceEntries, convertServiceEntry(o.(*networkingv1.ServiceEntry)))
-			}),
-		kind("WorkloadEntry", "workloadentries", func() runtime.Object { return &networkingv1.WorkloadEntry{} },
-			func(in *model.Input, o runtime.Object) {
-				in.WorkloadEntries = append(in.WorkloadEntries, convertWorkloadEntry(o.(*networkingv1.WorkloadEntry)))
-			}),
+		enforcedKind("VirtualService", "virtualservices", func(in *model.Input, o *networkingv1.VirtualService) {
+			in.VirtualServices = append(in.VirtualServices, convertVirtualService(o))
+		}),
+		enforcedKind("DestinationRule", "destinationrules", func(in *model.Input, o *networkingv1.DestinationRule) {
+			in.DestinationRules = append(in.DestinationRules, convertDestinationRule(o))
+		}),
+		enforcedKind("Gateway", "gateways", func(in *model.Input, o *networkingv1.Gateway) {
+			in.Gateways = append(in.Gateways, convertGateway(o))
+		}),
+		enforcedKind("Sidecar", "sidecars", func(in *model.Input, o *networkingv1.Sidecar) {
+			in.Sidecars = append(in.Sidecars, convertSidecar(o))
+		}),
+		enforcedKind("ServiceEntry", "serviceentries", func(in *model.Input, o *networkingv1.ServiceEntry) {
+			in.ServiceEntries = append(in.ServiceEntries, convertServiceEntry(o))
+		}),
+		enforcedKind("WorkloadEntry", "workloadentries", func(in *model.Input, o *networkingv1.WorkloadEntry) {
+			in.WorkloadEntries = append(in.WorkloadEntries, convertWorkloadEntry(o))
+		}),
 	}
 }
 
