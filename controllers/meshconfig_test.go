@@ -6,6 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
@@ -117,5 +119,15 @@ func TestAnnounce(t *testing.T) {
 				t.Errorf("announce = %q, %v; want %q, %v", typ, ok, tc.wantType, tc.want)
 			}
 		})
+	}
+}
+
+// Mesh config set through the chart overrides is judged too: the control plane reads it.
+func TestMeshConfigHonoredSeesChartOverrides(t *testing.T) {
+	mesh := &operatorv1alpha1.MeshOperator{Spec: operatorv1alpha1.MeshOperatorSpec{Namespace: "loom-system", Version: "1.1.0"}}
+	mesh.Spec.Values.ControlPlane = &apiextensionsv1.JSON{Raw: []byte(`{"meshConfig":{"mtlsMode":"STRICT"}}`)}
+	c := meta.FindStatusCondition(newStatus(mesh).status.Conditions, operatorv1alpha1.ConditionMeshConfigHonored)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "mtlsMode") {
+		t.Fatalf("mtlsMode STRICT set through spec.values.controlPlane.meshConfig: condition %+v, want False naming mtlsMode", c)
 	}
 }

@@ -26,12 +26,18 @@ func newStatus(mesh *operatorv1alpha1.MeshOperator) *statusBuilder {
 	st.ObservedGeneration = mesh.Generation
 	st.Components = nil
 	b := &statusBuilder{spec: &mesh.Spec, gen: mesh.Generation, status: *st}
-	b.meshConfigHonored(&mesh.Spec.MeshConfig)
+	mc := &mesh.Spec.MeshConfig
+	// The control plane reads spec.meshConfig with spec.values.controlPlane.meshConfig merged
+	// over it; overrides that do not merge are reported as InvalidValues by the reconcile.
+	if effective, err := values.EffectiveMeshConfig(&mesh.Spec); err == nil {
+		mc = effective
+	}
+	b.meshConfigHonored(mc)
 	return b
 }
 
-// meshConfigHonored states which fields of the user's spec.meshConfig take no effect, whatever
-// else the reconcile finds: it describes the spec, not what runs.
+// meshConfigHonored states which fields of the mesh config the user asked for take no effect,
+// whatever else the reconcile finds: it describes the spec, not what runs.
 func (b *statusBuilder) meshConfigHonored(mc *operatorv1alpha1.MeshConfigSpec) {
 	status, reason, msg := meshConfigHonored(mc)
 	b.set(operatorv1alpha1.ConditionMeshConfigHonored, status, reason, msg)
