@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package cli
 
 import (
@@ -18,7 +20,7 @@ func newDevCommand() *cobra.Command {
 	dev := &cobra.Command{Use: "dev", Short: "Tools for developing Loom locally"}
 	cluster := &cobra.Command{Use: "cluster", Short: "Run a local Kubernetes control plane with fake nodes"}
 	cluster.AddCommand(newClusterUpCommand(), newClusterDownCommand(), newClusterKubeconfigCommand())
-	dev.AddCommand(cluster)
+	dev.AddCommand(cluster, newImageCommand())
 	return dev
 }
 
@@ -26,6 +28,7 @@ func newClusterUpCommand() *cobra.Command {
 	var (
 		nodes  int
 		detach bool
+		node   realNodeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -39,17 +42,43 @@ func newClusterUpCommand() *cobra.Command {
 				return nil
 			}
 			if detach {
-				return startDetached(cmd, state, nodes)
+				return startDetached(cmd, state, nodes, node)
 			}
-			return runCluster(cmd, state, nodes)
+			return runCluster(cmd, state, nodes, node)
 		},
 	}
 	cmd.Flags().IntVar(&nodes, "nodes", 1, "Number of fake kwok nodes")
 	cmd.Flags().BoolVar(&detach, "detach", false, "Run the cluster in the background and return once it is ready")
+	cmd.Flags().BoolVar(&node.enabled, "real-node", false, "Add a real node (kubelet, containerd, kube-proxy, cluster DNS) that runs pods for real; root only, one per machine")
+	cmd.Flags().StringArrayVar(&node.images, "image", nil, "Image tarball to import into the real node (repeatable), e.g. bin/images/loom-dev-linux-amd64.tar")
 	return cmd
 }
 
-func runCluster(cmd *cobra.Command, state devcluster.State, nodes int) error {
+// realNodeFlags are `up`'s flags for the real node.
+type realNodeFlags struct {
+	enabled bool
+	images  []string
+}
+
+func (f realNodeFlags) options() *devcluster.RealNodeOptions {
+	if !f.enabled {
+		return nil
+	}
+	return &devcluster.RealNodeOptions{Images: f.images}
+}
+
+func (f realNodeFlags) args() []string {
+	if !f.enabled {
+		return nil
+	}
+	args := []string{"--real-node"}
+	for _, image := range f.images {
+		args = append(args, "--image", image)
+	}
+	return args
+}
+
+func runCluster(cmd *cobra.Command, state devcluster.State, nodes int, node realNodeFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := state.Claim(); err != nil {
@@ -57,7 +86,7 @@ func runCluster(cmd *cobra.Command, state devcluster.State, nodes int) error {
 	}
 	defer state.Clear()
 
-	cluster, err := devcluster.Start(ctx, devcluster.Options{Nodes: nodes})
+	cluster, err := devcluster.Start(ctx, devcluster.Options{Nodes: nodes, RealNode: node.options()})
 	if err != nil {
 		return err
 	}
@@ -81,7 +110,7 @@ func runCluster(cmd *cobra.Command, state devcluster.State, nodes int) error {
 }
 
 // startDetached runs `loom dev cluster up` in a new session and waits until it is ready.
-func startDetached(cmd *cobra.Command, state devcluster.State, nodes int) error {
+func startDetached(cmd *cobra.Command, state devcluster.State, nodes int, node realNodeFlags) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -94,7 +123,7 @@ func startDetached(cmd *cobra.Command, state devcluster.State, nodes int) error 
 		return err
 	}
 	defer func() { _ = logFile.Close() }() // the child holds its own descriptor
-	child := exec.Command(self, "dev", "cluster", "up", "--nodes", strconv.Itoa(nodes))
+	child := exec.Command(self, append([]string{"dev", "cluster", "up", "--nodes", strconv.Itoa(nodes)}, node.args()...)...)
 	child.Stdout, child.Stderr = logFile, logFile
 	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := child.Start(); err != nil {

@@ -25,6 +25,9 @@ func NewRootCommand() *cobra.Command {
 	zapOpts.BindFlags(logFlags)
 	root.PersistentFlags().AddGoFlagSet(logFlags)
 
-	root.AddCommand(newOperatorCommand(), newDiscoveryCommand(), newVersionCommand(), newDevCommand())
+	root.AddCommand(newOperatorCommand(), newDiscoveryCommand(), newVersionCommand())
+	if dev := newDevCommand(); dev != nil {
+		root.AddCommand(dev)
+	}
 	return root
 }

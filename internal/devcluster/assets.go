@@ -17,6 +17,19 @@ const (
 	KwokVersion       = "v0.8.0"
 )
 
+// Versions of what hack/node-binaries.sh builds for the real node; they name its cache folder.
+const (
+	CNIPluginsVersion = "v1.10.0"
+	CoreDNSVersion    = "v1.15.0"
+	// PauseVersion names the pod sandbox image built from test/pause.
+	PauseVersion = "1"
+)
+
+// NodeAssetsEnv names the environment variable that points at the real node's binaries.
+const NodeAssetsEnv = "LOOM_NODE_ASSETS"
+
+var requiredNodeBinaries = []string{"kubelet", "kube-proxy", "coredns", "pause", "cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"}
+
 // UnreadyAnnotation keeps a pod from ever becoming Ready in the local cluster.
 const UnreadyAnnotation = "kwok.loom.dev/unready"
 
@@ -33,6 +46,25 @@ func DefaultAssetsDir() string {
 		cache = filepath.Join(home, ".cache")
 	}
 	return filepath.Join(cache, "loom", fmt.Sprintf("k8s-%s-etcd-%s-kwok-%s", KubernetesVersion, EtcdVersion, KwokVersion))
+}
+
+// DefaultNodeAssetsDir is the folder hack/node-binaries.sh builds into when LOOM_NODE_ASSETS is unset.
+func DefaultNodeAssetsDir() string {
+	return filepath.Join(filepath.Dir(DefaultAssetsDir()), fmt.Sprintf("node-k8s-%s-cni-%s-coredns-%s", KubernetesVersion, CNIPluginsVersion, CoreDNSVersion))
+}
+
+// FindNodeAssets returns the real node's binaries folder and checks that every binary is there.
+func FindNodeAssets() (string, error) {
+	dir := os.Getenv(NodeAssetsEnv)
+	if dir == "" {
+		dir = DefaultNodeAssetsDir()
+	}
+	for _, name := range requiredNodeBinaries {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("real node binaries missing in %s (%s): run `make node-binaries` or set %s", dir, name, NodeAssetsEnv)
+		}
+	}
+	return dir, nil
 }
 
 // FindAssets returns the binaries folder, from LOOM_K8S_ASSETS or the default, and checks

@@ -25,6 +25,9 @@ type Options struct {
 	Nodes int
 	// CRDDirectoryPaths are installed once the apiserver is up.
 	CRDDirectoryPaths []string
+	// RealNode, when set, adds one real node that runs pods for real (root only; one per
+	// machine). The apiserver then listens on the node's bridge address instead of loopback.
+	RealNode *RealNodeOptions
 }
 
 // Cluster is a running local Kubernetes control plane.
@@ -40,6 +43,8 @@ type Cluster struct {
 	env    *envtest.Environment
 	reaper *reaper
 	procs  []*process
+	node   *realNode
+	logs   []*os.File
 }
 
 const (
@@ -68,14 +73,31 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			err = errors.Join(err, c.Stop())
 		}
 	}()
-	if c.reaper, err = startReaper(dir); err != nil {
+	var inherit []*os.File
+	if opts.RealNode != nil {
+		if c.node, err = prepareRealNode(dir); err != nil {
+			return nil, err
+		}
+		inherit = append(inherit, c.node.lock)
+	}
+	if c.reaper, err = startReaper(dir, inherit...); err != nil {
 		return nil, err
+	}
+	if c.node != nil {
+		if err := c.node.setUpHost(dir); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.startControlPlane(opts.CRDDirectoryPaths); err != nil {
 		return nil, err
 	}
-	if opts.Nodes > 0 {
+	if opts.Nodes > 0 || c.node != nil {
 		if err := c.startWorkloadComponents(ctx, opts.Nodes); err != nil {
+			return nil, err
+		}
+	}
+	if c.node != nil {
+		if err := c.startRealNode(ctx, *opts.RealNode); err != nil {
 			return nil, err
 		}
 	}
@@ -96,7 +118,17 @@ func (c *Cluster) startControlPlane(crdPaths []string) error {
 		ControlPlaneStopTimeout:  stopGrace,
 	}
 	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(c.Dir, "etcd")}
-	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: filepath.Join(c.Dir, "certs")}
+	apiserverLog, err := os.Create(c.LogPath("kube-apiserver"))
+	if err != nil {
+		return err
+	}
+	c.logs = append(c.logs, apiserverLog)
+	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: filepath.Join(c.Dir, "certs"), Out: apiserverLog, Err: apiserverLog}
+	if c.node != nil {
+		if err := c.node.configureAPIServer(env.ControlPlane.APIServer); err != nil {
+			return err
+		}
+	}
 	c.env = env
 	cfg, startErr := env.Start()
 	// Record etcd and kube-apiserver even when start failed half way.
@@ -106,14 +138,13 @@ func (c *Cluster) startControlPlane(crdPaths []string) error {
 		}
 	}
 	if startErr != nil {
-		return fmt.Errorf("starting etcd and kube-apiserver: %w", startErr)
+		return fmt.Errorf("starting etcd and kube-apiserver: %w; kube-apiserver's log ends:\n%s", startErr, tailFile(c.LogPath("kube-apiserver"), 15))
 	}
 	c.Config = cfg
 	return os.WriteFile(c.KubeconfigPath, env.KubeConfig, 0o600)
 }
 
 func (c *Cluster) startWorkloadComponents(ctx context.Context, nodes int) error {
-	logDir := filepath.Join(c.Dir, "logs")
 	stages, err := c.writeKwokStages()
 	if err != nil {
 		return err
@@ -144,15 +175,20 @@ func (c *Cluster) startWorkloadComponents(ctx context.Context, nodes int) error 
 			"--server-address=127.0.0.1:0",
 		}},
 	}
+	if c.node != nil {
+		// Pods trust the apiserver through the kube-root-ca.crt ConfigMap.
+		components[0].args = append(components[0].args, "--root-ca-file="+c.node.certs.CAFile)
+	}
+	if nodes == 0 {
+		components = components[:2]
+	}
 	for _, comp := range components {
-		p, err := startProcess(comp.name, filepath.Join(c.assets, comp.name), comp.args, logDir)
-		if err != nil {
+		if err := c.startComponent(comp.name, filepath.Join(c.assets, comp.name), comp.args...); err != nil {
 			return err
 		}
-		c.procs = append(c.procs, p)
-		if err := c.reaper.watch(p.cmd.Process.Pid); err != nil {
-			return err
-		}
+	}
+	if nodes == 0 {
+		return nil
 	}
 
 	clientset, err := kubernetes.NewForConfig(c.Config)
@@ -167,6 +203,17 @@ func (c *Cluster) startWorkloadComponents(ctx context.Context, nodes int) error 
 	return c.waitUntil(ctx, "fake nodes Ready", func(ctx context.Context) (bool, error) {
 		return nodesReady(ctx, clientset, nodes)
 	})
+}
+
+// startComponent starts a process the cluster owns: Stop ends it, and so does the reaper
+// when the owner dies first.
+func (c *Cluster) startComponent(name, binary string, args ...string) error {
+	p, err := startProcess(name, binary, args, filepath.Join(c.Dir, "logs"))
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, p)
+	return c.reaper.watch(p.cmd.Process.Pid)
 }
 
 // waitUntil polls cond, failing fast with the component's log when a component exits.
@@ -196,19 +243,41 @@ func (c *Cluster) Stop() error {
 		c.procs[i].stop(stopGrace)
 	}
 	c.procs = nil
+	keepDir := false
+	if c.node != nil {
+		if err := c.stopPods(); err != nil {
+			errs = append(errs, err)
+			keepDir = true
+		}
+	}
 	if c.env != nil {
 		if err := c.env.Stop(); err != nil {
 			errs = append(errs, err)
 		}
 		c.env = nil
 	}
-	if c.Dir != "" {
+	if c.node != nil {
+		if err := c.stopRealNode(); err != nil {
+			errs = append(errs, err)
+			keepDir = true
+		}
+		c.node = nil
+	}
+	if keepDir {
+		// Never delete through a mount a pod may have left (a hostPath, say).
+		errs = append(errs, fmt.Errorf("cluster folder %s kept", c.Dir))
+	}
+	for _, f := range c.logs {
+		_ = f.Close()
+	}
+	c.logs = nil
+	if c.Dir != "" && !keepDir {
 		errs = append(errs, os.RemoveAll(c.Dir))
 	}
 	return errors.Join(errs...)
 }
 
-// LogPath is the log file of a component the cluster started (not etcd or kube-apiserver).
+// LogPath is the log file of a component the cluster started (not etcd).
 func (c *Cluster) LogPath(component string) string {
 	return filepath.Join(c.Dir, "logs", component+".log")
 }

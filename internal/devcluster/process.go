@@ -111,3 +111,16 @@ func processAlive(pid int) bool {
 	i := strings.LastIndexByte(string(stat), ')')
 	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(string(stat[i+1:])), "Z")
 }
+
+// tailFile returns the last lines of a log file, for errors that point at it.
+func tailFile(path string, lines int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}

@@ -12,11 +12,13 @@ import (
 )
 
 // reaperScript waits for the process that owns the cluster to die, then kills every process
-// group listed in the pid file and removes the cluster folder. It is what keeps a test binary
-// that panics or is killed by `go test -timeout` from leaving etcd and friends behind.
+// group listed in the pid file, undoes a real node's host changes and removes the cluster
+// folder, unless a mount is left in it. It is what keeps a test binary that panics or is
+// killed by `go test -timeout` from leaving etcd and friends behind.
 const reaperScript = `while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
 for p in $(cat "$2" 2>/dev/null); do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-rm -rf "$3"`
+for undo in undo-runtime.sh undo-host.sh; do [ -f "$3/$undo" ] && /bin/sh "$3/$undo"; done
+awk '{print $5}' /proc/self/mountinfo | grep -qF "$3/" || rm -rf "$3"`
 
 // reaper is a watchdog process that outlives its owner only long enough to clean up.
 type reaper struct {
@@ -26,10 +28,12 @@ type reaper struct {
 	cmd     *exec.Cmd
 }
 
-func startReaper(clusterDir string) (*reaper, error) {
+// startReaper starts the watchdog; it holds the inherited files (a lock) until it is done.
+func startReaper(clusterDir string, inherit ...*os.File) (*reaper, error) {
 	r := &reaper{pidFile: filepath.Join(clusterDir, "pids"), known: map[int]bool{}}
 	cmd := exec.Command("/bin/sh", "-c", reaperScript, "loom-cluster-reaper", strconv.Itoa(os.Getpid()), r.pidFile, clusterDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = inherit
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting cluster reaper: %w", err)
 	}

@@ -3,23 +3,28 @@ package e2e
 import (
 	"context"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"loom.dev/loom/internal/devcluster"
 )
 
-// TestInstallWithKustomize applies config/default the way the README says and checks that the
-// apiserver accepts every object and the operator Deployment becomes Available.
+// TestInstallWithKustomize applies config/default the way the README says, on a real node:
+// the operator runs as a pod from Loom's image with its own ServiceAccount and RBAC, and the
+// sample mesh's control plane runs `loom discovery` from the image, with real probes. A broken
+// image, argument, permission or probe fails it.
 func TestInstallWithKustomize(t *testing.T) {
+	requireRealNode(t)
 	ctx := t.Context()
-	cluster, err := devcluster.Start(ctx, devcluster.Options{AssetsDir: assets, Nodes: 1})
+	cluster, err := devcluster.Start(ctx, devcluster.Options{AssetsDir: assets, RealNode: &devcluster.RealNodeOptions{Images: imageTarballs(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,23 +40,73 @@ func TestInstallWithKustomize(t *testing.T) {
 
 	kubectl("apply", "--server-side", "-k", repoRoot+"/config/default")
 	kubectl("wait", "--for", "condition=Established", "crd/meshoperators.operator.loom.dev", "--timeout", "60s")
-	kubectl("apply", "-k", repoRoot+"/config/samples")
-	kubectl("get", "mesh", "loom")
-
 	cs := kubernetes.NewForConfigOrDie(cluster.Config)
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		d, err := cs.AppsV1().Deployments("loom-system").Get(ctx, "loom-operator", metav1.GetOptions{})
-		if err != nil {
-			return false, nil //nolint:nilerr // not created yet
-		}
-		for _, c := range d.Status.Conditions {
-			if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-				return true, nil
+	waitAvailable := func(ns, name string) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil //nolint:nilerr // not created yet
 			}
+			for _, c := range d.Status.Conditions {
+				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Fatalf("%s Deployment not Available: %v\n%s\n%s", name, err,
+				kubectl("-n", ns, "get", "deploy,pods", "-o", "wide"),
+				kubectl("-n", ns, "describe", "pods"))
 		}
-		return false, nil
-	})
-	if err != nil {
-		t.Fatalf("loom-operator Deployment not Available: %v\n%s", err, kubectl("-n", "loom-system", "get", "deploy,pods", "-o", "wide"))
 	}
+	waitAvailable("loom-system", "loom-operator")
+
+	kubectl("apply", "-k", repoRoot+"/config/samples")
+	waitAvailable("loom-system", "loom-control-plane")
+	kubectl("wait", "--for", "condition=Ready", "mesh/loom", "--timeout", "120s")
+	if logs := kubectl("-n", "loom-system", "logs", "deploy/loom-control-plane"); !strings.Contains(logs, "caches synced; serving config") {
+		t.Errorf("the control-plane pod does not serve config:\n%s", logs)
+	}
+
+	// A proxyless gRPC client pod, its bootstrap pointing at the control plane's Service,
+	// splits 80/20 between two echo Deployments: xDS served from the installed pod.
+	k := &kube{t: t, cs: cs, cluster: cluster, ns: "grpc-demo"}
+	k.createNamespace()
+	for _, version := range []string{"v1", "v2"} {
+		if _, err := cs.AppsV1().Deployments(k.ns).Create(ctx, echoDeployment(version), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: k.ns},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "echo"},
+			Ports:    []corev1.ServicePort{{Name: "grpc", Port: 8080, TargetPort: intstr.FromInt(8080)}},
+		},
+	}
+	if _, err := cs.CoreV1().Services(k.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply := exec.CommandContext(ctx, cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "apply", "-f", "-")
+	apply.Stdin = strings.NewReader(splitConfig)
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("applying the split: %v\n%s", err, out)
+	}
+	waitAvailable(k.ns, "echo-v1")
+	waitAvailable(k.ns, "echo-v2")
+	if _, err := cs.CoreV1().Pods(k.ns).Create(ctx, proxylessClientPod("loom-control-plane.loom-system.svc:15010"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var phase corev1.PodPhase
+	k.waitPod("client", func(p *corev1.Pod) bool {
+		phase = p.Status.Phase
+		return phase == corev1.PodSucceeded || phase == corev1.PodFailed
+	})
+	log := k.kubectl("logs", "client")
+	if phase != corev1.PodSucceeded {
+		t.Fatalf("client pod %s:\n%s", phase, log)
+	}
+	checkSplit(t, log)
 }

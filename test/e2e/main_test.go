@@ -19,6 +19,8 @@ var (
 	loomBin  string
 	echoBin  string
 	assets   string
+	// imageLoomBin is loom as the images carry it (built with -tags nodev).
+	imageLoomBin string
 )
 
 func TestMain(m *testing.M) {
@@ -43,9 +45,18 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(binDir) }()
 	loomBin, echoBin = filepath.Join(binDir, "loom"), filepath.Join(binDir, "grpcecho")
-	for bin, pkg := range map[string]string{loomBin: ".", echoBin: "./test/grpcecho"} {
-		build := exec.Command("go", "build", "-o", bin, pkg)
+	imageLoomBin = filepath.Join(binDir, "image", "loom")
+	for _, b := range []struct{ bin, pkg, tags string }{
+		{loomBin, ".", ""},
+		{echoBin, "./test/grpcecho", ""},
+		// What `make image` puts in the image: no developer tools.
+		{imageLoomBin, ".", "nodev"},
+	} {
+		bin, pkg := b.bin, b.pkg
+		// Static, so that the binaries also run in the real node's images.
+		build := exec.Command("go", "build", "-tags", b.tags, "-o", bin, pkg)
 		build.Dir = repoRoot
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
 			return 1
