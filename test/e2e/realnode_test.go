@@ -144,12 +144,22 @@ func TestRealNode(t *testing.T) {
 			_ = exec.Command("ip", "link", "del", outside).Run()
 			_ = exec.Command("ip", "netns", "del", "lmguard").Run()
 		})
+		// The far end answers ARP, so that a packet the guard let through would really be
+		// sent; no IPv6 on the near end, so that nothing else is.
 		for _, args := range [][]string{
 			{"netns", "add", "lmguard"},
 			{"link", "add", outside, "type", "veth", "peer", "name", "lmguard1", "netns", "lmguard"},
-			{"addr", "add", outsideNet, "dev", outside},
+			{"netns", "exec", "lmguard", "ip", "addr", "add", outsideHost + "/24", "dev", "lmguard1"},
+			{"netns", "exec", "lmguard", "ip", "link", "set", "lmguard1", "up"},
+			{"netns", "exec", "lmguard", "sysctl", "-qw", "net.ipv6.conf.lmguard1.disable_ipv6=1"},
 			{"link", "set", outside, "up"},
+			{"addr", "add", outsideNet, "dev", outside},
 		} {
+			if args[0] == "link" && args[1] == "set" {
+				if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+outside+"/disable_ipv6", []byte("1"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 				t.Fatalf("ip %v: %v\n%s", args, err, out)
 			}
