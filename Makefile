@@ -50,6 +50,21 @@ image: build ## Build the loom, grpcecho and pause images (linux/amd64, linux/ar
 	    --source $(IMAGE_SOURCE) --revision $(COMMIT) --created $(IMAGE_CREATED) --out $(IMAGE_DIR); \
 	done
 
+# What the demo and the end-to-end tests import into the real node: the host platform only,
+# under the tags config/manager and the control-plane chart name.
+DEMO_IMAGE_DIR ?= $(LOCALBIN)/demo-images
+CONTROL_PLANE_VERSION := $(shell sed -n 's/^version: "\(.*\)"/\1/p' pkg/render/charts/control-plane/values.yaml)
+
+.PHONY: demo-images
+demo-images: build ## Build the demo's images for this machine's platform into bin/demo-images (loom:latest, loom:v<control-plane version>, loom.dev/grpcecho:dev).
+	@arch=$$(go env GOARCH); dir=$(LOCALBIN)/linux_$$arch; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -tags nodev -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$dir/loom . && \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags "-s -w" -o $$dir/grpcecho ./test/grpcecho && \
+	for tag in latest v$(CONTROL_PLANE_VERSION); do \
+	  $(LOCALBIN)/loom dev image build --name loom --tag $$tag --binary linux/$$arch=$$dir/loom --created $(IMAGE_CREATED) --out $(DEMO_IMAGE_DIR) 2>/dev/null || exit 1; \
+	done && \
+	$(LOCALBIN)/loom dev image build --name grpcecho --repository loom.dev/grpcecho --tag dev --binary linux/$$arch=$$dir/grpcecho --created $(IMAGE_CREATED) --out $(DEMO_IMAGE_DIR) 2>/dev/null
+
 .PHONY: image-push
 image-push: image ## Push the images to $(REGISTRY)/<name>:$(IMAGE_TAG) (make image-push REGISTRY=ghcr.io/loom-dev; credentials from ~/.docker/config.json).
 	@[ -n "$(REGISTRY)" ] || { echo "set REGISTRY, e.g. make image-push REGISTRY=ghcr.io/loom-dev"; exit 1; }
@@ -90,8 +105,8 @@ bench-soak: k8s-binaries ## Soak: loom discovery under config, endpoint and prox
 	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go run ./test/bench/soak $(SOAK_ARGS)
 
 .PHONY: demo
-demo: build k8s-binaries ## Start a local cluster, run the operator and apply the sample MeshOperator (Ctrl-C stops everything).
-	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) hack/demo.sh $(DEMO_ARGS)
+demo: build k8s-binaries node-binaries demo-images ## Start a local cluster with a real node, install the operator from its image and apply the demo MeshOperator; a client pod splits 80/20 through the control-plane pod (Ctrl-C stops everything; needs root).
+	$(TEST_ENV) LOOM_DEMO_IMAGES=$(DEMO_IMAGE_DIR) hack/demo.sh $(DEMO_ARGS)
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests.

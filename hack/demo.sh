@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# The Loom demo: a local cluster, the operator running against it, the sample MeshOperator
-# applied and `kubectl get mesh` shown. Runs until Ctrl-C or `bin/loom dev cluster down`, then
-# leaves no process behind. With --once it stops by itself after showing the mesh (used by tests).
+# The Loom demo: a local cluster with a real node, the operator installed from its image as
+# `kubectl apply -k config/default` does, the demo MeshOperator applied and `kubectl get mesh`
+# shown; then two gRPC echo Deployments and a proxyless client pod that splits 80/20 through the
+# control-plane pod. Needs root (the real node). Runs until Ctrl-C or `bin/loom dev cluster down`,
+# then leaves no process behind and the host as it was. With --once it stops by itself after the
+# split (used by tests).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 loom=${LOOM_BIN:-$root/bin/loom}
-grpcecho=${LOOM_GRPCECHO_BIN:-$root/bin/grpcecho}
+images=${LOOM_DEMO_IMAGES:-$root/bin/demo-images}
 assets=${LOOM_K8S_ASSETS:?set LOOM_K8S_ASSETS (make demo does)}
 kubectl=$assets/kubectl
 once=false
 [[ ${1:-} == --once ]] && once=true
 
-cluster_pid="" operator_pid="" discovery_pid="" echo_pids=()
+cluster_pid=""
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${echo_pids[@]}" $discovery_pid; do kill -TERM "$pid" 2>/dev/null || true; done
-  [[ -n $operator_pid ]] && kill -TERM "$operator_pid" 2>/dev/null || true
   [[ -n $cluster_pid ]] && kill -TERM "$cluster_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   echo "demo stopped; nothing left running"
@@ -34,79 +35,63 @@ wait_for() { # wait_for <seconds> <kubectl wait args...>
   done
 }
 
-step "Starting a local Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
+image_args=()
+for tarball in "$images"/*.tar; do
+  [[ -f $tarball ]] && image_args+=(--image "$tarball")
+done
+((${#image_args[@]})) || { echo "no image tarballs in $images: run make demo-images" >&2; exit 1; }
+
+step "Starting a local Kubernetes cluster: a real node (kubelet, containerd, kube-proxy, CoreDNS) and a simulated one (kwok)"
 "$loom" dev cluster down >/dev/null   # a demo left running elsewhere gives way to this one
-"$loom" dev cluster up &
+"$loom" dev cluster up --real-node --nodes 1 "${image_args[@]}" &
 cluster_pid=$!
 until kubeconfig=$("$loom" dev cluster kubeconfig 2>/dev/null); do
   kill -0 "$cluster_pid" 2>/dev/null || { echo "the local cluster failed to start" >&2; exit 1; }
   sleep 0.2
 done
 export KUBECONFIG=$kubeconfig
-log_dir=$(dirname "$kubeconfig")
+"$kubectl" get nodes -o wide
 
-step "Installing the MeshOperator and MeshRevision CRDs"
-"$kubectl" apply --server-side -k "$root/config/crd"
+step "Installing the operator as a user would: kubectl apply -k config/default (it runs as a pod from Loom's image)"
+"$kubectl" apply --server-side -k "$root/config/default"
 wait_for 60 --for condition=Established crd/meshoperators.operator.loom.dev crd/meshrevisions.operator.loom.dev
-
-step "Starting the operator (log: $log_dir/operator.log)"
-"$loom" operator --kubeconfig "$kubeconfig" --metrics-bind-address 0 --health-probe-bind-address 127.0.0.1:0 \
-  >"$log_dir/operator.log" 2>&1 &
-operator_pid=$!
+wait_for 120 -n loom-system --for condition=Available deployment/loom-operator
 
 step "Applying the demo MeshOperator (control plane, an ingress gateway, Prometheus, Grafana, Jaeger)"
+# The control plane runs on the real node; the gateway and the add-ons, whose images (Envoy,
+# Prometheus, Grafana, Jaeger) cannot be built here, run simulated on the kwok node.
 "$kubectl" create namespace loom-demo --dry-run=client -o yaml | "$kubectl" apply -f -
 "$kubectl" -n loom-demo create secret generic grafana-admin --from-literal=admin-user=admin \
   --from-literal=admin-password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --dry-run=client -o yaml | "$kubectl" apply -f -
-"$kubectl" apply -f "$root/config/samples/mesh_demo.yaml"
-wait_for 120 --for condition=Ready mesh/loom-demo
+simulated='{"nodeSelector":{"type":"kwok"},"tolerations":[{"key":"loom.dev/simulated","operator":"Exists","effect":"NoSchedule"}]}'
+"$kubectl" patch --local -f "$root/config/samples/mesh_demo.yaml" --type merge -o yaml \
+  -p "{\"spec\":{\"values\":{\"gateway\":$simulated,\"prometheus\":$simulated,\"grafana\":$simulated,\"jaeger\":$simulated}}}" |
+  "$kubectl" apply -f -
+wait_for 180 --for condition=Ready mesh/loom-demo
 
 step "kubectl get mesh"
 "$kubectl" get mesh
 
 step "What the operator installed"
 "$kubectl" get mesh loom-demo -o jsonpath='{range .status.components[*]}{.name}{": ready "}{.readyReplicas}{"/"}{.desiredReplicas}{", version "}{.version}{"\n"}{end}'
-"$kubectl" get deploy,svc -n loom-demo -l operator.loom.dev/mesh=loom-demo
+"$kubectl" get pods -n loom-demo -o wide
 
-step "Starting loom discovery (the control plane) beside the cluster (log: $log_dir/discovery.log)"
-# Pods in this cluster are simulated, so the control plane the operator installed cannot run
-# there: the same binary runs here against the same apiserver instead.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-xds_port=$(free_port) monitoring_port=$(free_port)
-"$loom" discovery --kubeconfig "$kubeconfig" --xds-address "127.0.0.1:$xds_port" \
-  --monitoring-address "127.0.0.1:$monitoring_port" --root-namespace loom-demo >"$log_dir/discovery.log" 2>&1 &
-discovery_pid=$!
-until curl -sf "http://127.0.0.1:$monitoring_port/ready" >/dev/null; do
-  kill -0 "$discovery_pid" 2>/dev/null || { echo "loom discovery failed; see $log_dir/discovery.log" >&2; exit 1; }
-  sleep 0.2
-done
-
-step "Two gRPC echo services (v1, v2) and an 80/20 VirtualService"
-v1_port=$(free_port) v2_port=$(free_port)
-"$grpcecho" server --name echo-v1 --listen "127.0.0.1:$v1_port" >"$log_dir/echo-v1.log" 2>&1 & echo_pids+=($!)
-"$grpcecho" server --name echo-v2 --listen "127.0.0.1:$v2_port" >"$log_dir/echo-v2.log" 2>&1 & echo_pids+=($!)
-"$kubectl" create namespace grpc-demo --dry-run=client -o yaml | "$kubectl" apply -f -
-# ServiceEntries stand for the two services: their endpoints may be loopback addresses, which
-# EndpointSlices refuse, so the demo needs no root and no network setup.
-"$kubectl" apply -n grpc-demo -f - <<YAML
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: echo
+step "Two gRPC echo Deployments (v1, v2) behind one Service, and an 80/20 VirtualService"
+"$kubectl" apply -f - <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: grpc-demo}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: grpc-demo}
 spec:
-  hosts: [echo.grpc-demo.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - {number: 8080, name: grpc, protocol: GRPC}
-  endpoints:
-  - {address: 127.0.0.1, ports: {grpc: $v1_port}, labels: {version: v1}}
-  - {address: 127.0.0.1, ports: {grpc: $v2_port}, labels: {version: v2}}
+  selector: {app: echo}
+  ports: [{name: grpc, port: 8080, targetPort: 8080}]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
-metadata:
-  name: echo
+metadata: {name: echo, namespace: grpc-demo}
 spec:
   host: echo.grpc-demo.svc.cluster.local
   subsets:
@@ -115,8 +100,7 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata:
-  name: echo
+metadata: {name: echo, namespace: grpc-demo}
 spec:
   hosts: [echo.grpc-demo.svc.cluster.local]
   http:
@@ -124,11 +108,48 @@ spec:
     - {destination: {host: echo.grpc-demo.svc.cluster.local, subset: v1}, weight: 80}
     - {destination: {host: echo.grpc-demo.svc.cluster.local, subset: v2}, weight: 20}
 YAML
+for version in v1 v2; do
+  "$kubectl" apply -f - <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo-$version, namespace: grpc-demo}
+spec:
+  selector: {matchLabels: {app: echo, version: $version}}
+  template:
+    metadata: {labels: {app: echo, version: $version}}
+    spec:
+      securityContext: {runAsNonRoot: true}
+      containers:
+      - name: echo
+        image: loom.dev/grpcecho:dev
+        imagePullPolicy: IfNotPresent
+        args: [server, --name, echo-$version, --listen, ":8080"]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
+YAML
+done
+wait_for 120 -n grpc-demo --for condition=Available deployment/echo-v1 deployment/echo-v2
 
-step "A proxyless gRPC client sends 1000 RPCs through loom discovery"
-bootstrap=$(printf '{"xds_servers":[{"server_uri":"127.0.0.1:%s","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],"node":{"id":"sidecar~127.0.0.1~demo-client.grpc-demo~grpc-demo.svc.cluster.local","metadata":{"GENERATOR":"grpc","NAMESPACE":"grpc-demo"}}}' "$xds_port")
-GRPC_XDS_BOOTSTRAP_CONFIG=$bootstrap "$grpcecho" client --target xds:///echo.grpc-demo.svc.cluster.local:8080 \
-  --n 1000 --wait-for-ready --timeout 10s >"$log_dir/split.json"
+step "A proxyless gRPC client pod sends 1000 RPCs, its xDS bootstrap pointing at the control-plane Service"
+bootstrap='{"xds_servers":[{"server_uri":"loom-control-plane.loom-demo.svc:15010","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],"node":{"id":"sidecar~127.0.0.1~demo-client.grpc-demo~grpc-demo.svc.cluster.local","metadata":{"GENERATOR":"grpc","NAMESPACE":"grpc-demo"}}}'
+"$kubectl" apply -f - <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: demo-client, namespace: grpc-demo}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: client
+    image: loom.dev/grpcecho:dev
+    imagePullPolicy: IfNotPresent
+    args: [client, --target, "xds:///echo.grpc-demo.svc.cluster.local:8080", --n, "1000", --wait-for-ready, --timeout, 30s]
+    env: [{name: GRPC_XDS_BOOTSTRAP_CONFIG, value: '$bootstrap'}]
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
+YAML
+wait_for 120 -n grpc-demo --for jsonpath='{.status.phase}'=Succeeded pod/demo-client
+log_dir=$(dirname "$kubeconfig")
+"$kubectl" -n grpc-demo logs demo-client >"$log_dir/split.json"
 python3 - "$log_dir/split.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -142,12 +163,12 @@ cat <<MSG
 The demo is running. In another terminal:
   export KUBECONFIG=$kubeconfig
   $kubectl get mesh
-  $kubectl get nodes
+  $kubectl get pods -A -o wide
 Stop it with Ctrl-C here, or: $loom dev cluster down
 MSG
 
 if $once; then
   exit 0
 fi
-# Returns when the cluster or the operator stops (Ctrl-C, or `loom dev cluster down`).
-wait -n "$cluster_pid" "$operator_pid" "$discovery_pid" || true
+# Returns when the cluster stops (Ctrl-C, or `loom dev cluster down`).
+wait "$cluster_pid" || true

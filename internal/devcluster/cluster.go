@@ -26,7 +26,8 @@ type Options struct {
 	// CRDDirectoryPaths are installed once the apiserver is up.
 	CRDDirectoryPaths []string
 	// RealNode, when set, adds one real node that runs pods for real (root only; one per
-	// machine). The apiserver then listens on the node's bridge address instead of loopback.
+	// machine). The apiserver then listens on the node's bridge address instead of loopback,
+	// and the fake nodes carry SimulatedTaint.
 	RealNode *RealNodeOptions
 }
 
@@ -196,7 +197,7 @@ func (c *Cluster) startWorkloadComponents(ctx context.Context, nodes int) error 
 		return err
 	}
 	for i := range nodes {
-		if err := createFakeNode(ctx, clientset, fmt.Sprintf("kwok-node-%d", i)); err != nil {
+		if err := createFakeNode(ctx, clientset, fmt.Sprintf("kwok-node-%d", i), c.node != nil); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,11 @@ import (
 // kwokNodeAnnotation marks the nodes kwok manages.
 const kwokNodeAnnotation = "kwok.x-k8s.io/node"
 
-func createFakeNode(ctx context.Context, cs kubernetes.Interface, name string) error {
+// SimulatedTaint keeps pods off the fake nodes of a cluster with a real node, unless they
+// tolerate it: there, a pod that does not must run for real.
+var SimulatedTaint = corev1.Taint{Key: "loom.dev/simulated", Value: "true", Effect: corev1.TaintEffectNoSchedule}
+
+func createFakeNode(ctx context.Context, cs kubernetes.Interface, name string, tainted bool) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
@@ -30,6 +34,9 @@ func createFakeNode(ctx context.Context, cs kubernetes.Interface, name string) e
 			},
 		},
 		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+	}
+	if tainted {
+		node.Spec.Taints = []corev1.Taint{SimulatedTaint}
 	}
 	_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	return err

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -131,5 +132,46 @@ spec:
 	var invalid *render.InvalidValuesError
 	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "/service/type") {
 		t.Errorf("got %v, want an InvalidValuesError naming /service/type", err)
+	}
+}
+
+// TestPlacementOverrides checks that the gateway and add-on charts place their pods where
+// spec.values says, as the control-plane chart does (the demo puts them on simulated nodes).
+func TestPlacementOverrides(t *testing.T) {
+	mesh := sample(t, "demo")
+	spec := &mesh.Spec
+	placement := []byte(`{"nodeSelector":{"type":"kwok"},"tolerations":[{"key":"loom.dev/simulated","operator":"Exists","effect":"NoSchedule"}]}`)
+	spec.Values.Gateway = &apiextensionsv1.JSON{Raw: placement}
+	spec.Values.Prometheus = &apiextensionsv1.JSON{Raw: placement}
+	spec.Values.Grafana = &apiextensionsv1.JSON{Raw: placement}
+	spec.Values.Jaeger = &apiextensionsv1.JSON{Raw: placement}
+	gw := &spec.Gateways[0]
+	gwVals, gwErr := Gateway(spec, gw)
+	promVals, promErr := Prometheus(spec)
+	grafanaVals, grafanaErr := Grafana(spec)
+	jaegerVals, jaegerErr := Jaeger(spec)
+	for _, c := range []struct {
+		chart string
+		vals  map[string]any
+		err   error
+	}{
+		{render.Gateway, gwVals, gwErr}, {render.Prometheus, promVals, promErr},
+		{render.Grafana, grafanaVals, grafanaErr}, {render.Jaeger, jaegerVals, jaegerErr},
+	} {
+		found := false
+		for _, o := range renderChart(t, c.chart, spec.Namespace, c.vals, c.err) {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			found = true
+			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "template", "spec", "nodeSelector")
+			tols, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "tolerations")
+			if sel["type"] != "kwok" || len(tols) != 1 {
+				t.Errorf("%s: nodeSelector %v, tolerations %v: the overrides did not reach the pod", c.chart, sel, tols)
+			}
+		}
+		if !found {
+			t.Errorf("%s rendered no Deployment", c.chart)
+		}
 	}
 }

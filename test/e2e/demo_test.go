@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +17,9 @@ import (
 // demoCommand runs the README's demo in a session of its own, as a terminal would.
 func demoCommand(t *testing.T, stateDir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(t.Context(), "bash", append([]string{repoRoot + "/hack/demo.sh"}, args...)...)
-	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_GRPCECHO_BIN="+echoBin, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
+	requireRealNode(t)
+	images := filepath.Dir(imageTarballs(t)[0])
+	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_DEMO_IMAGES="+images, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
 }

@@ -29,7 +29,8 @@ import (
 	"loom.dev/loom/internal/imagebuild"
 )
 
-const echoImage = "loom.dev/grpcecho:e2e"
+// echoImage is the grpcecho image's name in the tests and the demo (make demo-images).
+const echoImage = "loom.dev/grpcecho:dev"
 
 // requireRealNode skips where a real node cannot run: it needs root (CI runs as root).
 func requireRealNode(t *testing.T) {
