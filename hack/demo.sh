@@ -77,57 +77,7 @@ step "What the operator installed"
 "$kubectl" get pods -n loom-demo -o wide
 
 step "Two gRPC echo Deployments (v1, v2) behind one Service, and an 80/20 VirtualService"
-"$kubectl" apply -f - <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata: {name: grpc-demo}
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: grpc-demo}
-spec:
-  selector: {app: echo}
-  ports: [{name: grpc, port: 8080, targetPort: 8080}]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: grpc-demo}
-spec:
-  host: echo.grpc-demo.svc.cluster.local
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: grpc-demo}
-spec:
-  hosts: [echo.grpc-demo.svc.cluster.local]
-  http:
-  - route:
-    - {destination: {host: echo.grpc-demo.svc.cluster.local, subset: v1}, weight: 80}
-    - {destination: {host: echo.grpc-demo.svc.cluster.local, subset: v2}, weight: 20}
-YAML
-for version in v1 v2; do
-  "$kubectl" apply -f - <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo-$version, namespace: grpc-demo}
-spec:
-  selector: {matchLabels: {app: echo, version: $version}}
-  template:
-    metadata: {labels: {app: echo, version: $version}}
-    spec:
-      securityContext: {runAsNonRoot: true}
-      containers:
-      - name: echo
-        image: loom.dev/grpcecho:dev
-        imagePullPolicy: IfNotPresent
-        args: [server, --name, echo-$version, --listen, ":8080"]
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
-YAML
-done
+"$kubectl" apply -f "$root/hack/demo/echo.yaml"
 wait_for 120 -n grpc-demo --for condition=Available deployment/echo-v1 deployment/echo-v2
 
 step "A proxyless gRPC client pod sends 1000 RPCs, its xDS bootstrap pointing at the control-plane Service"

@@ -86,31 +86,15 @@ func writeNodeCerts(dir string, apiserverIPs []net.IP) (*nodeCerts, error) {
 // writeServiceAccountSigner writes the key that signs ServiceAccount tokens, under the names
 // envtest passes to kube-apiserver; envtest writes none when the serving certificate exists.
 func writeServiceAccountSigner(dir string, now time.Time) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	template := &x509.Certificate{
-		Subject: pkix.Name{CommonName: "loom-dev-cluster-service-accounts"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(7 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
-	}
-	der, _, err := sign(template, template, key.Public(), key)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "sa-signer.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "sa-signer.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	template := &x509.Certificate{Subject: pkix.Name{CommonName: "loom-dev-cluster-service-accounts"}, BasicConstraintsValid: true}
+	return issue(template, nil, nil, now, filepath.Join(dir, "sa-signer.crt"), filepath.Join(dir, "sa-signer.key"))
 }
 
 // kubernetesServiceIP is the first address of envtest's service range.
 const kubernetesServiceIP = "10.0.0.1"
 
+// issue creates a key and a certificate for it, signed by ca (self-signed when ca is nil),
+// and writes both.
 func issue(template, ca *x509.Certificate, caKey crypto.Signer, now time.Time, certFile, keyFile string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -118,6 +102,9 @@ func issue(template, ca *x509.Certificate, caKey crypto.Signer, now time.Time, c
 	}
 	template.NotBefore, template.NotAfter = now.Add(-time.Hour), now.Add(7*24*time.Hour)
 	template.KeyUsage = x509.KeyUsageDigitalSignature
+	if ca == nil {
+		ca, caKey = template, key
+	}
 	der, _, err := sign(template, ca, key.Public(), caKey)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
@@ -71,29 +70,9 @@ func TestInstallWithKustomize(t *testing.T) {
 	}
 
 	// A proxyless gRPC client pod, its bootstrap pointing at the control plane's Service,
-	// splits 80/20 between two echo Deployments: xDS served from the installed pod.
+	// splits 80/20 between the demo's two echo Deployments: xDS served from the installed pod.
 	k := &kube{t: t, cs: cs, cluster: cluster, ns: "grpc-demo"}
-	k.createNamespace()
-	for _, version := range []string{"v1", "v2"} {
-		if _, err := cs.AppsV1().Deployments(k.ns).Create(ctx, echoDeployment(version), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: k.ns},
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": "echo"},
-			Ports:    []corev1.ServicePort{{Name: "grpc", Port: 8080, TargetPort: intstr.FromInt(8080)}},
-		},
-	}
-	if _, err := cs.CoreV1().Services(k.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	apply := exec.CommandContext(ctx, cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "apply", "-f", "-")
-	apply.Stdin = strings.NewReader(splitConfig)
-	if out, err := apply.CombinedOutput(); err != nil {
-		t.Fatalf("applying the split: %v\n%s", err, out)
-	}
+	kubectl("apply", "-f", repoRoot+"/hack/demo/echo.yaml")
 	waitAvailable(k.ns, "echo-v1")
 	waitAvailable(k.ns, "echo-v2")
 	if _, err := cs.CoreV1().Pods(k.ns).Create(ctx, proxylessClientPod("loom-control-plane.loom-system.svc:15010"), metav1.CreateOptions{}); err != nil {

@@ -7,55 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 )
 
-// splitConfig is the demo's traffic split: two versions of an echo service behind one
-// Service, and an 80/20 VirtualService.
-const splitConfig = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: grpc-demo}
-spec:
-  host: echo.grpc-demo.svc.cluster.local
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: grpc-demo}
-spec:
-  hosts: [echo.grpc-demo.svc.cluster.local]
-  http:
-  - route:
-    - {destination: {host: echo.grpc-demo.svc.cluster.local, subset: v1}, weight: 80}
-    - {destination: {host: echo.grpc-demo.svc.cluster.local, subset: v2}, weight: 20}
-`
-
-// echoDeployment runs one version of the echo service on the real node.
-func echoDeployment(version string) *appsv1.Deployment {
-	labels := map[string]string{"app": "echo", "version": version}
-	pod := echoPod("", corev1.RestartPolicyAlways, "server", "--name", "echo-"+version, "--listen", ":8080")
-	pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
-		ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(8080)}},
-		PeriodSeconds: 1,
-	}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo-" + version, Namespace: "grpc-demo"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod.Spec},
-		},
-	}
-}
-
-// proxylessClientArgs are the client pod's: 1000 RPCs through the mesh, its xDS bootstrap
-// pointing at the control plane's Service.
+// proxylessClientPod sends 1000 RPCs through the mesh, its xDS bootstrap pointing at the
+// control plane's Service.
 func proxylessClientPod(discoveryAddress string) *corev1.Pod {
 	bootstrap := fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],`+
 		`"node":{"id":"sidecar~127.0.0.1~client.grpc-demo~grpc-demo.svc.cluster.local","metadata":{"GENERATOR":"grpc","NAMESPACE":"grpc-demo"}}}`, discoveryAddress)
