@@ -58,6 +58,9 @@ const (
 // Start brings up a cluster and waits until it is usable. On error, everything it started
 // is stopped again.
 func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+	if opts.RealNode != nil && os.Geteuid() != 0 {
+		return nil, errNotRoot
+	}
 	assets := opts.AssetsDir
 	if assets == "" {
 		if assets, err = FindAssets(); err != nil {

@@ -387,3 +387,29 @@ func TestRealNodeCleanedUpWhenOwnerKilled(t *testing.T) {
 		t.Fatalf("after its owner was killed, the host is not as the real node found it:\n%s", strings.Join(diff, "\n"))
 	}
 }
+
+// TestRealNodeWithoutRootSaysWhy runs `up --real-node` as an unprivileged user: it must refuse
+// with the reason and the kwok-only alternative, and change nothing.
+func TestRealNodeWithoutRootSaysWhy(t *testing.T) {
+	requireRealNode(t) // root, to switch to an unprivileged user
+	// t.TempDir's parent is private to root; the unprivileged user needs a folder it can reach.
+	stateDir, err := os.MkdirTemp("", "loom-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(stateDir) })
+	if err := os.Chmod(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	before := takeHostSnapshot(t)
+	cmd := exec.CommandContext(t.Context(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		loomBin, "dev", "cluster", "up", "--nodes", "0", "--real-node")
+	cmd.Env = append(os.Environ(), "LOOM_DEV_DIR="+stateDir, "LOOM_K8S_ASSETS="+assets, "HOME="+stateDir, "TMPDIR="+stateDir)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "needs root") || !strings.Contains(string(out), "leave out --real-node") {
+		t.Fatalf("up --real-node as nobody: %v\n%s", err, out)
+	}
+	if diff := before.diff(takeHostSnapshot(t)); len(diff) > 0 {
+		t.Errorf("a refused real node changed the host:\n%s", strings.Join(diff, "\n"))
+	}
+}
