@@ -44,7 +44,8 @@ func TestDemoRunsTwiceInARow(t *testing.T) {
 	}
 }
 
-// TestDemoStops checks both ways the README gives to stop a running demo.
+// TestDemoStops checks both ways the README gives to stop a running demo, and that either
+// leaves the host as the demo found it.
 func TestDemoStops(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -65,6 +66,7 @@ func TestDemoStops(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stateDir := t.TempDir()
 			demo := demoCommand(t, stateDir)
+			before := takeHostSnapshot(t)
 			pr, pw := io.Pipe()
 			demo.Stdout, demo.Stderr = pw, pw
 			if err := demo.Start(); err != nil {
@@ -96,6 +98,9 @@ func TestDemoStops(t *testing.T) {
 				t.Fatal("demo still running a minute after it was stopped")
 			}
 			assertSessionEmpty(t, demo.Process.Pid)
+			if diff := before.diff(takeHostSnapshot(t)); len(diff) > 0 {
+				t.Errorf("the stopped demo left the host changed:\n%s", strings.Join(diff, "\n"))
+			}
 		})
 	}
 }
