@@ -9,6 +9,8 @@ K8S_VERSION=v1.37.1
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/kube-ldflags.sh
+source "$root/hack/lib/kube-ldflags.sh"
 dest=${LOOM_K8S_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/loom/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION}
 stamp=$dest/.complete
 
@@ -25,11 +27,7 @@ log "building etcd $ETCD_VERSION (about a minute cold)"
 (cd "$root/test/tools/etcd" && go build -trimpath -o "$dest/etcd" .)
 
 log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (10+ minutes cold)"
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-done
+ldflags=$(kube_ldflags "$K8S_VERSION")
 (cd "$root/test/tools/kube" && go build -trimpath -ldflags "$ldflags" -o "$dest/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)

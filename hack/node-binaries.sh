@@ -11,6 +11,8 @@ K8S_VERSION=v1.37.1
 CNI_VERSION=v1.10.0
 COREDNS_VERSION=v1.15.0
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/kube-ldflags.sh
+source "$root/hack/lib/kube-ldflags.sh"
 dest=${LOOM_NODE_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/loom/node-k8s-$K8S_VERSION-cni-$CNI_VERSION-coredns-$COREDNS_VERSION}
 stamp=$dest/.complete
 
@@ -75,14 +77,9 @@ log "building pause (the pod sandbox) from test/pause"
 log "building CoreDNS $COREDNS_VERSION with the cluster DNS plugins (about 4 minutes cold)"
 (cd "$root/test/tools/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dest/coredns" .)
 
-# Same flags and environment as hack/k8s-binaries.sh, so the packages the control plane
-# shares with kubelet and kube-proxy come from the build cache.
+# Same flags (kube_ldflags) and environment as hack/k8s-binaries.sh: the build cache serves.
 log "building kubelet and kube-proxy $K8S_VERSION (about 2 minutes after k8s-binaries, far longer without its build cache)"
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-done
+ldflags=$(kube_ldflags "$K8S_VERSION")
 (cd "$root/test/tools/kube" && go build -trimpath -ldflags "$ldflags" -o "$dest/" \
   k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 

@@ -53,30 +53,26 @@ func DefaultNodeAssetsDir() string {
 	return filepath.Join(filepath.Dir(DefaultAssetsDir()), fmt.Sprintf("node-k8s-%s-cni-%s-coredns-%s", KubernetesVersion, CNIPluginsVersion, CoreDNSVersion))
 }
 
-// FindNodeAssets returns the real node's binaries folder and checks that every binary is there.
+// FindNodeAssets returns the real node's binaries folder, from LOOM_NODE_ASSETS or the
+// default, and checks that every binary is there.
 func FindNodeAssets() (string, error) {
-	dir := os.Getenv(NodeAssetsEnv)
-	if dir == "" {
-		dir = DefaultNodeAssetsDir()
-	}
-	for _, name := range requiredNodeBinaries {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			return "", fmt.Errorf("real node binaries missing in %s (%s): run `make node-binaries` or set %s", dir, name, NodeAssetsEnv)
-		}
-	}
-	return dir, nil
+	return findBinaries(NodeAssetsEnv, DefaultNodeAssetsDir(), requiredNodeBinaries, "real node binaries", "make node-binaries")
 }
 
 // FindAssets returns the binaries folder, from LOOM_K8S_ASSETS or the default, and checks
 // that every binary is there.
 func FindAssets() (string, error) {
-	dir := os.Getenv(AssetsEnv)
+	return findBinaries(AssetsEnv, DefaultAssetsDir(), requiredBinaries, "kubernetes test binaries", "make k8s-binaries")
+}
+
+func findBinaries(env, defaultDir string, required []string, what, makeTarget string) (string, error) {
+	dir := os.Getenv(env)
 	if dir == "" {
-		dir = DefaultAssetsDir()
+		dir = defaultDir
 	}
-	for _, name := range requiredBinaries {
+	for _, name := range required {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			return "", fmt.Errorf("kubernetes test binaries missing in %s (%s): run `make k8s-binaries` or set %s", dir, name, AssetsEnv)
+			return "", fmt.Errorf("%s missing in %s (%s): run `%s` or set %s", what, dir, name, makeTarget, env)
 		}
 	}
 	return dir, nil

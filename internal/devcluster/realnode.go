@@ -128,16 +128,12 @@ func (n *realNode) setUpHost(dir string) error {
 // its address with a client certificate, and mounts ServiceAccount tokens into pods.
 func (n *realNode) configureAPIServer(api *envtest.APIServer) error {
 	// envtest picks loopback unless given both address and port.
-	l, err := net.Listen("tcp", net.JoinHostPort(n.net.Gateway.String(), "0"))
+	ports, err := freePorts(n.net.Gateway.String(), 1)
 	if err != nil {
 		return fmt.Errorf("finding a port for kube-apiserver on %s: %w", n.net.Gateway, err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return err
-	}
 	api.SecureServing.Address = n.net.Gateway.String()
-	api.SecureServing.Port = strconv.Itoa(port)
+	api.SecureServing.Port = strconv.Itoa(ports[0])
 	api.SecureServing.CA = n.certs.caPEM
 	args := api.Configure()
 	args.Set("advertise-address", n.net.Gateway.String())
@@ -220,7 +216,7 @@ func (c *Cluster) startRealNode(ctx context.Context, opts RealNodeOptions) error
 	if err := importImages(ctx, n.paths.Socket, append(images.Tarballs, opts.Images...)); err != nil {
 		return err
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts("127.0.0.1", 4)
 	if err != nil {
 		return err
 	}
@@ -296,7 +292,8 @@ func (c *Cluster) NodeNetwork() (subnet, gateway string, ok bool) {
 // EgressGuardDrops is the number of pod packets the egress guard has dropped.
 func (c *Cluster) EgressGuardDrops() (int, error) { return egressGuardDrops() }
 
-func freePorts(n int) ([]int, error) {
+// freePorts returns n ports free on host, held open together so that they differ.
+func freePorts(host string, n int) ([]int, error) {
 	var ports []int
 	var listeners []net.Listener
 	defer func() {
@@ -305,7 +302,7 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return nil, err
 		}
