@@ -35,6 +35,9 @@ func newClusterUpCommand() *cobra.Command {
 		Short: "Start the local cluster; runs until interrupted or `loom dev cluster down` (or returns once ready with --detach)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(node.images) > 0 && !node.enabled {
+				return fmt.Errorf("--image imports into the real node: add --real-node")
+			}
 			state := devcluster.DefaultState()
 			if pid, ok := state.Supervisor(); ok {
 				fmt.Fprintf(cmd.OutOrStdout(), "local cluster already running (pid %d)\n", pid)
