@@ -37,14 +37,13 @@ func TestMeshConfigHonored(t *testing.T) {
 			mc.DefaultRetries = &operatorv1alpha1.RetryPolicy{Attempts: 2}
 		}, nil},
 		{"logging settings while it is off", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.AccessLogging.Encoding = "JSON" }, nil},
-		{"strict mTLS", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.MTLSMode = "STRICT" }, []string{"spec.meshConfig.mtlsMode is STRICT"}},
-		{"trust domain", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.TrustDomain = "example.org" }, []string{`spec.meshConfig.trustDomain is "example.org"`}},
+		{"strict mTLS and a trust domain, honoured since the mesh CA", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.MTLSMode, mc.TrustDomain = "STRICT", "example.org" }, nil},
 		{"access logging", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.AccessLogging.Enabled = true }, []string{"spec.meshConfig.accessLogging"}},
 		{"tracing", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.Tracing.Enabled = true }, []string{"spec.meshConfig.tracing"}},
 		{"all at once", func(mc *operatorv1alpha1.MeshConfigSpec) {
 			mc.MTLSMode, mc.TrustDomain, mc.AccessLogging.Enabled, mc.Tracing.Enabled = "STRICT", "example.org", true, true
 			mc.OutboundTrafficPolicy = "REGISTRY_ONLY"
-		}, []string{"mtlsMode", "trustDomain", "accessLogging", "tracing"}},
+		}, []string{"accessLogging", "tracing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mc := defaults()
@@ -64,8 +63,10 @@ func TestMeshConfigHonored(t *testing.T) {
 					t.Errorf("message %q does not name %s", msg, field)
 				}
 			}
-			if strings.Contains(msg, "outboundTrafficPolicy") {
-				t.Errorf("message %q names outboundTrafficPolicy, which is honoured", msg)
+			for _, honoured := range []string{"outboundTrafficPolicy", "mtlsMode", "trustDomain"} {
+				if strings.Contains(msg, honoured) {
+					t.Errorf("message %q names %s, which is honoured", msg, honoured)
+				}
 			}
 		})
 	}
@@ -74,7 +75,7 @@ func TestMeshConfigHonored(t *testing.T) {
 func TestStatusStatesTheMeshConfigThatTakesNoEffect(t *testing.T) {
 	mesh := &operatorv1alpha1.MeshOperator{ObjectMeta: metav1.ObjectMeta{Name: "m", Generation: 4}}
 	mesh.Spec.MeshConfig = defaults()
-	mesh.Spec.MeshConfig.MTLSMode = "STRICT"
+	mesh.Spec.MeshConfig.Tracing.Enabled = true
 	b := newStatus(mesh)
 	b.failed(operatorv1alpha1.ReasonInvalidValues, "bad values") // whatever else the reconcile finds
 	var got *metav1.Condition
@@ -83,8 +84,8 @@ func TestStatusStatesTheMeshConfigThatTakesNoEffect(t *testing.T) {
 			got = &b.status.Conditions[i]
 		}
 	}
-	if got == nil || got.Status != metav1.ConditionFalse || got.ObservedGeneration != 4 || !strings.Contains(got.Message, "mtlsMode") {
-		t.Errorf("MeshConfigHonored condition %+v, want False for generation 4 naming mtlsMode", got)
+	if got == nil || got.Status != metav1.ConditionFalse || got.ObservedGeneration != 4 || !strings.Contains(got.Message, "tracing") {
+		t.Errorf("MeshConfigHonored condition %+v, want False for generation 4 naming tracing", got)
 	}
 }
 
@@ -125,9 +126,9 @@ func TestAnnounce(t *testing.T) {
 // Mesh config set through the chart overrides is judged too: the control plane reads it.
 func TestMeshConfigHonoredSeesChartOverrides(t *testing.T) {
 	mesh := &operatorv1alpha1.MeshOperator{Spec: operatorv1alpha1.MeshOperatorSpec{Namespace: "loom-system", Version: "1.1.0"}}
-	mesh.Spec.Values.ControlPlane = &apiextensionsv1.JSON{Raw: []byte(`{"meshConfig":{"mtlsMode":"STRICT"}}`)}
+	mesh.Spec.Values.ControlPlane = &apiextensionsv1.JSON{Raw: []byte(`{"meshConfig":{"accessLogging":{"enabled":true}}}`)}
 	c := meta.FindStatusCondition(newStatus(mesh).status.Conditions, operatorv1alpha1.ConditionMeshConfigHonored)
-	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "mtlsMode") {
-		t.Fatalf("mtlsMode STRICT set through spec.values.controlPlane.meshConfig: condition %+v, want False naming mtlsMode", c)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "accessLogging") {
+		t.Fatalf("accessLogging set through spec.values.controlPlane.meshConfig: condition %+v, want False naming accessLogging", c)
 	}
 }

@@ -6,17 +6,16 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // the control plane reads, and rolls the control plane when it changes. A field set to ask
 // for something not built yet is named in the MeshConfigHonored status condition.
 type MeshConfigSpec struct {
-	// TrustDomain is the SPIFFE trust domain of workload identities. No identities are
-	// issued yet: a value other than cluster.local is named in the MeshConfigHonored condition.
+	// TrustDomain is the SPIFFE trust domain of workload identities: the mesh CA issues
+	// spiffe://<trustDomain>/ns/<namespace>/sa/<service account>.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:default=cluster.local
 	// +optional
 	TrustDomain string `json:"trustDomain,omitempty"`
 
-	// MTLSMode is the default mutual TLS mode when no PeerAuthentication applies. There is
-	// no CA or mutual TLS yet: plaintext is accepted, and STRICT is named in the
-	// MeshConfigHonored condition.
+	// MTLSMode is the mutual TLS mode of workload ports that no PeerAuthentication decides
+	// (Istio's semantics: PERMISSIVE accepts mTLS and plaintext, STRICT only mTLS).
 	// +kubebuilder:validation:Enum=PERMISSIVE;STRICT
 	// +kubebuilder:default=PERMISSIVE
 	// +optional

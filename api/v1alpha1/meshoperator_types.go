@@ -42,6 +42,11 @@ type MeshOperatorSpec struct {
 	// +optional
 	MeshConfig MeshConfigSpec `json:"meshConfig,omitempty"`
 
+	// Security configures workload identities and the mesh certificate authority.
+	// +kubebuilder:default={}
+	// +optional
+	Security SecuritySpec `json:"security,omitempty"`
+
 	// Gateways are the ingress and egress gateways to run.
 	// +listType=map
 	// +listMapKey=name

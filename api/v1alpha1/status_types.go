@@ -15,6 +15,13 @@ const (
 	// ConditionMeshConfigHonored is False when spec.meshConfig sets a field that takes no
 	// effect yet (strict mTLS, say); its message names each such field.
 	ConditionMeshConfigHonored = "MeshConfigHonored"
+	// ConditionCAReady is True when the control plane's mesh CA has loaded its material and
+	// signs; False names the problem (a malformed or expired plugged CA, say) while the last
+	// good CA keeps signing.
+	ConditionCAReady = "CAReady"
+	// ConditionCertificatesExpiring is True when the root or the signing certificate expires
+	// within 30 days.
+	ConditionCertificatesExpiring = "CertificatesExpiring"
 )
 
 // Condition reasons.
@@ -70,6 +77,10 @@ type MeshOperatorStatus struct {
 	// +listMapKey=name
 	// +optional
 	Revisions []RevisionStatus `json:"revisions,omitempty"`
+
+	// CA is the state of the mesh certificate authority, as the control plane reports it.
+	// +optional
+	CA *CAStatus `json:"ca,omitempty"`
 
 	// Components are the control plane, each gateway and each add-on.
 	// +listType=map

@@ -22,6 +22,7 @@ func newDiscoveryCommand() *cobra.Command {
 		opts       discovery.Options
 		kubeconfig string
 		meshConfig string
+		caFlags    caFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "discovery",
@@ -32,6 +33,9 @@ func newDiscoveryCommand() *cobra.Command {
 				if err := applyMeshConfig(&opts, meshConfig); err != nil {
 					return err
 				}
+			}
+			if err := caFlags.apply(&opts); err != nil {
+				return err
 			}
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
@@ -53,6 +57,7 @@ func newDiscoveryCommand() *cobra.Command {
 	f.StringVar(&opts.RootNamespace, "root-namespace", rootNamespace, "Namespace of mesh-wide defaults (Sidecar, DestinationRule); defaults to $POD_NAMESPACE")
 	f.StringVar(&meshConfig, "mesh-config", "", "Mesh configuration file written by the operator (read at start: outboundTrafficPolicy, defaultTimeout, defaultRetries)")
 	f.StringVar(&opts.Revision, "revision", "", "Control-plane revision this instance belongs to; proxies of another revision (ISTIO_REVISION) are counted and logged")
+	caFlags.register(f, rootNamespace)
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
 	return cmd
 }
@@ -66,6 +71,8 @@ func applyMeshConfig(opts *discovery.Options, path string) error {
 		return err
 	}
 	opts.RegistryOnly = mc.OutboundTrafficPolicy == "REGISTRY_ONLY"
+	opts.MeshMTLSMode = mc.MTLSMode
+	opts.TrustDomain = mc.TrustDomain
 	opts.RouteDefaults = routeDefaults(mc)
 	if err := translate.CheckRouteDefaults(opts.RouteDefaults); err != nil {
 		return fmt.Errorf("mesh config %s: %w", path, err)

@@ -25,7 +25,7 @@ func NewRootCommand() *cobra.Command {
 	zapOpts.BindFlags(logFlags)
 	root.PersistentFlags().AddGoFlagSet(logFlags)
 
-	root.AddCommand(newOperatorCommand(), newDiscoveryCommand(), newVersionCommand())
+	root.AddCommand(newOperatorCommand(), newDiscoveryCommand(), newAgentCommand(), newVersionCommand())
 	if dev := newDevCommand(); dev != nil {
 		root.AddCommand(dev)
 	}

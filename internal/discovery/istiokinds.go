@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,7 +50,14 @@ func enforcedKind[T any, PT interface {
 	*T
 	runtime.Object
 }](name, plural string, add func(*model.Input, PT)) istioKind {
-	gv := networkingv1.SchemeGroupVersion
+	return enforcedKindOf(networkingv1.SchemeGroupVersion, name, plural, add)
+}
+
+// enforcedKindOf is enforcedKind for a kind of any Istio group version.
+func enforcedKindOf[T any, PT interface {
+	*T
+	runtime.Object
+}](gv schema.GroupVersion, name, plural string, add func(*model.Input, PT)) istioKind {
 	return istioKind{
 		gvk:   gv.WithKind(name),
 		crd:   plural + "." + gv.Group,
@@ -78,6 +86,9 @@ func enforcedIstioKinds() []istioKind {
 		}),
 		enforcedKind("WorkloadEntry", "workloadentries", func(in *model.Input, o *networkingv1.WorkloadEntry) {
 			in.WorkloadEntries = append(in.WorkloadEntries, convertWorkloadEntry(o))
+		}),
+		enforcedKindOf(securityv1.SchemeGroupVersion, "PeerAuthentication", "peerauthentications", func(in *model.Input, o *securityv1.PeerAuthentication) {
+			in.PeerAuthentications = append(in.PeerAuthentications, convertPeerAuthentication(o))
 		}),
 	}
 }

@@ -25,7 +25,7 @@ func TestIstioKindsCoverEveryInstalledCRD(t *testing.T) {
 		}
 	}
 	slices.Sort(reported)
-	if want := []string{"AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication", "WorkloadGroup"}; !slices.Equal(reported, want) {
+	if want := []string{"AuthorizationPolicy", "RequestAuthentication", "WorkloadGroup"}; !slices.Equal(reported, want) {
 		t.Errorf("reported as not enforced: %v, want %v (enforced: %v)", reported, want, enforced)
 	}
 	for _, k := range kinds {
@@ -54,5 +54,45 @@ func TestEventLedgerRecordsOncePerGeneration(t *testing.T) {
 		if got := l.first(s.p); got != s.want {
 			t.Errorf("step %d (%s generation %d): first = %v, want %v", i, s.p.Meta, s.p.Meta.Generation, got, s.want)
 		}
+	}
+}
+
+// A PeerAuthentication as the API server serves it reaches the model with
+// its selector, mode and port-level modes.
+func TestPeerAuthenticationIsConverted(t *testing.T) {
+	var kind istioKind
+	for _, k := range istioKinds() {
+		if k.gvk.Kind == "PeerAuthentication" {
+			kind = k
+		}
+	}
+	if !kind.enforced() || kind.gvk.Group != "security.istio.io" || kind.crd != "peerauthentications.security.istio.io" {
+		t.Fatalf("PeerAuthentication kind: %+v", kind.gvk)
+	}
+	obj := map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+		"metadata": map[string]any{"name": "strict", "namespace": "web", "generation": int64(3)},
+		"spec": map[string]any{
+			"selector":      map[string]any{"matchLabels": map[string]any{"app": "a"}},
+			"mtls":          map[string]any{"mode": "STRICT"},
+			"portLevelMtls": map[string]any{"8080": map[string]any{"mode": "DISABLE"}},
+		},
+	}
+	typed := kind.typed()
+	if field, err := decodeIstio(obj, typed); err != nil {
+		t.Fatalf("decode: %s: %v", field, err)
+	}
+	var in model.Input
+	kind.add(&in, typed)
+	if len(in.PeerAuthentications) != 1 {
+		t.Fatalf("input has %d PeerAuthentications", len(in.PeerAuthentications))
+	}
+	pa := in.PeerAuthentications[0]
+	if pa.Meta.String() != "web/strict" || pa.Meta.Generation != 3 {
+		t.Errorf("meta %+v", pa.Meta)
+	}
+	m := model.ResolveMTLS("istio-system", model.MTLSPermissive, in.PeerAuthentications, "web", map[string]string{"app": "a"})
+	if m.ForPort(80).Mode != model.MTLSStrict || m.ForPort(8080).Mode != model.MTLSDisable {
+		t.Errorf("resolved %+v", m)
 	}
 }

@@ -31,6 +31,10 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	if opts.DomainSuffix == "" {
 		opts.DomainSuffix = model.DefaultDomainSuffix
 	}
+	mtlsMode, err := model.ParseMTLSMode(opts.MeshMTLSMode)
+	if err != nil {
+		return nil, fmt.Errorf("mesh mTLS mode: %w", err)
+	}
 	scheme, err := Scheme()
 	if err != nil {
 		return nil, err
@@ -58,8 +62,9 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	problems.appeared = events.notify
 	go events.run(ctx)
 	snaps := &snapshots{
-		reader:  &inputReader{Reader: c, istio: istio},
-		mesh:    model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly, RouteDefaults: opts.RouteDefaults},
+		reader: &inputReader{Reader: c, istio: istio},
+		mesh: model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly,
+			RouteDefaults: opts.RouteDefaults, MeshMTLSMode: mtlsMode, TrustDomain: opts.TrustDomain},
 		log:     opts.Logger,
 		metrics: m,
 		reports: problems,

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"k8s.io/client-go/rest"
 
+	"loom.dev/loom/internal/meshca"
 	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/xds"
 )
@@ -35,11 +36,23 @@ type Options struct {
 	RegistryOnly bool
 	// RouteDefaults are the mesh config's defaultTimeout and defaultRetries.
 	RouteDefaults model.RouteDefaults
+	// MeshMTLSMode is the mTLS mode of workload ports no PeerAuthentication
+	// decides: PERMISSIVE (the default, also for ""), STRICT or DISABLE.
+	MeshMTLSMode string
+	// TrustDomain names workload identities ("cluster.local" if empty).
+	TrustDomain string
 	// Revision is this control plane's revision ("" or "default": the default one).
 	Revision string
 	Logger   logr.Logger
 	// Listening, if set, receives the bound addresses once both listen.
 	Listening func(xdsAddr, monitoringAddr net.Addr)
+
+	// CA, if set, runs the mesh CA and serves Istio's CSR API over TLS at SecureAddress
+	// (Istio's port 15012).
+	CA            *meshca.Options
+	SecureAddress string
+	// SecureListening, if set, receives the secure server's bound address.
+	SecureListening func(net.Addr)
 }
 
 // Run watches the cluster and serves xDS until ctx is done. Nothing is sent
@@ -69,6 +82,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if opts.Listening != nil {
 		opts.Listening(xdsLis.Addr(), monLis.Addr())
+	}
+
+	var authority *meshca.Authority
+	var secure *secureServer
+	if opts.CA != nil {
+		caOpts := *opts.CA
+		caOpts.Logger, caOpts.Registerer = log.WithName("ca"), reg
+		if authority, err = meshca.New(cfg, caOpts); err != nil {
+			_ = xdsLis.Close()
+			_ = monLis.Close()
+			return err
+		}
+		if secure, err = newSecureServer(opts.SecureAddress, authority); err != nil {
+			_ = xdsLis.Close()
+			_ = monLis.Close()
+			return err
+		}
+		if opts.SecureListening != nil {
+			opts.SecureListening(secure.listener.Addr())
+		}
 	}
 
 	grpcServer := grpc.NewServer(append(xds.GRPCServerOptions(),
@@ -109,9 +142,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	})
 	g.Go(func() error { return ignoreClosed(grpcServer.Serve(xdsLis)) })
 	g.Go(func() error { return ignoreClosed(httpServer.Serve(monLis)) })
+	if authority != nil {
+		g.Go(func() error { return authority.Start(ctx) })
+		g.Go(secure.serve)
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		grpcServer.Stop()
+		if secure != nil {
+			secure.stop()
+		}
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return httpServer.Shutdown(shutdownCtx)

@@ -81,6 +81,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MeshOperator controller: %w", err)
 	}
+	caStatus := &controllers.CAStatusReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("loom-operator")}
+	if err := caStatus.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up MeshOperator CA status controller: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,13 @@ type Input struct {
 	Gateways         []*Gateway
 	Sidecars         []*Sidecar
 	Credentials      []*Credential
+	// PeerAuthentications decide which mTLS mode workload ports accept.
+	PeerAuthentications []*PeerAuthentication
+	// MeshMTLSMode is the mode where no PeerAuthentication applies
+	// (PERMISSIVE if empty).
+	MeshMTLSMode MTLSMode
+	// TrustDomain names workload identities (DefaultTrustDomain if empty).
+	TrustDomain string
 }
 
 // Snapshot is an immutable, indexed view of the mesh.
@@ -45,6 +52,10 @@ type Snapshot struct {
 	gateways         []*Gateway
 	sidecars         []*Sidecar
 	credentials      map[string]*Credential
+
+	peerAuthentications []*PeerAuthentication // oldest first
+	meshMTLSMode        MTLSMode
+	trustDomain         string
 
 	problems []Problem
 }
@@ -69,6 +80,15 @@ func Build(in Input) *Snapshot {
 	s.gateways = sortedByAge(s.validGateways(in.Gateways))
 	s.sidecars = sortedByAge(s.validSidecars(in.Sidecars))
 	s.indexCredentials(in.Credentials)
+	s.meshMTLSMode, s.trustDomain = in.MeshMTLSMode, in.TrustDomain
+	if s.meshMTLSMode == "" {
+		s.meshMTLSMode = MTLSPermissive
+	}
+	if s.trustDomain == "" {
+		s.trustDomain = DefaultTrustDomain
+	}
+	s.peerAuthentications = validPeerAuthentications(in.PeerAuthentications)
+	s.checkPeerAuthentications(s.peerAuthentications)
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return strings.Compare(a.Kind+"/"+a.Meta.String()+"/"+a.Field, b.Kind+"/"+b.Meta.String()+"/"+b.Field)
 	})

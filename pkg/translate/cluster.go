@@ -92,7 +92,9 @@ func (b *clusterBuilder) cluster(svc *model.Service, port model.Port, subset str
 	}
 	b.applyConnectionPool(c, port, pol)
 	b.applyOutlierDetection(c, pol)
-	if !b.applyTLS(c, svc, pol) {
+	dst := clusterDestination{svc: svc, port: port, subset: subset, labels: labels,
+		passthrough: passthrough || svc.Resolution == model.ResolutionPassthrough}
+	if !b.applyTLS(c, dst, pol) {
 		return nil, nil
 	}
 	if err := checkEnvoy(c); err != nil {

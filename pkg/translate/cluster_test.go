@@ -154,28 +154,15 @@ func checkGRPCClusters(t *testing.T, res Resources) {
 		default:
 			t.Errorf("cluster %s: gRPC rejects cluster type %v", c.Name, c.GetType())
 		}
-		if c.GetTransportSocket() != nil || len(c.GetTransportSocketMatches()) > 0 {
-			t.Errorf("cluster %s: file-based TLS would be NACKed by gRPC", c.Name)
+		if len(c.GetTransportSocketMatches()) > 0 {
+			t.Errorf("cluster %s: gRPC ignores transport socket matches", c.Name)
+		}
+		if ts := c.GetTransportSocket(); ts != nil {
+			checkGRPCUpstreamTLS(t, c.Name, ts)
 		}
 	}
 	for _, r := range res[resourcev3.EndpointType] {
 		checkGRPCAssignment(t, r)
-	}
-}
-
-// Known gap: ISTIO_MUTUAL needs workload certificates from a mesh CA, which
-// Loom does not have yet. Until it does, such traffic goes in plaintext and
-// every rule asking for it is reported.
-func TestIstioMutualIsPlaintextUntilMeshCAExists_KnownGap(t *testing.T) {
-	for _, proxy := range []model.Proxy{sidecarProxy, grpcClient} {
-		res, problems := reviewsClusters(t, proxy, `{host: reviews, trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}`)
-		c := res[resourcev3.ClusterType][0].(*clusterv3.Cluster)
-		if c.GetTransportSocket() != nil {
-			t.Errorf("%s: ISTIO_MUTUAL got a transport socket before the CA exists", proxy.Kind)
-		}
-		if !hasProblem(problems, "DestinationRule", "default/reviews", "spec.trafficPolicy.tls.mode") {
-			t.Errorf("%s: the plaintext fallback must be reported: %v", proxy.Kind, problems)
-		}
 	}
 }
 

@@ -8,26 +8,23 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	networking "istio.io/api/networking/v1alpha3"
-
-	"loom.dev/loom/pkg/model"
 )
 
-// applyTLS originates TLS as the DestinationRule's tls settings ask. It
-// returns false when the cluster must be left out because the requested
-// protection cannot be configured: failing requests beat plaintext the
-// user asked to encrypt.
-func (b *clusterBuilder) applyTLS(c *clusterv3.Cluster, svc *model.Service, pol clusterPolicy) bool {
+// applyTLS originates TLS as the DestinationRule's tls settings ask, or,
+// when no rule sets tls, mutual TLS to destinations that accept it (auto
+// mTLS, see applyAutoMTLS). It returns false when the cluster must be left
+// out because the requested protection cannot be configured: failing
+// requests beat plaintext the user asked to encrypt.
+func (b *clusterBuilder) applyTLS(c *clusterv3.Cluster, dst clusterDestination, pol clusterPolicy) bool {
 	t, at := pol.tls, pol.tlsAt
+	if t == nil {
+		return b.applyAutoMTLS(c, dst)
+	}
 	switch t.GetMode() {
 	case networking.ClientTLSSettings_DISABLE:
 		return true
 	case networking.ClientTLSSettings_ISTIO_MUTUAL:
-		// Known gap: ISTIO_MUTUAL needs workload certificates from a mesh
-		// CA, which Loom does not run yet. Until then this traffic goes in
-		// plaintext, as in an Istio mesh with mTLS disabled, and the
-		// problem below says so on every rule that asks for it.
-		b.report(at.at(".mode"), "ISTIO_MUTUAL needs Loom's mesh CA, which does not exist yet: traffic is sent in plaintext")
-		return true
+		return b.applyIstioMutual(c, dst, t, at)
 	}
 	switch {
 	case t.GetCredentialName() != "":
@@ -70,18 +67,15 @@ func (b *clusterBuilder) applyTLS(c *clusterv3.Cluster, svc *model.Service, pol 
 		}}
 	}
 	sni := t.GetSni()
-	if sni == "" && !strings.Contains(svc.Hostname, "*") {
-		sni = svc.Hostname
+	if sni == "" && !strings.Contains(dst.svc.Hostname, "*") {
+		sni = dst.svc.Hostname
 	}
 	ctx := &tlsv3.UpstreamTlsContext{CommonTlsContext: common, Sni: sni}
 	if err := checkEnvoy(ctx); err != nil {
 		b.report(at, "%v; cluster %s is left out", err, c.Name)
 		return false
 	}
-	c.TransportSocket = &corev3.TransportSocket{
-		Name:       tlsTransportSocketName,
-		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: anyOf(ctx)},
-	}
+	c.TransportSocket = tlsTransportSocket(ctx)
 	return true
 }
 

@@ -100,6 +100,9 @@ func (b *clusterBuilder) localityEndpoints(svc *model.Service, eps []endpointAt,
 		if withHealth {
 			lbe.HealthStatus = healthStatus(e.ep.Health)
 		}
+		if !b.grpc() {
+			lbe.Metadata = endpointMetadata(e.ep)
+		}
 		w := max(e.ep.Weight, 1)
 		if e.ep.Weight > 1 {
 			lbe.LoadBalancingWeight = wrapperspb.UInt32(e.ep.Weight)

@@ -63,6 +63,11 @@ func gatewayPorts(snap *model.Snapshot, p model.Proxy, gws []*model.Gateway) ([]
 	byPort := map[uint32]*gatewayPort{}
 	targets := gatewayTargetPorts(snap, p)
 	var problems []model.Problem
+	if pa := snap.MTLSFor(p.Namespace, p.Labels).Workload; pa != nil {
+		// As in Istio: a gateway's inbound TLS is its servers' tls settings.
+		problems = append(problems, model.Problem{Kind: model.KindPeerAuthentication, Meta: pa.Meta, Field: "spec.selector",
+			Message: fmt.Sprintf("selects gateway proxies (%s), on which a PeerAuthentication has no effect; their Gateway servers' tls settings decide", labelList(p.Labels))})
+	}
 	for _, gw := range gws {
 		for i, srv := range gw.Spec.GetServers() {
 			accepted, ps := acceptServer(snap, p, gw, i, srv)
@@ -162,7 +167,12 @@ func acceptServer(snap *model.Snapshot, p model.Proxy, gw *model.Gateway, i int,
 			}
 			s.tls = st
 		case networking.ServerTLSSettings_ISTIO_MUTUAL:
-			return nil, append(problems, gwProblem(gw, s.field+".tls.mode", "ISTIO_MUTUAL needs the mesh certificate authority, which Loom does not provide yet; this server is skipped"))
+			s.mode = modeTerminateTCP
+			if proto == model.ProtocolHTTPS {
+				s.mode = modeTerminateHTTP
+				s.routeName = fmt.Sprintf("https.%d.%s.%s.%s", s.port, srv.GetPort().GetName(), gw.Name, gw.Namespace)
+			}
+			s.tls = &serverTLS{settings: tls, istioMutual: true, trustDomain: snap.TrustDomain()}
 		default:
 			return nil, append(problems, gwProblem(gw, s.field+".tls.mode", "%s is not supported yet; this server is skipped", tls.GetMode()))
 		}

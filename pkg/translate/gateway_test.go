@@ -67,6 +67,22 @@ func TestGatewayGolden(t *testing.T) {
 			)},
 			VirtualServices: []*model.VirtualService{gwBookinfo(1, "bookinfo.example.com")},
 		}},
+		// ISTIO_MUTUAL: an HTTPS server for mesh clients of the trust
+		// domain, a TLS server (east-west style) for listed identities.
+		{"istio-mutual", model.Input{
+			TrustDomain: "example.org",
+			Gateways: []*model.Gateway{fxGateway("ingress", "istio-system", 0,
+				fxServer(443, "HTTPS", "https", &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_ISTIO_MUTUAL}, "bookinfo.example.com"),
+				fxServer(15443, "TLS", "tls", &networking.ServerTLSSettings{
+					Mode: networking.ServerTLSSettings_ISTIO_MUTUAL, SubjectAltNames: []string{"spiffe://example.org/ns/default/sa/client"},
+				}, "*"),
+			)},
+			VirtualServices: []*model.VirtualService{gwBookinfo(1, "bookinfo.example.com"),
+				fxVirtualService("mysql", "default", 2, &networking.VirtualService{
+					Hosts: []string{"*"}, Gateways: []string{gwName},
+					Tcp: []*networking.TCPRoute{{Route: []*networking.RouteDestination{fxRouteTo("mysql", 0, "", 0)}}},
+				})},
+		}},
 		{"passthrough", model.Input{
 			Gateways: []*model.Gateway{fxGateway("ingress", "istio-system", 0,
 				fxServer(443, "TLS", "tls", &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_PASSTHROUGH}, "*.example.com"),
@@ -203,12 +219,6 @@ func TestGatewayProblems(t *testing.T) {
 				fxServer(443, "HTTPS", "https-2", gwSimple("bookinfo-cert"), "bookinfo.example.com", "other.example.com"))},
 			field:     "spec.servers[1]",
 			listeners: []string{"0.0.0.0_443"},
-		},
-		{
-			name: "ISTIO_MUTUAL needs a CA Loom does not have",
-			gateways: []*model.Gateway{fxGateway("ingress", "istio-system", 0,
-				fxServer(15443, "TLS", "tls", &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_ISTIO_MUTUAL}, "*"))},
-			field: "spec.servers[0].tls.mode",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

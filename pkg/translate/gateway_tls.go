@@ -20,11 +20,38 @@ type serverTLS struct {
 	certSDS  []string // SDS names of the certificates and keys
 	caSDS    string   // SDS name of the client CA, for MUTUAL
 	secrets  []*tlsv3.Secret
+	// istioMutual: the workload certificate and mesh root come from the
+	// gateway's local agent (ISTIO_MUTUAL); client identities must be in
+	// trustDomain unless the server lists subjectAltNames.
+	istioMutual bool
+	trustDomain string
 }
 
 func (st *serverTLS) mutual() bool {
 	m := st.settings.GetMode()
 	return m == networking.ServerTLSSettings_MUTUAL || m == networking.ServerTLSSettings_OPTIONAL_MUTUAL
+}
+
+// istioMutualContext terminates Istio mutual TLS on a gateway server, as
+// Istio does: the gateway's workload certificate and the mesh root over
+// SDS from its agent, a client certificate required.
+func (st *serverTLS) istioMutualContext(http bool) *tlsv3.DownstreamTlsContext {
+	sans := sanMatchers(st.settings.GetSubjectAltNames())
+	if len(sans) == 0 {
+		sans = []*tlsv3.SubjectAltNameMatcher{{SanType: tlsv3.SubjectAltNameMatcher_URI,
+			Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "spiffe://" + st.trustDomain + "/"}}}}
+	}
+	common := &tlsv3.CommonTlsContext{
+		TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{agentSecret(workloadCertName)},
+		ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+			DefaultValidationContext:         &tlsv3.CertificateValidationContext{MatchTypedSubjectAltNames: sans},
+			ValidationContextSdsSecretConfig: agentSecret(rootCertName),
+		}},
+	}
+	if http {
+		common.AlpnProtocols = []string{"h2", "http/1.1"}
+	}
+	return &tlsv3.DownstreamTlsContext{CommonTlsContext: common, RequireClientCertificate: wrapperspb.Bool(true)}
 }
 
 // resolveServerTLS finds the credentials a server names. As in Istio, a
@@ -101,6 +128,9 @@ func resolveServerTLS(snap *model.Snapshot, p model.Proxy, gw *model.Gateway, fi
 // downstreamContext terminates TLS with the server's settings; http adds
 // the ALPN an HTTPS server offers.
 func (st *serverTLS) downstreamContext(http bool) *tlsv3.DownstreamTlsContext {
+	if st.istioMutual {
+		return st.istioMutualContext(http)
+	}
 	t := st.settings
 	common := &tlsv3.CommonTlsContext{}
 	for _, name := range st.certSDS {

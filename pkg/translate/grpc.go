@@ -77,7 +77,9 @@ func forGRPC(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
 			listeners = append(listeners, &listenerv3.Listener{Name: name, ApiListener: &listenerv3.ApiListener{ApiListener: hcm}})
 		}
 	}
-	listeners = append(listeners, grpcServerListeners(snap, p)...)
+	servers, serverProblems := grpcServerListeners(snap, p)
+	listeners = append(listeners, servers...)
+	problems = append(problems, serverProblems...)
 	return Resources{
 		resourcev3.ListenerType: sortedByName(listeners),
 		resourcev3.RouteType:    sortedByName(routes),

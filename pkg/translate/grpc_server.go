@@ -24,8 +24,13 @@ var wildcardAddresses = []string{"0.0.0.0", "::"}
 // wildcard addresses. Its single filter chain accepts every RPC
 // (non_forwarding_action) with only the router filter: gRPC-Go goes
 // SERVING once it has this, and NACKs client-only filters such as fault.
-func grpcServerListeners(snap *model.Snapshot, p model.Proxy) []types.Resource {
+//
+// The filter chain requires mutual TLS or not as the PeerAuthentication
+// mode of the port says (see grpcServerRequiresMTLS).
+func grpcServerListeners(snap *model.Snapshot, p model.Proxy) ([]types.Resource, []model.Problem) {
 	var out []types.Resource
+	var problems []model.Problem
+	mtls := snap.MTLSFor(p.Namespace, p.Labels)
 	seen := map[string]bool{}
 	add := func(ip string, port uint32) {
 		addr := net.JoinHostPort(ip, strconv.FormatUint(uint64(port), 10))
@@ -33,7 +38,9 @@ func grpcServerListeners(snap *model.Snapshot, p model.Proxy) []types.Resource {
 			return
 		}
 		seen[addr] = true
-		out = append(out, grpcServerListener(addr, ip, port))
+		strict, ps := grpcServerRequiresMTLS(p, port, mtls)
+		problems = append(problems, ps...)
+		out = append(out, grpcServerListener(addr, ip, port, strict))
 	}
 	for _, svc := range snap.Services() {
 		for _, ep := range svc.Endpoints {
@@ -52,10 +59,10 @@ func grpcServerListeners(snap *model.Snapshot, p model.Proxy) []types.Resource {
 			}
 		}
 	}
-	return out
+	return out, problems
 }
 
-func grpcServerListener(addr, ip string, port uint32) *listenerv3.Listener {
+func grpcServerListener(addr, ip string, port uint32, requireMTLS bool) *listenerv3.Listener {
 	name := GRPCServerListenerName(addr)
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix: "inbound_" + addr,
@@ -72,12 +79,16 @@ func grpcServerListener(addr, ip string, port uint32) *listenerv3.Listener {
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{routerFilter()},
 	}
+	chain := &listenerv3.FilterChain{
+		Name:    "inbound|" + addr,
+		Filters: []*listenerv3.Filter{networkFilter(hcmFilterName, hcm)},
+	}
+	if requireMTLS {
+		chain.TransportSocket = grpcServerTransportSocket()
+	}
 	return &listenerv3.Listener{
-		Name:    name,
-		Address: socketAddress(ip, port),
-		FilterChains: []*listenerv3.FilterChain{{
-			Name:    "inbound|" + addr,
-			Filters: []*listenerv3.Filter{networkFilter(hcmFilterName, hcm)},
-		}},
+		Name:         name,
+		Address:      socketAddress(ip, port),
+		FilterChains: []*listenerv3.FilterChain{chain},
 	}
 }

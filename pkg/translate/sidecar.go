@@ -43,7 +43,8 @@ func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 	} else {
 		inbound = inboundPortsFromServices(snap, p)
 	}
-	listeners = append(listeners, virtualInbound(inbound))
+	mtls := inboundMTLS{workload: snap.MTLSFor(p.Namespace, p.Labels), trustDomain: snap.TrustDomain()}
+	listeners = append(listeners, virtualInbound(inbound, mtls))
 
 	clusters, assignments, ps := outboundClusters(snap, p, services)
 	problems = append(problems, ps...)

@@ -78,27 +78,41 @@ func inboundPortsFromServices(snap *model.Snapshot, p model.Proxy) []inboundPort
 }
 
 // virtualInbound receives every connection iptables redirects to the
-// workload and picks a filter chain by the original destination port.
-func virtualInbound(ports []inboundPort) *listenerv3.Listener {
+// workload and picks a filter chain by the original destination port, and
+// by TLS or not as the port's PeerAuthentication mode says (see
+// inboundMTLS.addChains).
+func virtualInbound(ports []inboundPort, mtls inboundMTLS) *listenerv3.Listener {
 	set := newChainSet()
 	// A connection addressed to 15006 itself would loop back here forever.
 	set.add(chainMatch{port: virtualInboundPort}, "virtualInbound-blackhole", []*listenerv3.Filter{tcpProxyToCluster(BlackHoleCluster, BlackHoleCluster)}, nil)
 	var sniffed []uint32
 	for _, ip := range ports {
 		name := listenerName(wildcardIPv4, ip.port)
+		tcp := []*listenerv3.Filter{tcpProxyToCluster(ip.cluster(), ip.cluster())}
 		switch {
 		case ip.protocol.IsHTTP():
-			set.add(chainMatch{port: ip.port}, name, inboundHCM(ip), nil)
+			mtls.addChains(set, chainMatch{port: ip.port}, name, inboundHCM(ip), ip.protocol)
 		case ip.protocol == model.ProtocolUnknown:
-			set.add(chainMatch{port: ip.port, sniffHTTP: true}, name+"-http", inboundHCM(ip), nil)
-			set.add(chainMatch{port: ip.port}, name, []*listenerv3.Filter{tcpProxyToCluster(ip.cluster(), ip.cluster())}, nil)
-			sniffed = append(sniffed, ip.port)
+			// Mutual TLS on an UNKNOWN port is proxied as TCP: the
+			// decrypted stream is not sniffed.
+			if mtls.mode(ip.port) != model.MTLSStrict {
+				set.add(chainMatch{port: ip.port, sniffHTTP: true}, name+"-http", inboundHCM(ip), nil)
+				sniffed = append(sniffed, ip.port)
+			}
+			mtls.addChains(set, chainMatch{port: ip.port}, name, tcp, ip.protocol)
 		default:
-			set.add(chainMatch{port: ip.port}, name, []*listenerv3.Filter{tcpProxyToCluster(ip.cluster(), ip.cluster())}, nil)
+			mtls.addChains(set, chainMatch{port: ip.port}, name, tcp, ip.protocol)
 		}
 	}
-	set.add(chainMatch{}, virtualInboundName, []*listenerv3.Filter{tcpProxyToCluster(InboundPassthroughCluster, InboundPassthroughCluster)}, nil)
+	passthrough := []*listenerv3.Filter{tcpProxyToCluster(InboundPassthroughCluster, InboundPassthroughCluster)}
+	for _, port := range mtls.portLevelOnly(ports) {
+		mtls.addChains(set, chainMatch{port: port}, listenerName(wildcardIPv4, port), passthrough, model.ProtocolUnknown)
+	}
+	mtls.addChains(set, chainMatch{}, virtualInboundName, passthrough, model.ProtocolUnknown)
 	filters := []*listenerv3.ListenerFilter{originalDstFilter()}
+	if tls := mtls.tlsInspector(ports); tls != nil {
+		filters = append(filters, tls)
+	}
 	if len(sniffed) > 0 {
 		// Sniff only the UNKNOWN ports: waiting for the first bytes would
 		// stall server-first protocols on the others.

@@ -16,13 +16,17 @@ type chainMatch struct {
 	prefixes    []string // normalized CIDRs
 	serverNames []string
 	sniffHTTP   bool // only plaintext HTTP, as seen by http_inspector
+	// tls matches only TLS connections (tls_inspector); meshALPN narrows
+	// that to clients offering Istio's mesh ALPN values.
+	tls, meshALPN bool
 }
 
 type chainKey struct {
-	port       uint32
-	prefix     string
-	serverName string
-	sniffHTTP  bool
+	port          uint32
+	prefix        string
+	serverName    string
+	sniffHTTP     bool
+	tls, meshALPN bool
 }
 
 // chainSet collects the filter chains of one listener. Envoy rejects a
@@ -48,7 +52,7 @@ func (s *chainSet) add(m chainMatch, name string, filters []*listenerv3.Filter, 
 		prefixes = []string{""}
 	}
 	free := func(prefix, serverName string) bool {
-		return !s.claimed[chainKey{m.port, prefix, serverName, m.sniffHTTP}]
+		return !s.claimed[chainKey{m.port, prefix, serverName, m.sniffHTTP, m.tls, m.meshALPN}]
 	}
 	names := []string{""}
 	if len(m.serverNames) > 0 {
@@ -76,7 +80,7 @@ func (s *chainSet) add(m chainMatch, name string, filters []*listenerv3.Filter, 
 	}
 	for _, p := range prefixes {
 		for _, n := range names {
-			s.claimed[chainKey{m.port, p, n, m.sniffHTTP}] = true
+			s.claimed[chainKey{m.port, p, n, m.sniffHTTP, m.tls, m.meshALPN}] = true
 		}
 	}
 	fcm := &listenerv3.FilterChainMatch{}
@@ -96,6 +100,13 @@ func (s *chainSet) add(m chainMatch, name string, filters []*listenerv3.Filter, 
 		fcm.ApplicationProtocols = slices.Clone(sniffedProtocols)
 		s.needHTTP = true
 	}
+	if m.tls {
+		fcm.TransportProtocol = "tls"
+		s.needTLS = true
+	}
+	if m.meshALPN {
+		fcm.ApplicationProtocols = slices.Clone(meshALPNs)
+	}
 	if name != "" {
 		// Filter chain names must be unique within a listener.
 		base := name
@@ -105,7 +116,7 @@ func (s *chainSet) add(m chainMatch, name string, filters []*listenerv3.Filter, 
 		s.names[name] = true
 	}
 	chain := &listenerv3.FilterChain{Name: name, Filters: filters, TransportSocket: ts}
-	if fcm.DestinationPort != nil || len(fcm.PrefixRanges) > 0 || len(fcm.ServerNames) > 0 || len(fcm.ApplicationProtocols) > 0 {
+	if fcm.DestinationPort != nil || len(fcm.PrefixRanges) > 0 || len(fcm.ServerNames) > 0 || len(fcm.ApplicationProtocols) > 0 || fcm.TransportProtocol != "" {
 		chain.FilterChainMatch = fcm
 	}
 	s.chains = append(s.chains, chain)

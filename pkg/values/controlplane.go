@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -50,6 +51,7 @@ func ControlPlane(spec *operatorv1alpha1.MeshOperatorSpec) (map[string]any, erro
 	typed["nodeSelector"] = cp.NodeSelector
 	typed["logLevel"] = cp.LogLevel
 	typed["meshConfig"] = meshConfig(spec)
+	typed["ca"] = caValues(&spec.Security.CA)
 	fields := map[string]any{"resources": resources, "tolerations": cp.Tolerations, "affinity": cp.Affinity, "env": cp.Env}
 	for key, v := range fields {
 		m, err := toValue(v)
@@ -71,6 +73,22 @@ func meshConfig(spec *operatorv1alpha1.MeshOperatorSpec) operatorv1alpha1.MeshCo
 		mc.Tracing.CollectorAddress = fmt.Sprintf("%s.%s.svc:9411", JaegerCollectorService, spec.Namespace)
 	}
 	return mc
+}
+
+// caValues are the chart's mesh CA settings for spec.security.ca, with the CRD's defaults
+// for what is unset (a spec built in Go, not through the apiserver, has none).
+func caValues(c *operatorv1alpha1.CASpec) map[string]any {
+	mode, secret, ttl := operatorv1alpha1.CASelfSigned, operatorv1alpha1.DefaultPluggedCASecret, 24*time.Hour
+	if c.Mode != "" {
+		mode = c.Mode
+	}
+	if c.Plugged != nil && c.Plugged.SecretName != "" {
+		secret = c.Plugged.SecretName
+	}
+	if c.WorkloadCertTTL != nil {
+		ttl = c.WorkloadCertTTL.Duration
+	}
+	return map[string]any{"mode": string(mode), "pluggedSecret": secret, "workloadCertTTL": ttl.String()}
 }
 
 // JaegerCollectorService is the Service through which the Jaeger add-on accepts Zipkin spans.

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	_ "google.golang.org/grpc/xds" // xds:/// resolver, balancers, filters
@@ -72,6 +73,8 @@ type result struct {
 	code    codes.Code
 	backend string
 	msg     string
+	// identities is "server=<server's identity> client=<client's identity as the server saw it>".
+	identities string
 }
 
 type summary struct {
@@ -83,6 +86,9 @@ type summary struct {
 	Errors         map[string]int     `json:"errors"`
 	LatencyMS      map[string]float64 `json:"latency_ms"`
 	ElapsedMS      float64            `json:"elapsed_ms"`
+	// Identities counts successful calls by "server=<id> client=<id>": each peer's SPIFFE
+	// id from its TLS certificate, or "plaintext".
+	Identities map[string]int `json:"identities"`
 }
 
 type watchLine struct {
@@ -200,7 +206,8 @@ func runClient(args []string) int {
 		ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(stopCtx, md), *timeout)
 		defer cancel()
 		var header, trailer metadata.MD
-		opts := []grpc.CallOption{grpc.Header(&header), grpc.Trailer(&trailer)}
+		var server peer.Peer
+		opts := []grpc.CallOption{grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&server)}
 		if *waitForReady {
 			opts = append(opts, grpc.WaitForReady(true))
 		}
@@ -219,6 +226,7 @@ func runClient(args []string) int {
 		} else {
 			r.code = codes.OK
 			r.backend = resp.GetFields()["name"].GetStringValue()
+			r.identities = "server=" + peerIdentity(&server) + " client=" + resp.GetFields()["peer_identity"].GetStringValue()
 		}
 		record(r)
 	}
@@ -264,6 +272,7 @@ func runClient(args []string) int {
 		FailedBackends: map[string]int{},
 		Codes:          map[string]int{},
 		Errors:         map[string]int{},
+		Identities:     map[string]int{},
 		LatencyMS:      map[string]float64{},
 		ElapsedMS:      ms(time.Since(start)),
 	}
@@ -274,6 +283,7 @@ func runClient(args []string) int {
 		if r.code == codes.OK {
 			s.OK++
 			s.Backends[r.backend]++
+			s.Identities[r.identities]++
 			continue
 		}
 		if r.backend != "" {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"loom.dev/loom/test/grpcecho/bootstrap"
+	"loom.dev/loom/pkg/grpcbootstrap"
 	"loom.dev/loom/test/netns"
 )
 
@@ -70,7 +70,7 @@ type proc struct {
 func baseEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, bootstrap.EnvConfig+"=") || strings.HasPrefix(kv, bootstrap.EnvFile+"=") {
+		if strings.HasPrefix(kv, grpcbootstrap.EnvConfig+"=") || strings.HasPrefix(kv, grpcbootstrap.EnvFile+"=") {
 			continue
 		}
 		env = append(env, kv)
@@ -250,11 +250,11 @@ func TestPlainServersInNamespaces(t *testing.T) {
 
 func xdsEnv(t *testing.T, cp *controlPlane, nodeID string) []string {
 	t.Helper()
-	bs, err := bootstrap.Bootstrap(cp.Addr, nodeID, map[string]any{"test": t.Name()})
+	bs, err := grpcbootstrap.Bootstrap(cp.Addr, nodeID, map[string]any{"test": t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return baseEnv(bootstrap.EnvConfig + "=" + string(bs))
+	return baseEnv(grpcbootstrap.EnvConfig + "=" + string(bs))
 }
 
 func TestXDSClientWeightedClusters(t *testing.T) {
@@ -266,7 +266,7 @@ func TestXDSClientWeightedClusters(t *testing.T) {
 	startServer(t, b, baseEnv(), "--name", "b", "--listen", b.Addr(8080))
 
 	const target = "xds:///echo.test:8080"
-	lds, err := bootstrap.ClientListenerName(target)
+	lds, err := grpcbootstrap.ClientListenerName(target)
 	if err != nil || lds != "echo.test:8080" {
 		t.Fatalf("ClientListenerName = %q, %v", lds, err)
 	}
@@ -380,7 +380,7 @@ func TestXDSServerMode(t *testing.T) {
 		t.Fatalf("xDS server printed %q (open=%v) before its Listener was served; stderr:\n%s", l, ok, srv.stderr.String())
 	case <-time.After(500 * time.Millisecond):
 	}
-	name := bootstrap.ServerListenerNameFor(h.IP, 8443)
+	name := grpcbootstrap.ServerListenerNameFor(h.IP, 8443)
 	if name != "grpc/server?xds.resource.listening_address="+h.Addr(8443) {
 		t.Fatalf("ServerListenerNameFor = %q", name)
 	}

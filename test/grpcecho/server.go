@@ -122,6 +122,7 @@ func (s *server) Echo(ctx context.Context, req *wrapperspb.StringValue) (*struct
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		fields["peer"] = p.Addr.String()
+		fields["peer_identity"] = peerIdentity(p)
 	}
 	return structpb.NewStruct(fields)
 }

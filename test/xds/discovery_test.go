@@ -20,9 +20,10 @@ import (
 // discoveryProcess is a running `loom discovery`. It keeps its ports across
 // restarts, as a restarted control-plane pod keeps its Service.
 type discoveryProcess struct {
-	xdsAddr, monitoringAddr string
-	logPath                 string
-	cmd                     *exec.Cmd
+	// secureAddr serves the mesh CA's CSR API over TLS (Istio's 15012).
+	xdsAddr, monitoringAddr, secureAddr string
+	logPath                             string
+	cmd                                 *exec.Cmd
 }
 
 func freePort() (int, error) {
@@ -43,12 +44,24 @@ func startDiscovery() (*discoveryProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	securePort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	p := &discoveryProcess{
+		secureAddr:     "127.0.0.1:" + strconv.Itoa(securePort),
 		xdsAddr:        "127.0.0.1:" + strconv.Itoa(xdsPort),
 		monitoringAddr: "127.0.0.1:" + strconv.Itoa(monPort),
 		logPath:        filepath.Join(cluster.Dir, "discovery.log"),
 	}
 	return p, p.start()
+}
+
+// xdsPort is the xDS port; it is bound on every address so that xDS servers in the test's
+// network namespaces reach it through their gateway address.
+func (p *discoveryProcess) xdsPort() string {
+	_, port, _ := net.SplitHostPort(p.xdsAddr)
+	return port
 }
 
 func (p *discoveryProcess) start() error {
@@ -58,7 +71,8 @@ func (p *discoveryProcess) start() error {
 	}
 	defer func() { _ = logFile.Close() }()
 	p.cmd = exec.Command(loomBin, "discovery", "--kubeconfig", cluster.KubeconfigPath,
-		"--xds-address", p.xdsAddr, "--monitoring-address", p.monitoringAddr, "--root-namespace", "istio-system")
+		"--xds-address", "0.0.0.0:"+p.xdsPort(), "--monitoring-address", p.monitoringAddr, "--root-namespace", "istio-system",
+		"--secure-address", p.secureAddr, "--ca-dns-names", caServerName, "--workload-cert-ttl", "1m")
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"loom.dev/loom/test/grpcecho/bootstrap"
+	"loom.dev/loom/pkg/grpcbootstrap"
 	"loom.dev/loom/test/netns"
 )
 
@@ -56,6 +56,8 @@ type backend struct {
 	host   *netns.Host
 	port   int
 	labels map[string]string
+	// serviceAccount of the backend's Pod ("default" when empty).
+	serviceAccount string
 }
 
 // startBackend runs `grpcecho server` on host and waits until it listens.
@@ -134,7 +136,7 @@ func createService(t *testing.T, ns, name string, port int, backends ...backend)
 		}
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: b.name, Namespace: ns, Labels: labels},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "echo", Image: "grpcecho"}}},
+			Spec:       corev1.PodSpec{ServiceAccountName: b.serviceAccount, Containers: []corev1.Container{{Name: "echo", Image: "grpcecho"}}},
 		}
 		create(t, pod)
 		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
@@ -185,7 +187,7 @@ func apply(t *testing.T, ns, manifests string) {
 		if err != nil {
 			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
-		if obj.GroupVersionKind().Group == "networking.istio.io" {
+		if obj.GroupVersionKind().Group == "networking.istio.io" || obj.GetKind() == "PeerAuthentication" {
 			waitInModel(t, obj)
 		}
 	}
@@ -231,12 +233,12 @@ func waitInModel(t *testing.T, obj *unstructured.Unstructured) {
 // clientEnv is the environment of a proxyless gRPC client in namespace ns.
 func clientEnv(t *testing.T, ns, name string) []string {
 	t.Helper()
-	doc, err := bootstrap.Bootstrap(plane.xdsAddr, nodeID(ns, name),
+	doc, err := grpcbootstrap.Bootstrap(plane.xdsAddr, nodeID(ns, name),
 		map[string]any{"GENERATOR": "grpc", "NAMESPACE": ns, "LABELS": map[string]any{"app": name}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(os.Environ(), bootstrap.EnvConfig+"="+string(doc))
+	return append(os.Environ(), grpcbootstrap.EnvConfig+"="+string(doc))
 }
 
 func nodeID(ns, name string) string {
@@ -250,6 +252,9 @@ type summary struct {
 	Backends map[string]int `json:"backends"`
 	Codes    map[string]int `json:"codes"`
 	Errors   map[string]int `json:"errors"`
+	// Identities counts successful calls by "server=<id> client=<id>" (SPIFFE ids, or
+	// "plaintext").
+	Identities map[string]int `json:"identities"`
 }
 
 // runClient runs `grpcecho client` to completion and returns its summary.

@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -87,6 +89,10 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "removing network namespaces:", err)
 		}
 	}()
+	// The root namespace holds the mesh CA's Secret and state.
+	if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}); err != nil {
+		return fail("creating istio-system", err)
+	}
 	if plane, err = startDiscovery(); err != nil {
 		return fail("starting loom discovery", err)
 	}

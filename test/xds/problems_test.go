@@ -302,10 +302,10 @@ func TestUnenforcedPoliciesReported(t *testing.T) {
 	ns := newNamespace(t)
 	apply(t, ns, `
 apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict}
+kind: RequestAuthentication
+metadata: {name: jwt}
 spec:
-  mtls: {mode: STRICT}
+  jwtRules: [{issuer: "https://issuer.example"}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -314,11 +314,11 @@ spec:
   action: DENY
   rules: [{}]
 `)
-	waitForProblem(t, "PeerAuthentication "+ns+"/strict: ", "not enforced")
+	waitForProblem(t, "RequestAuthentication "+ns+"/jwt: ", "not enforced")
 	waitForProblem(t, "AuthorizationPolicy "+ns+"/deny-all: ", "not enforced")
-	pa := get(t, ns, "security.istio.io/v1", "PeerAuthentication", "strict")
+	ra := get(t, ns, "security.istio.io/v1", "RequestAuthentication", "jwt")
 	deny := get(t, ns, "security.istio.io/v1", "AuthorizationPolicy", "deny-all")
-	waitForWarning(t, pa, "NotEnforced")
+	waitForWarning(t, ra, "NotEnforced")
 	first := waitForWarning(t, deny, "NotEnforced")
 	if !strings.Contains(first.Message, "not enforced") {
 		t.Errorf("event message %q does not say the policy is not enforced", first.Message)

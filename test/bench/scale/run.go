@@ -233,7 +233,7 @@ func (d *driver) loomPlane(delta bool) (*controlPlane, error) {
 	return &controlPlane{
 		name: name, xdsAddr: xds, readyURL: "http://" + mon + "/ready", logPath: filepath.Join(d.dir, name+".log"),
 		cmd: exec.Command(d.bins.loom, "discovery", "--kubeconfig", d.kubeconfig,
-			"--xds-address", xds, "--monitoring-address", mon, "--root-namespace", rootNamespace),
+			"--xds-address", xds, "--monitoring-address", mon, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0"),
 	}, nil
 }
 

@@ -66,7 +66,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer func() { _ = loomLog.Close() }()
 	loom := exec.Command(loomBin, "discovery", "--kubeconfig", cl.KubeconfigPath,
-		"--xds-address", xdsAddr, "--monitoring-address", monAddr, "--root-namespace", rootNamespace)
+		"--xds-address", xdsAddr, "--monitoring-address", monAddr, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0")
 	loom.Stdout, loom.Stderr = loomLog, loomLog
 	loom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := loom.Start(); err != nil {

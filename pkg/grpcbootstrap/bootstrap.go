@@ -1,4 +1,4 @@
-// Package bootstrap builds gRPC xDS bootstrap documents for tests that run
+// Package grpcbootstrap builds gRPC xDS bootstrap documents for tests that run
 // proxyless gRPC processes (google.golang.org/grpc/xds) against an xDS
 // management server. It has no dependency on gRPC itself.
 //
@@ -24,7 +24,7 @@
 //     "[::]:8080"). That Listener's address must match the listening address
 //     and it must carry filter chains whose HttpConnectionManager has a route
 //     with non_forwarding_action. See ServerListenerName.
-package bootstrap
+package grpcbootstrap
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package bootstrap_test
+package grpcbootstrap_test
 
 import (
 	"encoding/json"
@@ -10,11 +10,11 @@ import (
 	"google.golang.org/grpc/serviceconfig"
 	"google.golang.org/grpc/xds"
 
-	"loom.dev/loom/test/grpcecho/bootstrap"
+	"loom.dev/loom/pkg/grpcbootstrap"
 )
 
 func TestBootstrapShape(t *testing.T) {
-	b, err := bootstrap.Bootstrap("127.0.0.1:15010", "node-1", map[string]any{"NAMESPACE": "demo", "n": 2})
+	b, err := grpcbootstrap.Bootstrap("127.0.0.1:15010", "node-1", map[string]any{"NAMESPACE": "demo", "n": 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +77,14 @@ func mustParse(s string) *url.URL {
 // gRPC itself accepts the documents.
 func TestGRPCAcceptsBootstrap(t *testing.T) {
 	docs := map[string]func() ([]byte, error){
-		"minimal": func() ([]byte, error) { return bootstrap.Bootstrap("127.0.0.1:1", "n", nil) },
+		"minimal": func() ([]byte, error) { return grpcbootstrap.Bootstrap("127.0.0.1:1", "n", nil) },
 		"full": func() ([]byte, error) {
-			return bootstrap.Config{
+			return grpcbootstrap.Config{
 				ServerURI: "dns:///localhost:1",
 				NodeID:    "sidecar~10.1.0.5~client-5.bench~bench.svc.cluster.local",
 				Cluster:   "c",
 				Metadata:  map[string]any{"LABELS": map[string]any{"app": "x"}},
-				Locality:  &bootstrap.Locality{Region: "r", Zone: "z", SubZone: "s"},
+				Locality:  &grpcbootstrap.Locality{Region: "r", Zone: "z", SubZone: "s"},
 			}.Marshal()
 		},
 	}
@@ -104,13 +104,13 @@ func TestGRPCAcceptsBootstrap(t *testing.T) {
 }
 
 func TestBootstrapErrors(t *testing.T) {
-	if _, err := bootstrap.Bootstrap("", "n", nil); err == nil {
+	if _, err := grpcbootstrap.Bootstrap("", "n", nil); err == nil {
 		t.Error("empty server URI accepted")
 	}
-	if _, err := bootstrap.Bootstrap("127.0.0.1:1", "", nil); err == nil {
+	if _, err := grpcbootstrap.Bootstrap("127.0.0.1:1", "", nil); err == nil {
 		t.Error("empty node id accepted")
 	}
-	if _, err := bootstrap.Bootstrap("127.0.0.1:1", "n", map[string]any{"f": func() {}}); err == nil {
+	if _, err := grpcbootstrap.Bootstrap("127.0.0.1:1", "n", map[string]any{"f": func() {}}); err == nil {
 		t.Error("unmarshalable metadata accepted")
 	}
 }
@@ -122,20 +122,20 @@ func TestListenerNames(t *testing.T) {
 		"xds:///10.244.3.10:8080":               "10.244.3.10:8080",
 		"xds:///echo":                           "echo",
 	} {
-		got, err := bootstrap.ClientListenerName(target)
+		got, err := grpcbootstrap.ClientListenerName(target)
 		if err != nil || got != want {
 			t.Errorf("ClientListenerName(%q) = %q, %v; want %q", target, got, err, want)
 		}
 	}
 	for _, bad := range []string{"dns:///x:1", "xds://auth/x:1", "xds:///", "x:1"} {
-		if got, err := bootstrap.ClientListenerName(bad); err == nil {
+		if got, err := grpcbootstrap.ClientListenerName(bad); err == nil {
 			t.Errorf("ClientListenerName(%q) = %q, want error", bad, got)
 		}
 	}
-	if got, want := bootstrap.ServerListenerName("10.244.3.10:8080"), "grpc/server?xds.resource.listening_address=10.244.3.10:8080"; got != want {
+	if got, want := grpcbootstrap.ServerListenerName("10.244.3.10:8080"), "grpc/server?xds.resource.listening_address=10.244.3.10:8080"; got != want {
 		t.Errorf("ServerListenerName = %q, want %q", got, want)
 	}
-	if got, want := bootstrap.ServerListenerNameFor("::1", 80), "grpc/server?xds.resource.listening_address=[::1]:80"; got != want {
+	if got, want := grpcbootstrap.ServerListenerNameFor("::1", 80), "grpc/server?xds.resource.listening_address=[::1]:80"; got != want {
 		t.Errorf("ServerListenerNameFor = %q, want %q", got, want)
 	}
 }

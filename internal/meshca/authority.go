@@ -1,0 +1,202 @@
+package meshca
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	securityapi "istio.io/api/security/v1alpha1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+
+	"loom.dev/loom/api/v1alpha1"
+	"loom.dev/loom/pkg/ca"
+)
+
+// Options configure the mesh CA.
+type Options struct {
+	// Namespace is the mesh namespace: the CA's Secret and state live there.
+	Namespace   string
+	TrustDomain string
+	Mode        v1alpha1.CAMode
+	// PluggedSecret names the Secret of mode Plugged (Istio's cacerts by default).
+	PluggedSecret string
+	// WorkloadCertTTL is the longest lifetime of a workload certificate; a request may ask
+	// for less.
+	WorkloadCertTTL time.Duration
+	// DNSNames are the names in the CA's serving certificate (port 15012).
+	DNSNames []string
+	// ClusterID is the cluster this CA serves; a caller naming another one is refused.
+	ClusterID string
+	// Audience the callers' tokens must be bound to (DefaultAudience).
+	Audience   string
+	Clock      clock.WithTicker
+	Logger     logr.Logger
+	Registerer prometheus.Registerer
+}
+
+// reloadInterval bounds how long a change the Secret watch missed goes unnoticed, and how
+// late the serving certificate and the intermediate are renewed.
+const reloadInterval = time.Minute
+
+// Authority is the running mesh CA.
+type Authority struct {
+	opts   Options
+	client kubernetes.Interface
+	store  interface {
+		load(context.Context, time.Time) (*ca.Signer, error)
+	}
+	signer  atomic.Pointer[ca.Signer]
+	serving servingCert
+	service *certificateService
+	roots   *rootPublisher
+	trigger chan struct{}
+
+	mu      sync.Mutex
+	problem string
+}
+
+// New prepares the CA; Start loads its material and keeps it current.
+func New(cfg *rest.Config, opts Options) (*Authority, error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newAuthority(client, opts)
+}
+
+func newAuthority(client kubernetes.Interface, opts Options) (*Authority, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Audience == "" {
+		opts.Audience = DefaultAudience
+	}
+	if opts.WorkloadCertTTL <= 0 {
+		opts.WorkloadCertTTL = 24 * time.Hour
+	}
+	a := &Authority{opts: opts, client: client, trigger: make(chan struct{}, 1)}
+	switch opts.Mode {
+	case v1alpha1.CASelfSigned, "":
+		a.opts.Mode = v1alpha1.CASelfSigned
+		a.store = &selfSignedStore{client: client, namespace: opts.Namespace, trustDomain: opts.TrustDomain, alg: ca.ECDSAP256}
+	case v1alpha1.CAPlugged:
+		name := opts.PluggedSecret
+		if name == "" {
+			name = v1alpha1.DefaultPluggedCASecret
+		}
+		a.store = &pluggedStore{client: client, namespace: opts.Namespace, name: name}
+	default:
+		return nil, fmt.Errorf("CA mode %q: must be %s or %s", opts.Mode, v1alpha1.CASelfSigned, v1alpha1.CAPlugged)
+	}
+	a.service = &certificateService{
+		signer:    &a.signer,
+		authn:     &tokenAuthenticator{client: client, audience: opts.Audience, trustDomain: opts.TrustDomain},
+		clusterID: opts.ClusterID,
+		ttl:       opts.WorkloadCertTTL,
+		clock:     opts.Clock,
+		metrics:   newMetrics(opts.Registerer),
+		log:       opts.Logger.WithName("csr"),
+	}
+	a.serving = servingCert{dnsNames: opts.DNSNames, clock: opts.Clock}
+	a.roots = &rootPublisher{client: client, log: opts.Logger.WithName("roots")}
+	return a, nil
+}
+
+// Register adds Istio's CSR API to a gRPC server (the TLS one: see TLSConfig).
+func (a *Authority) Register(s *grpc.Server) {
+	securityapi.RegisterIstioCertificateServiceServer(s, a.service)
+}
+
+// TLSConfig serves the CA's current serving certificate; the handshake fails until the CA
+// has loaded its material.
+func (a *Authority) TLSConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if c := a.serving.current(); c != nil {
+			return c, nil
+		}
+		return nil, errors.New("the mesh CA has no serving certificate yet")
+	}}
+}
+
+// Signer is the CA's current signer (nil until the first successful load).
+func (a *Authority) Signer() *ca.Signer { return a.signer.Load() }
+
+// Start loads the CA material, then reloads it when its Secret changes and every
+// reloadInterval, keeping the last good material when a reload fails. It returns when ctx
+// is done.
+func (a *Authority) Start(ctx context.Context) error {
+	secretName := SelfSignedSecret
+	if s, ok := a.store.(*pluggedStore); ok {
+		secretName = s.name
+	}
+	go watchSecret(ctx, a.client, a.opts.Namespace, secretName, a.poke)
+	go a.roots.run(ctx)
+	ticker := a.opts.Clock.NewTicker(reloadInterval)
+	defer ticker.Stop()
+	for {
+		a.reload(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.trigger:
+		case <-ticker.C():
+		}
+	}
+}
+
+func (a *Authority) poke() {
+	select {
+	case a.trigger <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Authority) reload(ctx context.Context) {
+	log, now := a.opts.Logger, a.opts.Clock.Now()
+	signer, err := a.store.load(ctx, now)
+	problem := ""
+	if err != nil {
+		problem = err.Error()
+		if a.signer.Load() != nil {
+			problem += "; the last good CA keeps signing"
+		}
+		log.Error(err, "mesh CA material not loaded")
+	} else {
+		if old := a.signer.Load(); old == nil || !sameSigner(old, signer) {
+			log.Info("mesh CA loaded", "mode", a.opts.Mode, "signingCertExpires", signer.NotAfter(), "rootExpires", signer.RootNotAfter())
+			a.signer.Store(signer)
+		}
+	}
+	if cur := a.signer.Load(); cur != nil {
+		if err := a.serving.renew(cur); err != nil {
+			log.Error(err, "serving certificate not renewed")
+		}
+		a.roots.publish(joinPEM(cur.Roots()))
+	}
+	if err := writeConfigMap(ctx, a.client, a.opts.Namespace, v1alpha1.CAStateConfigMap, managedLabels,
+		stateData(string(a.opts.Mode), a.signer.Load(), problem)); err != nil && ctx.Err() == nil {
+		log.Error(err, "CA state not published", "configMap", v1alpha1.CAStateConfigMap)
+	}
+	a.mu.Lock()
+	a.problem = problem
+	a.mu.Unlock()
+}
+
+var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "loom-discovery"}
+
+// sameSigner: a reload that found the same material keeps the signer it had, so that the
+// serving certificate is not reissued every reloadInterval.
+func sameSigner(a, b *ca.Signer) bool {
+	return a.SigningCert().Equal(b.SigningCert()) && slices.EqualFunc(a.Roots(), b.Roots(), bytes.Equal)
+}

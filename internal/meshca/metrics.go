@@ -1,0 +1,30 @@
+package meshca
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Results of a certificate request, the label of loom_ca_certificate_requests_total.
+const (
+	resultIssued           = "issued"
+	resultUnauthenticated  = "unauthenticated"
+	resultInvalidCSR       = "invalid_csr"
+	resultIdentityMismatch = "identity_mismatch"
+	resultError            = "error"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loom_ca_certificate_requests_total",
+		Help: "Certificate signing requests to the mesh CA, by result (issued, unauthenticated, invalid_csr, identity_mismatch, error).",
+	}, []string{"result"})}
+	for _, r := range []string{resultIssued, resultUnauthenticated, resultInvalidCSR, resultIdentityMismatch, resultError} {
+		m.requests.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests)
+	}
+	return m
+}
