@@ -9,7 +9,10 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/go-logr/logr"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"loom.dev/loom/internal/meshca"
 	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/translate"
 	"loom.dev/loom/pkg/xds"
@@ -30,6 +33,8 @@ type generator struct {
 	// wrong control plane.
 	revision string
 	log      logr.Logger
+	// keys decides which Secret keys an authenticated gateway may be sent (nil: none).
+	keys *keyAccess
 
 	mu        sync.Mutex
 	views     map[string]model.Proxy
@@ -38,12 +43,29 @@ type generator struct {
 }
 
 func (g *generator) ViewKey(node *corev3.Node) (string, error) {
+	return g.ViewKeyFor(context.Background(), node)
+}
+
+// ViewKeyFor implements xds.ContextViewKeyer: a proxy that authenticated on the secure port
+// must claim its own namespace, and a gateway among them may be sent the keys of the
+// Secrets its ServiceAccount may read (its view is its identity's alone).
+func (g *generator) ViewKeyFor(ctx context.Context, node *corev3.Node) (string, error) {
 	p, err := ParseNode(node)
 	if err != nil {
 		return "", err
 	}
+	authKey := ""
+	if id, ok := meshca.CallerFrom(ctx); ok {
+		if p.Namespace != id.Namespace {
+			return "", status.Errorf(codes.PermissionDenied, "node %q claims namespace %q, but authenticated as %s", node.GetId(), p.Namespace, id)
+		}
+		if p.Kind == model.KindGateway && g.keys != nil {
+			p.KeyAccess = g.keys.forIdentity(id)
+			authKey = "|sa=" + id.ServiceAccount
+		}
+	}
 	serves := p.Kind == model.KindGRPC && len(g.snapshots.get(g.ctx).ServicesSelecting(p)) > 0
-	key := viewKey(p, serves)
+	key := viewKey(p, serves) + authKey
 	g.mu.Lock()
 	if p.Revision != "" && !sameRevision(p.Revision, g.revision) {
 		g.metrics.foreignRevision.WithLabelValues(p.Revision).Inc()

@@ -11,6 +11,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -71,7 +72,8 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	}
 	snaps.markDirty()
 	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,
-		views: map[string]model.Proxy{}, warned: map[string]bool{}}
+		views: map[string]model.Proxy{}, warned: map[string]bool{},
+		keys: &keyAccess{client: clientset, clock: clock.RealClock{}, ctx: ctx, answers: map[keyAccessQuestion]keyAccessAnswer{}}}
 	refresher := newModelRefresher()
 	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })
 	return &pipeline{cache: c, istio: istioWatch{inputs: istio, mapper: mapper, log: opts.Logger}, refresher: refresher, generator: gen}, nil

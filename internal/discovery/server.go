@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			_ = monLis.Close()
 			return err
 		}
-		if secure, err = newSecureServer(opts.SecureAddress, authority); err != nil {
+		if secure, err = newSecureServer(opts.SecureAddress, authority, srv); err != nil {
 			_ = xdsLis.Close()
 			_ = monLis.Close()
 			return err

@@ -83,6 +83,9 @@ func resolveServerTLS(snap *model.Snapshot, p model.Proxy, gw *model.Gateway, fi
 		case len(cred.Cert) == 0 || len(cred.Key) == 0:
 			return fail(c.field, "Secret %s/%s has no certificate (tls.crt) or key (tls.key)", p.Namespace, c.name)
 		}
+		if err := p.MayReceiveKey(c.name); err != nil {
+			return fail(c.field, "the key of Secret %s/%s is not sent to proxy %s: %v", p.Namespace, c.name, p.ID, err)
+		}
 		if first == nil {
 			first = cred
 		}

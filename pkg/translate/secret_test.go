@@ -2,10 +2,14 @@ package translate
 
 import (
 	"bytes"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	networking "istio.io/api/networking/v1alpha3"
 
 	"loom.dev/loom/pkg/model"
@@ -112,5 +116,51 @@ func TestDownstreamContextMutualChecks(t *testing.T) {
 	want := []tlsv3.SubjectAltNameMatcher_SanType{tlsv3.SubjectAltNameMatcher_URI, tlsv3.SubjectAltNameMatcher_DNS, tlsv3.SubjectAltNameMatcher_IP_ADDRESS}
 	if !slices.Equal(types, want) || combined.GetValidationContextSdsSecretConfig().GetName() != "kubernetes://c-cacert" {
 		t.Errorf("validation %v", combined)
+	}
+}
+
+// TestKeysOnlyToAuthorizedProxies: a gateway that did not authenticate (plaintext xDS), or
+// whose ServiceAccount may not read the Secret, is sent no private key; the server is
+// skipped and the problem says why.
+func TestKeysOnlyToAuthorizedProxies(t *testing.T) {
+	plain := fxCredential("plain", "istio-system", false)
+	other := fxCredential("other", "istio-system", false)
+	gw := fxGateway("gw", "istio-system", 0, fxServer(443, "HTTPS", "https", gwSimple("plain"), "a.example.com"),
+		fxServer(8443, "HTTPS", "https-other", gwSimple("other"), "b.example.com"))
+	snap := model.Build(model.Input{Credentials: []*model.Credential{plain, other}, Gateways: []*model.Gateway{gw}})
+	unauthenticated := fxGatewayProxy()
+	unauthenticated.KeyAccess = nil
+	onlyOther := fxGatewayProxy()
+	onlyOther.KeyAccess = func(secret string) error {
+		if secret != "other" {
+			return errors.New("ServiceAccount istio-system/ingress may not get Secret " + secret)
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		name   string
+		p      model.Proxy
+		secret string
+		reason string
+	}{
+		{"plaintext xDS", unauthenticated, "plain", "did not authenticate"},
+		{"not allowed to read it", onlyOther, "plain", "may not get Secret plain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, problems := resolveServerTLS(snap, tc.p, gw, "spec.servers[0].tls", gwSimple(tc.secret))
+			if st != nil || len(problems) != 1 || !strings.Contains(problems[0].Message, tc.reason) {
+				t.Fatalf("want the server skipped with a problem saying %q; got %v, %v", tc.reason, st, problems)
+			}
+			res, _ := ForProxy(snap, tc.p)
+			for _, r := range res[resourcev3.SecretType] {
+				if name := r.(*tlsv3.Secret).Name; name == "kubernetes://"+tc.secret {
+					t.Fatalf("the key of %s was sent", name)
+				}
+			}
+		})
+	}
+	res, _ := ForProxy(snap, onlyOther)
+	if !slices.ContainsFunc(res[resourcev3.SecretType], func(r types.Resource) bool { return r.(*tlsv3.Secret).Name == "kubernetes://other" }) {
+		t.Fatal("the allowed Secret other was not sent")
 	}
 }

@@ -41,6 +41,14 @@ type Generator interface {
 	Generate(viewKey string) (map[string][]types.Resource, error)
 }
 
+// ContextViewKeyer is implemented by a Generator whose views depend on the stream's
+// context as well as the node: for example on the caller a secure port authenticated
+// (carried in the context by a gRPC interceptor). The Server then calls ViewKeyFor
+// instead of ViewKey; an error that is a gRPC status keeps its code.
+type ContextViewKeyer interface {
+	ViewKeyFor(ctx context.Context, node *corev3.Node) (string, error)
+}
+
 // Options configure a Server.
 type Options struct {
 	Generator     Generator
@@ -180,7 +188,7 @@ func (s *Server) StreamAggregatedResources(ss discoveryv3.AggregatedDiscoverySer
 	if err != nil {
 		return err
 	}
-	st, err := s.openStream(kindSotw, first.GetNode())
+	st, err := s.openStream(ss.Context(), kindSotw, first.GetNode())
 	if err != nil {
 		return err
 	}
@@ -195,7 +203,7 @@ func (s *Server) DeltaAggregatedResources(ds discoveryv3.AggregatedDiscoveryServ
 	if err != nil {
 		return err
 	}
-	st, err := s.openStream(kindDelta, first.GetNode())
+	st, err := s.openStream(ds.Context(), kindDelta, first.GetNode())
 	if err != nil {
 		return err
 	}

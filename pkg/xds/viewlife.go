@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"context"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -21,7 +22,7 @@ type ViewRemover interface {
 }
 
 // openStream resolves the node's view and attaches a new stream to it.
-func (s *Server) openStream(kind streamKind, node *corev3.Node) (*stream, error) {
+func (s *Server) openStream(ctx context.Context, kind streamKind, node *corev3.Node) (*stream, error) {
 	if node == nil || node.GetId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "the first request of a stream must carry a node with an id")
 	}
@@ -29,7 +30,7 @@ func (s *Server) openStream(kind streamKind, node *corev3.Node) (*stream, error)
 		return nil, status.Error(codes.Unavailable, "xds server has no generator")
 	}
 	removals := s.removals.Load()
-	key, err := s.viewKey(node)
+	key, err := s.viewKey(ctx, node)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func (s *Server) openStream(kind streamKind, node *corev3.Node) (*stream, error)
 		// ViewKey registered this node's; it may have been this very key.
 		// Asking again under the lock, which removals also hold, registers
 		// it for good. Only a removal racing a stream's open comes here.
-		if key, err = s.viewKey(node); err != nil {
+		if key, err = s.viewKey(ctx, node); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}
@@ -68,9 +69,18 @@ func (s *Server) openStream(kind streamKind, node *corev3.Node) (*stream, error)
 	return st, nil
 }
 
-func (s *Server) viewKey(node *corev3.Node) (string, error) {
-	key, err := s.gen.ViewKey(node)
+func (s *Server) viewKey(ctx context.Context, node *corev3.Node) (string, error) {
+	var key string
+	var err error
+	if ck, ok := s.gen.(ContextViewKeyer); ok {
+		key, err = ck.ViewKeyFor(ctx, node)
+	} else {
+		key, err = s.gen.ViewKey(node)
+	}
 	if err != nil {
+		if _, isStatus := status.FromError(err); isStatus {
+			return "", err
+		}
 		return "", status.Errorf(codes.InvalidArgument, "node %q: %v", node.GetId(), err)
 	}
 	return key, nil
