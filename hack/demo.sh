@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Loom demo: a local cluster with a real node, the operator installed from its image as
 # `kubectl apply -k config/default` does, the demo MeshOperator applied and `kubectl get mesh`
-# shown; then two gRPC echo Deployments and a proxyless client pod that splits 80/20 through the
+# shown; then two gRPC echo Deployments and a proxyless client pod, each with `loom agent` for
+# its mesh certificate, that splits 80/20 over mTLS through the
 # control-plane pod. Needs root (the real node). Runs until Ctrl-C or `bin/loom dev cluster down`,
 # then leaves no process behind and the host as it was. With --once it stops by itself after the
 # split (used by tests).
@@ -76,36 +77,29 @@ step "What the operator installed"
 "$kubectl" get mesh loom-demo -o jsonpath='{range .status.components[*]}{.name}{": ready "}{.readyReplicas}{"/"}{.desiredReplicas}{", version "}{.version}{"\n"}{end}'
 "$kubectl" get pods -n loom-demo -o wide
 
-step "Two gRPC echo Deployments (v1, v2) behind one Service, and an 80/20 VirtualService"
+step "Two gRPC echo Deployments (v1, v2) behind one Service, an 80/20 VirtualService; each pod runs loom agent for its certificate"
+"$kubectl" create namespace grpc-demo --dry-run=client -o yaml | "$kubectl" apply -f -
+"$kubectl" -n grpc-demo create configmap loom-mesh --from-literal=CA_ADDR=loom-control-plane.loom-demo.svc:15012 \
+  --from-literal=XDS_ADDRESS=loom-control-plane.loom-demo.svc:15010 --dry-run=client -o yaml | "$kubectl" apply -f -
 "$kubectl" apply -f "$root/hack/demo/echo.yaml"
-wait_for 120 -n grpc-demo --for condition=Available deployment/echo-v1 deployment/echo-v2
+wait_for 180 -n grpc-demo --for condition=Available deployment/echo-v1 deployment/echo-v2
 
-step "A proxyless gRPC client pod sends 1000 RPCs, its xDS bootstrap pointing at the control-plane Service"
-bootstrap='{"xds_servers":[{"server_uri":"loom-control-plane.loom-demo.svc:15010","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],"node":{"id":"sidecar~127.0.0.1~demo-client.grpc-demo~grpc-demo.svc.cluster.local","metadata":{"GENERATOR":"grpc","NAMESPACE":"grpc-demo"}}}'
-"$kubectl" apply -f - <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: demo-client, namespace: grpc-demo}
-spec:
-  restartPolicy: Never
-  securityContext: {runAsNonRoot: true}
-  containers:
-  - name: client
-    image: loom.dev/grpcecho:dev
-    imagePullPolicy: IfNotPresent
-    args: [client, --target, "xds:///echo.grpc-demo.svc.cluster.local:8080", --n, "1000", --wait-for-ready, --timeout, 30s]
-    env: [{name: GRPC_XDS_BOOTSTRAP_CONFIG, value: '$bootstrap'}]
-    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
-YAML
-wait_for 120 -n grpc-demo --for jsonpath='{.status.phase}'=Succeeded pod/demo-client
+step "A proxyless gRPC client pod (with loom agent) sends 1000 RPCs through the mesh, over mTLS"
+"$kubectl" -n grpc-demo delete pod demo-client --ignore-not-found >/dev/null
+"$kubectl" apply -f "$root/hack/demo/client.yaml"
+wait_for 180 -n grpc-demo --for jsonpath='{.status.phase}'=Succeeded pod/demo-client
 log_dir=$(dirname "$kubeconfig")
-"$kubectl" -n grpc-demo logs demo-client >"$log_dir/split.json"
+"$kubectl" -n grpc-demo logs demo-client -c client >"$log_dir/split.json"
 python3 - "$log_dir/split.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(f"observed split over {s['total']} RPCs ({s['ok']} ok):")
 for name, n in sorted(s.get("backends", {}).items()):
     print(f"  {name}: {n} ({100*n/s['total']:.1f}%)")
+print("peers' identities (from each side's TLS certificate):")
+for ids, n in sorted(s.get("identities", {}).items()):
+    server, client = ids.split(" ", 1)
+    print(f"  {n} RPCs: {server.replace('=', ' ', 1)}, {client.replace('=', ' ', 1)} (as the server saw it)")
 PY
 
 cat <<MSG

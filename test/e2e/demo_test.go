@@ -40,6 +40,9 @@ func TestDemoRunsTwiceInARow(t *testing.T) {
 		if !splitShown(string(out)) {
 			t.Fatalf("demo run %d did not show an 80/20 split through loom discovery:\n%s", run, out)
 		}
+		if !strings.Contains(string(out), "1000 RPCs: server spiffe://cluster.local/ns/grpc-demo/sa/echo, client spiffe://cluster.local/ns/grpc-demo/sa/demo-client") {
+			t.Fatalf("demo run %d did not show all 1000 RPCs over mTLS with both peers' SPIFFE ids:\n%s", run, out)
+		}
 		assertSessionEmpty(t, cmd.Process.Pid)
 	}
 }

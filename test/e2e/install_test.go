@@ -69,23 +69,27 @@ func TestInstallWithKustomize(t *testing.T) {
 		t.Errorf("the control-plane pod does not serve config:\n%s", logs)
 	}
 
-	// A proxyless gRPC client pod, its bootstrap pointing at the control plane's Service,
-	// splits 80/20 between the demo's two echo Deployments: xDS served from the installed pod.
+	// Proxyless gRPC echo servers and a client, each pod with `loom agent` getting its
+	// certificate from the installed control plane's CA with the token kubelet projects:
+	// 80/20 between the two echo Deployments over mTLS, each side seeing the other's SPIFFE id.
 	k := &kube{t: t, cs: cs, cluster: cluster, ns: "grpc-demo"}
+	kubectl("create", "namespace", k.ns)
+	kubectl("-n", k.ns, "create", "configmap", "loom-mesh",
+		"--from-literal=CA_ADDR=loom-control-plane.loom-system.svc:15012", "--from-literal=XDS_ADDRESS=loom-control-plane.loom-system.svc:15010")
 	kubectl("apply", "-f", repoRoot+"/hack/demo/echo.yaml")
 	waitAvailable(k.ns, "echo-v1")
 	waitAvailable(k.ns, "echo-v2")
-	if _, err := cs.CoreV1().Pods(k.ns).Create(ctx, proxylessClientPod("loom-control-plane.loom-system.svc:15010"), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	kubectl("apply", "-f", repoRoot+"/hack/demo/client.yaml")
 	var phase corev1.PodPhase
-	k.waitPod("client", func(p *corev1.Pod) bool {
+	k.waitPod("demo-client", func(p *corev1.Pod) bool {
 		phase = p.Status.Phase
 		return phase == corev1.PodSucceeded || phase == corev1.PodFailed
 	})
-	log := k.kubectl("logs", "client")
+	log := k.kubectl("logs", "demo-client", "-c", "client")
 	if phase != corev1.PodSucceeded {
-		t.Fatalf("client pod %s:\n%s", phase, log)
+		t.Fatalf("client pod %s:\n%s\n%s", phase, log, k.kubectl("logs", "demo-client", "-c", "agent"))
 	}
 	checkSplit(t, log)
+	checkMutualTLS(t, log, "spiffe://cluster.local/ns/grpc-demo/sa/echo", "spiffe://cluster.local/ns/grpc-demo/sa/demo-client")
 }
+

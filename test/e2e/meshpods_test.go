@@ -2,37 +2,45 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 )
 
-// proxylessClientPod sends 1000 RPCs through the mesh, its xDS bootstrap pointing at the
-// control plane's Service.
-func proxylessClientPod(discoveryAddress string) *corev1.Pod {
-	bootstrap := fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],`+
-		`"node":{"id":"sidecar~127.0.0.1~client.grpc-demo~grpc-demo.svc.cluster.local","metadata":{"GENERATOR":"grpc","NAMESPACE":"grpc-demo"}}}`, discoveryAddress)
-	pod := echoPod("client", corev1.RestartPolicyNever,
-		"client", "--target", "xds:///echo.grpc-demo.svc.cluster.local:8080", "--n", "1000", "--wait-for-ready", "--timeout", "30s")
-	pod.Namespace = "grpc-demo"
-	pod.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "GRPC_XDS_BOOTSTRAP_CONFIG", Value: bootstrap}}
-	return pod
+// clientSummary is the JSON summary grpcecho's client prints last.
+type summaryOfClient struct {
+	Total, OK  int
+	Backends   map[string]int
+	Identities map[string]int
+}
+
+func clientSummary(t *testing.T, log string) summaryOfClient {
+	t.Helper()
+	var summary summaryOfClient
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	if json.Unmarshal([]byte(lines[len(lines)-1]), &summary) != nil {
+		t.Fatalf("client printed no summary:\n%s", log)
+	}
+	return summary
+}
+
+// checkMutualTLS checks every call of the client's summary went over mTLS with the server's
+// and the client's SPIFFE ids.
+func checkMutualTLS(t *testing.T, log, server, client string) {
+	t.Helper()
+	s := clientSummary(t, log)
+	want := "server=" + server + " client=" + client
+	if s.Identities[want] != s.Total || s.Total == 0 {
+		t.Fatalf("want all %d calls over mTLS as %q, got %v", s.Total, want, s.Identities)
+	}
+	t.Logf("mTLS: %s", want)
 }
 
 // checkSplit reads the client's JSON summary and checks the 80/20 split.
 func checkSplit(t *testing.T, log string) {
 	t.Helper()
-	var summary struct {
-		Total, OK int
-		Backends  map[string]int
-	}
-	start := strings.Index(log, "{")
-	if start < 0 || json.Unmarshal([]byte(log[start:]), &summary) != nil {
-		t.Fatalf("client printed no summary:\n%s", log)
-	}
+	summary := clientSummary(t, log)
 	if summary.Total != 1000 || summary.OK != 1000 {
 		t.Fatalf("client: %d of %d RPCs ok:\n%s", summary.OK, summary.Total, log)
 	}
