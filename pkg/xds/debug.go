@@ -150,10 +150,10 @@ func (s *Server) serveConfigDump(w http.ResponseWriter, r *http.Request) {
 
 var dumpOpts = protojson.MarshalOptions{UseProtoNames: true}
 
-// resourceJSON renders a resource; a message whose nested Any types are not
+// resourceJSON renders a resource without private keys; a message whose nested Any types are not
 // linked into the binary is shown by name and version only.
 func resourceJSON(r *resource) json.RawMessage {
-	b, err := dumpOpts.Marshal(r.any)
+	b, err := dumpOpts.Marshal(withoutKeys(r))
 	if err == nil {
 		return b
 	}
