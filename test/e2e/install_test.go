@@ -92,4 +92,3 @@ func TestInstallWithKustomize(t *testing.T) {
 	checkSplit(t, log)
 	checkMutualTLS(t, log, "spiffe://cluster.local/ns/grpc-demo/sa/echo", "spiffe://cluster.local/ns/grpc-demo/sa/demo-client")
 }
-

@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-
 )
 
 // clientSummary is the JSON summary grpcecho's client prints last.
