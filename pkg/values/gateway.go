@@ -1,6 +1,8 @@
 package values
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
@@ -14,6 +16,11 @@ func GatewayNamespace(spec *operatorv1alpha1.MeshOperatorSpec, gw *operatorv1alp
 	return spec.Namespace
 }
 
+// CAAddress is where workloads reach the mesh CA (the control plane's secure port).
+func CAAddress(spec *operatorv1alpha1.MeshOperatorSpec) string {
+	return fmt.Sprintf("%s.%s.svc:15012", ControlPlaneName(spec), spec.Namespace)
+}
+
 // Gateway returns the gateway chart's values for one of the spec's gateways.
 func Gateway(spec *operatorv1alpha1.MeshOperatorSpec, gw *operatorv1alpha1.GatewaySpec) (map[string]any, error) {
 	p := profileFor(spec.Profile)
@@ -22,6 +29,8 @@ func Gateway(spec *operatorv1alpha1.MeshOperatorSpec, gw *operatorv1alpha1.Gatew
 	typed["type"] = string(gw.Type)
 	typed["revision"] = Revision(spec)
 	typed["discoveryAddress"] = DiscoveryAddress(spec)
+	typed["caAddress"] = CAAddress(spec)
+	typed["agent"] = map[string]any{"image": map[string]any{"repository": "loom", "tag": "v" + spec.Version}}
 	typed["labels"] = gw.Labels
 	typed["service"] = gatewayService(gw)
 	if gw.Resources != nil {
