@@ -223,3 +223,54 @@ func leafSerial(t *testing.T, w workload) string {
 	}
 	return c.SerialNumber.String()
 }
+
+// TestRestartedControlPlaneKeepsTheRoot: a control plane killed and started again (a
+// crashed or upgraded pod) keeps the self-signed root from its Secret, so workloads keep
+// trusting it: a client with its certificate from before the restart still talks mTLS to a
+// server, and a new agent's certificate chains to the same root.
+func TestRestartedControlPlaneKeepsTheRoot(t *testing.T) {
+	ns := newNamespace(t)
+	labels := map[string]string{"app": "restarts", "security.istio.io/tlsMode": "istio"}
+	srv := startMeshedService(t, network.Hosts[2], ns, "restarts", "server", labels)
+	client := startAgent(t, ns, "client", "client-0", "127.0.0.1", plane.xdsAddr, map[string]string{"app": "client"})
+	rootBefore := waitTrustBundle(t, ns)
+
+	plane.kill()
+	if err := plane.start(); err != nil {
+		t.Fatal(err)
+	}
+	if rootAfter := waitTrustBundle(t, ns); string(rootAfter) != string(rootBefore) {
+		t.Fatal("the restarted control plane published a new root")
+	}
+	want := "server=" + identity(ns, "server") + " client=" + identity(ns, "client")
+	if s := runSummary(t, meshedClient(client, target(ns, "restarts", srv.port), "--n", "10", "--wait-for-ready")); s.Identities[want] != 10 {
+		t.Fatalf("after the restart: want 10 mTLS calls with %q, got %+v", want, s)
+	}
+	fresh := startAgent(t, ns, "fresh", "fresh-0", "127.0.0.1", plane.xdsAddr, map[string]string{"app": "fresh"})
+	verifyAgainst(t, fresh, rootBefore)
+}
+
+// verifyAgainst checks the agent's certificate chains to root.
+func verifyAgainst(t *testing.T, w workload, root []byte) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(w.dir, "certs", "cert-chain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certs []*x509.Certificate
+	for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AppendCertsFromPEM(root)
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Fatalf("a certificate issued after the restart does not chain to the root from before: %v", err)
+	}
+}
