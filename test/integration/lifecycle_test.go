@@ -138,6 +138,7 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 	want := []string{
 		"ServiceAccount install/loom-control-plane", "ConfigMap install/loom-control-plane-mesh", "ConfigMap install/loom-operator-state-install",
 		"ClusterRole /loom-control-plane-install", "ClusterRoleBinding /loom-control-plane-install",
+		"Role install/loom-control-plane-ca", "RoleBinding install/loom-control-plane-ca",
 		"Service install/loom-control-plane", "Deployment install/loom-control-plane",
 	}
 	if got := managedObjects(t, "install"); strings.Join(got, ",") != strings.Join(want, ",") {
