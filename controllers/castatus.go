@@ -21,7 +21,7 @@ const expiryWarning = 30 * 24 * time.Hour
 
 // caRecheck is how often the operator re-reads the CA state the control plane publishes
 // (operator and control plane share no watch), and re-judges expiry against the clock.
-const caRecheck = time.Minute
+const caRecheck = 10 * time.Second
 
 // observeCA reads the CA state ConfigMap the control plane publishes in the mesh namespace;
 // nil data when there is none yet.

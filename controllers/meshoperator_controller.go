@@ -68,6 +68,7 @@ type MeshOperatorReconciler struct {
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests,verbs=create;get;list;watch;delete
 
 // Reconcile drives the mesh toward its spec, one step per call, and records the truth in status.
 func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

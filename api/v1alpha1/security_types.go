@@ -3,7 +3,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // CAMode names where workload certificates come from.
-// +kubebuilder:validation:Enum=SelfSigned;Plugged
+// +kubebuilder:validation:Enum=SelfSigned;Plugged;CertManager
 type CAMode string
 
 const (
@@ -13,6 +13,9 @@ const (
 	// CAPlugged: the control plane signs with the user's CA from a Secret with Istio's key
 	// names (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem).
 	CAPlugged CAMode = "Plugged"
+	// CACertManager: each workload certificate is requested from a cert-manager issuer as a
+	// CertificateRequest in the mesh namespace.
+	CACertManager CAMode = "CertManager"
 )
 
 // DefaultPluggedCASecret is the Secret Istio reads a plugged CA from.
@@ -29,11 +32,13 @@ type SecuritySpec struct {
 // CASpec configures the mesh certificate authority in the control plane. It signs
 // certificates for the identity spiffe://<trust domain>/ns/<namespace>/sa/<service account>
 // of the caller's ServiceAccount token, through Istio's CSR API on port 15012.
-// +kubebuilder:validation:XValidation:rule="!has(self.plugged) || self.mode == 'Plugged'",message="spec.security.ca.plugged is set only with mode Plugged"
+// +kubebuilder:validation:XValidation:rule="!has(self.plugged) || (has(self.mode) && self.mode == 'Plugged')",message="spec.security.ca.plugged is set only with mode Plugged"
+// +kubebuilder:validation:XValidation:rule="has(self.certManager) == (has(self.mode) && self.mode == 'CertManager')",message="spec.security.ca.certManager is set exactly when mode is CertManager"
 type CASpec struct {
 	// Mode is SelfSigned (a root generated once into the Secret loom-ca in the mesh
-	// namespace and kept while that Secret exists) or Plugged (the user's CA from a Secret
-	// in the mesh namespace with Istio's cacerts key names). cert-manager is not built yet.
+	// namespace and kept while that Secret exists), Plugged (the user's CA from a Secret in
+	// the mesh namespace with Istio's cacerts key names) or CertManager (certificates from a
+	// cert-manager issuer).
 	// +kubebuilder:default=SelfSigned
 	// +optional
 	Mode CAMode `json:"mode,omitempty"`
@@ -41,6 +46,10 @@ type CASpec struct {
 	// Plugged names the Secret of mode Plugged.
 	// +optional
 	Plugged *PluggedCASpec `json:"plugged,omitempty"`
+
+	// CertManager names the issuer of mode CertManager.
+	// +optional
+	CertManager *CertManagerCASpec `json:"certManager,omitempty"`
 
 	// WorkloadCertTTL is the lifetime of workload certificates (agents renew them at half
 	// their life). From 1 minute to 90 days.
@@ -58,6 +67,30 @@ type PluggedCASpec struct {
 	// +kubebuilder:default=cacerts
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+}
+
+// CertManagerCASpec configures mode CertManager.
+type CertManagerCASpec struct {
+	// IssuerRef is the cert-manager Issuer (in the mesh namespace) or ClusterIssuer that signs
+	// workload certificates.
+	IssuerRef IssuerReference `json:"issuerRef"`
+}
+
+// IssuerReference names a cert-manager issuer, as cert-manager's own issuerRef does.
+type IssuerReference struct {
+	// Name of the issuer.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Kind is Issuer or ClusterIssuer.
+	// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+	// +kubebuilder:default=Issuer
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Group of the issuer's API.
+	// +kubebuilder:default=cert-manager.io
+	// +optional
+	Group string `json:"group,omitempty"`
 }
 
 // CAStatus is what the control plane reports about its certificate authority.

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/typed/certmanager/v1"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -31,6 +33,9 @@ type Options struct {
 	Mode        v1alpha1.CAMode
 	// PluggedSecret names the Secret of mode Plugged (Istio's cacerts by default).
 	PluggedSecret string
+	// Issuer is the cert-manager issuer of mode CertManager (kind Issuer, group
+	// cert-manager.io when unset).
+	Issuer cmmeta.IssuerReference
 	// WorkloadCertTTL is the longest lifetime of a workload certificate; a request may ask
 	// for less.
 	WorkloadCertTTL time.Duration
@@ -57,6 +62,7 @@ type Authority struct {
 		load(context.Context, time.Time) (*ca.Signer, error)
 	}
 	signer  atomic.Pointer[ca.Signer]
+	cm      *cmMaterial // mode CertManager only
 	serving servingCert
 	service *certificateService
 	roots   *rootPublisher
@@ -72,10 +78,16 @@ func New(cfg *rest.Config, opts Options) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAuthority(client, opts)
+	var certManager cmclient.CertmanagerV1Interface
+	if opts.Mode == v1alpha1.CACertManager {
+		if certManager, err = cmclient.NewForConfig(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return newAuthority(client, certManager, opts)
 }
 
-func newAuthority(client kubernetes.Interface, opts Options) (*Authority, error) {
+func newAuthority(client kubernetes.Interface, certManager cmclient.CertmanagerV1Interface, opts Options) (*Authority, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -86,6 +98,8 @@ func newAuthority(client kubernetes.Interface, opts Options) (*Authority, error)
 		opts.WorkloadCertTTL = 24 * time.Hour
 	}
 	a := &Authority{opts: opts, client: client, trigger: make(chan struct{}, 1)}
+	a.serving = servingCert{dnsNames: opts.DNSNames, clock: opts.Clock}
+	var issuer workloadIssuer = &localIssuer{signer: &a.signer, clock: opts.Clock}
 	switch opts.Mode {
 	case v1alpha1.CASelfSigned, "":
 		a.opts.Mode = v1alpha1.CASelfSigned
@@ -96,19 +110,26 @@ func newAuthority(client kubernetes.Interface, opts Options) (*Authority, error)
 			name = v1alpha1.DefaultPluggedCASecret
 		}
 		a.store = &pluggedStore{client: client, namespace: opts.Namespace, name: name}
+	case v1alpha1.CACertManager:
+		ref, err := issuerRef(opts.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		requester := &cmRequester{client: certManager.CertificateRequests(opts.Namespace), namespace: opts.Namespace,
+			issuerRef: ref, clock: opts.Clock, log: opts.Logger.WithName("cert-manager")}
+		a.cm = &cmMaterial{requester: requester, dnsNames: opts.DNSNames, serving: &a.serving}
+		issuer = &cmIssuer{requester: requester, bundle: &a.cm.bundle}
 	default:
-		return nil, fmt.Errorf("CA mode %q: must be %s or %s", opts.Mode, v1alpha1.CASelfSigned, v1alpha1.CAPlugged)
+		return nil, fmt.Errorf("CA mode %q: must be %s, %s or %s", opts.Mode, v1alpha1.CASelfSigned, v1alpha1.CAPlugged, v1alpha1.CACertManager)
 	}
 	a.service = &certificateService{
-		signer:    &a.signer,
+		issuer:    issuer,
 		authn:     &tokenAuthenticator{client: client, audience: opts.Audience, trustDomain: opts.TrustDomain},
 		clusterID: opts.ClusterID,
 		ttl:       opts.WorkloadCertTTL,
-		clock:     opts.Clock,
 		metrics:   newMetrics(opts.Registerer),
 		log:       opts.Logger.WithName("csr"),
 	}
-	a.serving = servingCert{dnsNames: opts.DNSNames, clock: opts.Clock}
 	a.roots = &rootPublisher{client: client, log: opts.Logger.WithName("roots")}
 	return a, nil
 }
@@ -136,6 +157,9 @@ func (a *Authority) Signer() *ca.Signer { return a.signer.Load() }
 // reloadInterval, keeping the last good material when a reload fails. It returns when ctx
 // is done.
 func (a *Authority) Start(ctx context.Context) error {
+	if a.cm != nil {
+		return a.runCertManager(ctx)
+	}
 	secretName := SelfSignedSecret
 	if s, ok := a.store.(*pluggedStore); ok {
 		secretName = s.name
@@ -184,9 +208,15 @@ func (a *Authority) reload(ctx context.Context) {
 		}
 		a.roots.publish(joinPEM(cur.Roots()))
 	}
+	roots, chain := signerState(a.signer.Load())
+	a.publishState(ctx, roots, chain, problem)
+}
+
+// publishState writes the CA state ConfigMap the operator reads.
+func (a *Authority) publishState(ctx context.Context, roots, chain []byte, problem string) {
 	if err := writeConfigMap(ctx, a.client, a.opts.Namespace, v1alpha1.CAStateConfigMap, managedLabels,
-		stateData(string(a.opts.Mode), a.signer.Load(), problem)); err != nil && ctx.Err() == nil {
-		log.Error(err, "CA state not published", "configMap", v1alpha1.CAStateConfigMap)
+		stateData(string(a.opts.Mode), roots, chain, problem)); err != nil && ctx.Err() == nil {
+		a.opts.Logger.Error(err, "CA state not published", "configMap", v1alpha1.CAStateConfigMap)
 	}
 	a.mu.Lock()
 	a.problem = problem

@@ -76,7 +76,7 @@ func startCA(t *testing.T, opts Options) *runningCA {
 		})
 	}}
 	t.Cleanup(r.stop)
-	waitFor(t, "the CA to load its material", func() bool { return a.Signer() != nil })
+	waitFor(t, "the CA to have a serving certificate", func() bool { return a.serving.current() != nil })
 	return r
 }
 

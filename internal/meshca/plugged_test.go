@@ -16,21 +16,28 @@ import (
 // istioCACerts is an Istio cacerts Secret's data: an intermediate signed by a root.
 func istioCACerts(t *testing.T) map[string][]byte {
 	t.Helper()
-	now := time.Now()
-	root, err := ca.NewRoot("cluster.local", ca.ECDSAP256, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inter, err := ca.NewIntermediate(root, "cluster.local", ca.ECDSAP256, 0, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, inter := testRootAndIntermediate(t)
 	return map[string][]byte{
 		"ca-cert.pem":    inter.CertPEM,
 		"ca-key.pem":     inter.KeyPEM,
 		"root-cert.pem":  root.CertPEM,
 		"cert-chain.pem": append(append([]byte{}, inter.CertPEM...), root.CertPEM...),
 	}
+}
+
+// testRootAndIntermediate is a root and an intermediate it signed, for cluster.local.
+func testRootAndIntermediate(t *testing.T) (root, inter *ca.KeyPair) {
+	t.Helper()
+	now := time.Now()
+	root, err := ca.NewRoot("cluster.local", ca.ECDSAP256, 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err = ca.NewIntermediate(root, "cluster.local", ca.ECDSAP256, 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, inter
 }
 
 // TestPluggedCA: an Istio cacerts Secret works unchanged; a broken one is reported in the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -12,7 +11,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	securityapi "istio.io/api/security/v1alpha1"
-	"k8s.io/utils/clock"
 
 	"loom.dev/loom/pkg/ca"
 )
@@ -24,13 +22,12 @@ const clusterIDHeader = "clusterid"
 // certificate is the caller's authenticated ServiceAccount, never what the CSR asks for.
 type certificateService struct {
 	securityapi.UnimplementedIstioCertificateServiceServer
-	signer *atomic.Pointer[ca.Signer]
+	issuer workloadIssuer
 	authn  interface {
 		authenticate(context.Context, string) (ca.Identity, error)
 	}
 	clusterID string
 	ttl       time.Duration
-	clock     clock.PassiveClock
 	metrics   *metrics
 	log       logr.Logger
 }
@@ -69,13 +66,9 @@ func (s *certificateService) create(ctx context.Context, req *securityapi.IstioC
 	if v := req.GetValidityDuration(); v > 0 && time.Duration(v)*time.Second < ttl {
 		ttl = time.Duration(v) * time.Second
 	}
-	signer := s.signer.Load()
-	if signer == nil {
-		return nil, resultError, status.Error(codes.Unavailable, "the mesh CA has no signing certificate yet")
-	}
-	chain, err := signer.Sign(csr, id, ttl, s.clock.Now())
+	chain, err := s.issuer.issueWorkload(ctx, []byte(req.GetCsr()), csr, id, ttl)
 	if err != nil {
-		return nil, resultError, status.Errorf(codes.Internal, "sign: %v", err)
+		return nil, resultError, err
 	}
 	return chain, resultIssued, nil
 }

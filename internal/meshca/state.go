@@ -17,15 +17,24 @@ import (
 // namespace, for agents to verify the CA's serving certificate.
 const rootConfigMapName = "istio-ca-root-cert"
 
-// stateData is the v1alpha1.CAStateConfigMap's data for a signer (nil before the first good load) and
-// the last load's problem ("" when it succeeded).
-func stateData(mode string, signer *ca.Signer, problem string) map[string]string {
+// stateData is the v1alpha1.CAStateConfigMap's data: the trust bundle and the signing
+// certificate's chain up to the root (both nil before the first good load) and the last
+// load's problem ("" when it succeeded).
+func stateData(mode string, roots, chain []byte, problem string) map[string]string {
 	data := map[string]string{v1alpha1.CAStateKeyMode: mode, v1alpha1.CAStateKeyProblem: problem}
-	if signer != nil {
-		data[v1alpha1.CAStateKeyRoots] = string(joinPEM(signer.Roots()))
-		data[v1alpha1.CAStateKeyChain] = string(joinPEM(signer.Chain()))
+	if len(roots) > 0 || len(chain) > 0 {
+		data[v1alpha1.CAStateKeyRoots] = string(roots)
+		data[v1alpha1.CAStateKeyChain] = string(chain)
 	}
 	return data
+}
+
+// signerState is a signer's trust bundle and chain for stateData (nil, nil for nil).
+func signerState(signer *ca.Signer) (roots, chain []byte) {
+	if signer == nil {
+		return nil, nil
+	}
+	return joinPEM(signer.Roots()), joinPEM(signer.Chain())
 }
 
 func joinPEM(blocks [][]byte) []byte {

@@ -88,7 +88,19 @@ func caValues(c *operatorv1alpha1.CASpec) map[string]any {
 	if c.WorkloadCertTTL != nil {
 		ttl = c.WorkloadCertTTL.Duration
 	}
-	return map[string]any{"mode": string(mode), "pluggedSecret": secret, "workloadCertTTL": ttl.String()}
+	issuer := operatorv1alpha1.IssuerReference{Kind: "Issuer", Group: "cert-manager.io"}
+	if c.CertManager != nil {
+		ref := c.CertManager.IssuerRef
+		issuer.Name = ref.Name
+		if ref.Kind != "" {
+			issuer.Kind = ref.Kind
+		}
+		if ref.Group != "" {
+			issuer.Group = ref.Group
+		}
+	}
+	return map[string]any{"mode": string(mode), "pluggedSecret": secret, "workloadCertTTL": ttl.String(),
+		"certManager": map[string]any{"issuerRef": map[string]any{"name": issuer.Name, "kind": issuer.Kind, "group": issuer.Group}}}
 }
 
 // JaegerCollectorService is the Service through which the Jaeger add-on accepts Zipkin spans.

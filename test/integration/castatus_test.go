@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+	"loom.dev/loom/pkg/ca"
+)
+
+// TestCAStateInStatus: what the control plane publishes about its CA (the ConfigMap
+// loom-ca-state, written here as the control plane would) becomes status.ca and the
+// CAReady and CertificatesExpiring conditions, with a Warning event when it goes wrong.
+func TestCAStateInStatus(t *testing.T) {
+	const name = "ca-status"
+	createMesh(t, newMesh(name))
+	waitCondition(t, name, operatorv1alpha1.ConditionCAReady, metav1.ConditionUnknown)
+
+	now := time.Now()
+	root, err := ca.NewRoot("cluster.local", ca.ECDSAP256, 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err := ca.NewIntermediate(root, "cluster.local", ca.ECDSAP256, 10*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: operatorv1alpha1.CAStateConfigMap},
+		Data: map[string]string{
+			operatorv1alpha1.CAStateKeyMode:  "Plugged",
+			operatorv1alpha1.CAStateKeyRoots: string(root.CertPEM),
+			operatorv1alpha1.CAStateKeyChain: string(inter.CertPEM) + string(root.CertPEM),
+		},
+	}
+	if err := k8sClient.Create(t.Context(), state); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, name, operatorv1alpha1.ConditionCAReady, metav1.ConditionTrue)
+	mesh := waitCondition(t, name, operatorv1alpha1.ConditionCertificatesExpiring, metav1.ConditionTrue)
+	if st := mesh.Status.CA; st == nil || st.Mode != operatorv1alpha1.CAPlugged ||
+		!st.SigningCertExpiresAt.Time.Equal(inter.Cert.NotAfter.Truncate(time.Second)) || !st.RootExpiresAt.Time.Equal(root.Cert.NotAfter.Truncate(time.Second)) {
+		t.Fatalf("status.ca %+v, want mode Plugged and the intermediate's and root's expiry", st)
+	}
+	if c := meta.FindStatusCondition(mesh.Status.Conditions, operatorv1alpha1.ConditionCertificatesExpiring); !strings.Contains(c.Message, "signing certificate") {
+		t.Fatalf("CertificatesExpiring message %q does not name the signing certificate", c.Message)
+	}
+	waitEvent(t, name, "ExpiresWithin30Days", corev1.EventTypeWarning)
+
+	state.Data[operatorv1alpha1.CAStateKeyProblem] = `plugged CA secret ca-status/cacerts: key "ca-key.pem": key does not match ca-cert.pem; the last good CA keeps signing`
+	if err := k8sClient.Update(t.Context(), state); err != nil {
+		t.Fatal(err)
+	}
+	mesh = waitCondition(t, name, operatorv1alpha1.ConditionCAReady, metav1.ConditionFalse)
+	if c := meta.FindStatusCondition(mesh.Status.Conditions, operatorv1alpha1.ConditionCAReady); !strings.Contains(c.Message, `"ca-key.pem"`) {
+		t.Fatalf("CAReady message %q does not name the key", c.Message)
+	}
+	waitEvent(t, name, "CAMaterialInvalid", corev1.EventTypeWarning)
+}
