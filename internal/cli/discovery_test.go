@@ -121,3 +121,22 @@ func TestDiscoveryRefusesAnUnknownMeshConfigField(t *testing.T) {
 		t.Error("an unknown field in the mesh config was accepted")
 	}
 }
+
+// TestRestConfigFromFlagHasNoClientRateLimit: --kubeconfig gets the same client settings as
+// the in-cluster config (no client-side limit), not client-go's 5 requests/s, which capped the
+// mesh CA's TokenReviews (and so its certificates) at 5/s.
+func TestRestConfigFromFlagHasNoClientRateLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:6443\"}}]\n" +
+		"users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := restConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.QPS >= 0 {
+		t.Fatalf("QPS %v: client-side rate limit on", cfg.QPS)
+	}
+}

@@ -43,8 +43,18 @@ func newOperatorCommand() *cobra.Command {
 
 // restConfig loads the explicit kubeconfig, else follows controller-runtime's lookup order.
 func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if kubeconfig == "" {
+		return ctrl.GetConfig()
 	}
-	return ctrl.GetConfig()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	// As ctrl.GetConfig does: the apiserver's priority and fairness, not client-go's default
+	// of 5 requests/s, limits the control plane (which would cap the CA's TokenReviews at 5
+	// certificates/s).
+	if cfg.QPS == 0 {
+		cfg.QPS = -1
+	}
+	return cfg, nil
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -295,4 +298,33 @@ func deleteService(t *testing.T, ns, name string) {
 			t.Fatalf("delete %T %s: %v", obj, name, err)
 		}
 	}
+}
+
+// metricFamilies reads the control plane's /metrics.
+func metricFamilies(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + plane.monitoringAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return families
+}
+
+// counterWithLabel is the value of the counter name whose label has value (0 if none).
+func counterWithLabel(t *testing.T, name, label, value string) (float64, bool) {
+	t.Helper()
+	for _, m := range metricFamilies(t)[name].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label && l.GetValue() == value {
+				return m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }

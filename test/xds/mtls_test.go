@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -97,16 +95,7 @@ func waitTrustBundle(t *testing.T, ns string) []byte {
 // mesh CA's audience.
 func serviceAccountToken(t *testing.T, ns, sa string) string {
 	t.Helper()
-	ctx := context.Background()
-	acct := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa}}
-	if err := k8sClient.Create(ctx, acct); client.IgnoreAlreadyExists(err) != nil {
-		t.Fatal(err)
-	}
-	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"istio-ca"}}}
-	if err := k8sClient.SubResource("token").Create(ctx, acct, tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr.Status.Token
+	return audienceToken(t, ns, sa, "istio-ca")
 }
 
 // startMeshedService runs an xDS-enabled grpcecho server with its agent's bootstrap as the

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -299,25 +296,11 @@ func audienceToken(t *testing.T, ns, sa, audience string) string {
 // caRequests reads loom_ca_certificate_requests_total for result.
 func caRequests(t *testing.T, result string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + plane.monitoringAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, ok := counterWithLabel(t, "loom_ca_certificate_requests_total", "result", result)
+	if !ok {
+		t.Fatalf("no loom_ca_certificate_requests_total{result=%q} in /metrics", result)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range families["loom_ca_certificate_requests_total"].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "result" && l.GetValue() == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no loom_ca_certificate_requests_total{result=%q} in /metrics", result)
-	return 0
+	return v
 }
 
 // parsePrivateKey reads a PKCS #1, SEC 1 or PKCS #8 private key (pilot-agent writes RSA

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -112,16 +110,7 @@ func waitForProblem(t *testing.T, prefix string, parts ...string) string {
 // problemsGauge reads loom_discovery_config_problems.
 func problemsGauge(t *testing.T) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + plane.monitoringAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := metricFamilies(t)
 	for _, m := range families["loom_discovery_config_problems"].GetMetric() {
 		return m.GetGauge().GetValue()
 	}

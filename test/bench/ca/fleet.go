@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"loom.dev/loom/internal/agent"
+	"loom.dev/loom/pkg/ca"
 )
 
 // fleetResult is the cold start of n agents against one CA.
@@ -21,6 +22,7 @@ type fleetResult struct {
 	Failed     int       `json:"failed"`  // no certificate within the timeout
 	Retries    int       `json:"retries"` // failed requests that were tried again
 	Alg        string    `json:"alg"`
+	Mode       string    `json:"mode"`  // agents or raw (fleetMode)
 	AllS       float64   `json:"all_s"` // start -> the last agent has its certificate
 	P50S       float64   `json:"p50_s"`
 	P99S       float64   `json:"p99_s"`
@@ -31,22 +33,50 @@ type fleetResult struct {
 	FirstError string    `json:"first_error,omitempty"`
 }
 
-// runFleet starts n in-process `loom agent`s (internal/agent.Run with Once) at once, agent
-// i with ServiceAccount i mod len(ids); each generates its key, makes its CSR, opens its
-// own TLS connection, reads its token file, and writes cert-chain.pem, key.pem and
-// root-cert.pem. An agent whose request fails starts again after retryDelay, as a real
-// agent retries. It returns when every agent has its first certificate or the timeout
-// has passed.
-func runFleet(ctx context.Context, c *caTLS, ids []identity, n int, alg agent.KeyAlgorithm, dir string, timeout time.Duration, m cpuMeter) (fleetResult, error) {
-	res := fleetResult{Agents: n, Alg: string(alg)}
-	opts := make([]agent.Options, n)
-	for i := range opts {
+// fleetMode is how the cold start's agents are made.
+type fleetMode string
+
+const (
+	// fleetAgents are in-process `loom agent`s (internal/agent.Run with Once): each
+	// generates its key, makes its CSR, opens its own TLS connection, reads its token
+	// file, and writes cert-chain.pem, key.pem and root-cert.pem.
+	fleetAgents fleetMode = "agents"
+	// fleetRaw are raw CSR clients with keys and CSRs made beforehand (not timed): each
+	// opens its own TLS connection and sends its token and CSR as an agent does. The
+	// measurement then holds what the CA does and not the agents' key generation, which
+	// in a cluster happens on many nodes but here shares two cores with the CA.
+	fleetRaw fleetMode = "raw"
+)
+
+// fleetCSRs are the raw clients' CSRs: agent i is ServiceAccount i mod len(ids).
+func fleetCSRs(ids []identity, n int, alg agent.KeyAlgorithm) ([]csrRequest, error) {
+	agentIDs := make([]identity, n)
+	for i := range agentIDs {
+		agentIDs[i] = ids[i%len(ids)]
+	}
+	return newCSRPool(agentIDs, ca.KeyAlgorithm(alg))
+}
+
+// fleetAttempts returns, for each of n agents (agent i is ServiceAccount i mod
+// len(ids)), one attempt at its first certificate; raw clients send csrs.
+func fleetAttempts(mode fleetMode, c *caTLS, ids []identity, csrs []csrRequest, n int, alg agent.KeyAlgorithm, dir string, timeout time.Duration) ([]func(context.Context) error, error) {
+	attempts := make([]func(context.Context) error, n)
+	if mode == fleetRaw {
+		if len(csrs) != n {
+			return nil, fmt.Errorf("raw fleet: %d CSRs for %d clients", len(csrs), n)
+		}
+		for i, r := range csrs {
+			attempts[i] = func(ctx context.Context) error { return rawAgent(ctx, c, r, timeout) }
+		}
+		return attempts, nil
+	}
+	for i := range attempts {
 		id := ids[i%len(ids)]
 		out := filepath.Join(dir, fmt.Sprintf("agent-%d", i))
 		if err := os.MkdirAll(out, 0o700); err != nil {
-			return res, err
+			return nil, err
 		}
-		opts[i] = agent.Options{
+		opts := agent.Options{
 			TrustDomain: trustDomain, Namespace: benchNamespace, ServiceAccount: id.serviceAccount,
 			KeyAlgorithm: alg, CAAddress: c.addr, CARootFile: c.rootFile, CAServerName: caServerName,
 			TokenFile: id.tokenFile, ClusterID: clusterID, CertTTL: 24 * time.Hour,
@@ -55,6 +85,37 @@ func runFleet(ctx context.Context, c *caTLS, ids []identity, n int, alg agent.Ke
 			RequestTimeout: timeout,
 			OutputDir:      out, Once: true, Logger: logr.Discard(),
 		}
+		attempts[i] = func(ctx context.Context) error { return agent.Run(ctx, opts) }
+	}
+	return attempts, nil
+}
+
+// rawAgent is one first request of a raw CSR client: a new connection, the token read
+// from its file as an agent reads it, the CSR.
+func rawAgent(ctx context.Context, c *caTLS, r csrRequest, timeout time.Duration) error {
+	token, err := os.ReadFile(r.id.tokenFile)
+	if err != nil {
+		return err
+	}
+	r.id.token = string(token)
+	conn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close() }()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return createCertificate(ctx, conn, r)
+}
+
+// runFleet starts n agents at once (see fleetMode). An agent whose request fails starts
+// again after retryDelay, as a real agent retries. It returns when every agent has its
+// first certificate or the timeout has passed.
+func runFleet(ctx context.Context, mode fleetMode, c *caTLS, ids []identity, csrs []csrRequest, n int, alg agent.KeyAlgorithm, dir string, timeout time.Duration, m cpuMeter) (fleetResult, error) {
+	res := fleetResult{Agents: n, Alg: string(alg), Mode: string(mode)}
+	attempts, err := fleetAttempts(mode, c, ids, csrs, n, alg, dir, timeout)
+	if err != nil {
+		return res, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -65,11 +126,11 @@ func runFleet(ctx context.Context, c *caTLS, ids []identity, n int, alg agent.Ke
 	)
 	start := make(chan struct{})
 	var t0 time.Time
-	for i := range opts {
+	for _, try := range attempts {
 		wg.Go(func() {
 			<-start
 			for attempt := 1; ; attempt++ {
-				err := agent.Run(ctx, opts[i])
+				err := try(ctx)
 				took := time.Since(t0).Seconds()
 				mu.Lock()
 				switch {

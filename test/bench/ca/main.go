@@ -8,9 +8,10 @@
 //     2048 and ECDSA P-256 workload keys at a few numbers of concurrent callers, each on
 //     its own connection, with CSRs made beforehand; next to it, the pure signing rate of
 //     pkg/ca's BenchmarkSign;
-//   - the cold start of N in-process `loom agent`s (internal/agent with Once): the time
-//     until every one has its first certificate, from N ServiceAccounts with a
-//     TokenRequest token each (made beforehand, not timed);
+//   - the cold start of N agents, in-process `loom agent`s (internal/agent with Once) or
+//     raw CSR clients with keys made beforehand (--fleet-mode raw): the time until every
+//     one has its first certificate, from N ServiceAccounts with a TokenRequest token
+//     each (made beforehand, not timed);
 //
 // and the CPU seconds of the control plane, of kube-apiserver + etcd (which answer the
 // TokenReviews) and of this process during each measurement (/proc). It prints a table
@@ -52,6 +53,7 @@ type options struct {
 	window          time.Duration
 	ratePool        int // identities whose CSRs the rate measurement cycles through
 	fleetKey        agent.KeyAlgorithm
+	fleetMode       fleetMode
 	fleetTimeout    time.Duration
 	peers           []string
 	signBench       bool
@@ -61,13 +63,14 @@ type options struct {
 
 func main() {
 	o := options{log: os.Stderr}
-	var conc, peers, fleetKey string
+	var conc, peers, fleetKey, mode string
 	flag.IntVar(&o.agents, "agents", 1000, "agents started at once for the cold start")
 	flag.IntVar(&o.serviceAccounts, "service-accounts", 0, "ServiceAccounts, one token each; agent i uses ServiceAccount i mod this (0: one per agent)")
 	flag.StringVar(&conc, "concurrency", "1,8,64", "concurrent callers for the signing rate, comma separated")
 	flag.DurationVar(&o.window, "window", 5*time.Second, "how long each signing-rate measurement lasts")
 	flag.IntVar(&o.ratePool, "rate-identities", 32, "ServiceAccounts (and CSRs per key algorithm) the signing-rate callers cycle through")
 	flag.StringVar(&fleetKey, "fleet-key", string(agent.ECDSAP256), "the agents' key algorithm: ECDSA_P256, or RSA2048 (Istio's default; 1000 RSA keys take about a minute of CPU here, on the same cores as the CA)")
+	flag.StringVar(&mode, "fleet-mode", string(fleetAgents), "the agents of the cold start: agents (in-process internal/agent, Once) or raw (CSR clients with keys and CSRs made beforehand)")
 	flag.DurationVar(&o.fleetTimeout, "fleet-timeout", 10*time.Minute, "how long the agents' cold start may take (also each agent's request timeout)")
 	flag.StringVar(&peers, "peers", peerIstiod+","+peerIstiodNoQPSLimit, "control planes to compare with loom, comma separated: istiod, istiod_no_qps_limit, loom_kubeconfig_flag (empty: loom only)")
 	flag.BoolVar(&o.signBench, "sign-bench", true, "run pkg/ca's BenchmarkSign first for the pure signing rate")
@@ -78,7 +81,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ca: --concurrency:", err)
 		os.Exit(2)
 	}
-	o.fleetKey = agent.KeyAlgorithm(fleetKey)
+	o.fleetKey, o.fleetMode = agent.KeyAlgorithm(fleetKey), fleetMode(mode)
 	o.peers = splitList(peers)
 
 	// envtest (under devcluster) logs through controller-runtime; its lines are not wanted.
@@ -108,6 +111,8 @@ func (o *options) check() error {
 		return fmt.Errorf("--window %s: want at least 1s", o.window)
 	case o.fleetKey != agent.RSA2048 && o.fleetKey != agent.ECDSAP256:
 		return fmt.Errorf("--fleet-key %q: want %s or %s", o.fleetKey, agent.ECDSAP256, agent.RSA2048)
+	case o.fleetMode != fleetAgents && o.fleetMode != fleetRaw:
+		return fmt.Errorf("--fleet-mode %q: want %s or %s", o.fleetMode, fleetAgents, fleetRaw)
 	}
 	for _, c := range o.concurrency {
 		if c < 1 {

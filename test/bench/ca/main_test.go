@@ -27,7 +27,7 @@ func TestSignLineParsesBenchmarkSign(t *testing.T) {
 }
 
 func TestOptionsCheck(t *testing.T) {
-	good := options{agents: 10, ratePool: 4, window: time.Second, fleetKey: agent.ECDSAP256, concurrency: []int{1, 8}, peers: []string{peerIstiod}}
+	good := options{agents: 10, ratePool: 4, window: time.Second, fleetKey: agent.ECDSAP256, fleetMode: fleetAgents, concurrency: []int{1, 8}, peers: []string{peerIstiod}}
 	if err := good.check(); err != nil {
 		t.Fatalf("valid options refused: %v", err)
 	}
@@ -37,6 +37,7 @@ func TestOptionsCheck(t *testing.T) {
 		"--concurrency": func(o *options) { o.concurrency = []int{0} },
 		"--peers":       func(o *options) { o.peers = []string{"linkerd"} },
 		"--window":      func(o *options) { o.window = time.Millisecond },
+		"--fleet-mode":  func(o *options) { o.fleetMode = "pods" },
 	}
 	for flag, spoil := range bad {
 		o := good

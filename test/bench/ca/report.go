@@ -26,6 +26,7 @@ type report struct {
 	Agents          int                `json:"agents"`
 	ServiceAccounts int                `json:"service_accounts"`
 	FleetKey        string             `json:"fleet_key"`
+	FleetMode       string             `json:"fleet_mode"`
 	WindowS         float64            `json:"rate_window_s"`
 	PureSignPerS    map[string]float64 `json:"pure_sign_per_s"` // pkg/ca BenchmarkSign
 	PureSignErr     string             `json:"pure_sign_error,omitempty"`
@@ -44,9 +45,12 @@ func (r *report) plane(name string) *planeResult {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nCA benchmark: %d agents, %d ServiceAccounts (one TokenRequest token each, audience %s), namespace %s\n",
 		r.Agents, r.ServiceAccounts, audience, benchNamespace)
-	if r.PureSignErr != "" {
+	switch {
+	case r.PureSignErr != "":
 		fmt.Fprintf(w, "pure signing (pkg/ca BenchmarkSign): failed: %s\n", r.PureSignErr)
-	} else {
+	case len(r.PureSignPerS) == 0:
+		fmt.Fprintln(w, "pure signing (pkg/ca BenchmarkSign): not run (--sign-bench=false)")
+	default:
 		keys := make([]string, 0, len(r.PureSignPerS))
 		for k := range r.PureSignPerS {
 			keys = append(keys, k)
@@ -75,7 +79,11 @@ func (r *report) print(w io.Writer) {
 	}
 	_ = tw.Flush()
 
-	fmt.Fprintf(w, "\ncold start of %d in-process loom agents (internal/agent, Once; each: %s key + CSR + new TLS connection + TokenReview + sign + files)\n", r.Agents, r.FleetKey)
+	if r.FleetMode == string(fleetRaw) {
+		fmt.Fprintf(w, "\ncold start of %d raw CSR clients (%s keys and CSRs made beforehand; each: new TLS connection + TokenReview + sign)\n", r.Agents, r.FleetKey)
+	} else {
+		fmt.Fprintf(w, "\ncold start of %d in-process loom agents (internal/agent, Once; each: %s key + CSR + new TLS connection + TokenReview + sign + files)\n", r.Agents, r.FleetKey)
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "plane\tok\tfailed\tretries\tall s\tp50 s\tp99 s\tplane CPU s\tapiserver+etcd CPU s\tagents CPU s\t")
 	var firstErrors []string

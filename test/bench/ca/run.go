@@ -26,7 +26,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	if o.serviceAccounts == 0 {
 		o.serviceAccounts = o.agents
 	}
-	rep := &report{Agents: o.agents, ServiceAccounts: o.serviceAccounts, FleetKey: string(o.fleetKey), WindowS: o.window.Seconds()}
+	rep := &report{Agents: o.agents, ServiceAccounts: o.serviceAccounts, FleetKey: string(o.fleetKey), FleetMode: string(o.fleetMode), WindowS: o.window.Seconds()}
 	dir, err := os.MkdirTemp("", "loom-bench-ca-")
 	if err != nil {
 		return nil, err
@@ -82,12 +82,20 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	logf(o.log, "CSRs for the signing rate made in %.1fs", time.Since(start).Seconds())
+	var rawCSRs []csrRequest
+	if o.fleetMode == fleetRaw {
+		start = time.Now()
+		if rawCSRs, err = fleetCSRs(ids, o.agents, o.fleetKey); err != nil {
+			return rep, err
+		}
+		logf(o.log, "%d %s keys and CSRs for the raw clients made in %.1fs", o.agents, o.fleetKey, time.Since(start).Seconds())
+	}
 
 	m := cpuMeter{apiserver: firstChild("kube-apiserver"), etcd: firstChild("etcd")}
 	if m.apiserver == 0 || m.etcd == 0 {
 		logf(o.log, "warning: kube-apiserver (pid %d) or etcd (pid %d) not found among this process's children: their CPU reads 0", m.apiserver, m.etcd)
 	}
-	b := &bench{o: o, dir: dir, kubeconfig: cl.KubeconfigPath, k: k, ids: ids, pools: pools, meter: m}
+	b := &bench{o: o, dir: dir, kubeconfig: cl.KubeconfigPath, k: k, ids: ids, pools: pools, fleetCSRs: rawCSRs, meter: m}
 	planes := []func() (*controlPlane, error){func() (*controlPlane, error) { return loomPlane(bins.loom, cl.KubeconfigPath, dir, false) }}
 	for _, p := range o.peers {
 		switch p {
@@ -136,6 +144,7 @@ type bench struct {
 	k          *kubeClients
 	ids        []identity
 	pools      map[string][]csrRequest
+	fleetCSRs  []csrRequest // --fleet-mode raw
 	meter      cpuMeter
 }
 
@@ -181,9 +190,9 @@ func (b *bench) measure(ctx context.Context, cp *controlPlane) *planeResult {
 		}
 	}
 
-	logf(b.o.log, "%s: cold start of %d agents (%s keys)", cp.name, b.o.agents, b.o.fleetKey)
+	logf(b.o.log, "%s: cold start of %d agents (%s, %s keys)", cp.name, b.o.agents, b.o.fleetMode, b.o.fleetKey)
 	fleetDir := filepath.Join(work, "agents")
-	f, err := runFleet(ctx, c, b.ids, b.o.agents, b.o.fleetKey, fleetDir, b.o.fleetTimeout, m)
+	f, err := runFleet(ctx, b.o.fleetMode, c, b.ids, b.fleetCSRs, b.o.agents, b.o.fleetKey, fleetDir, b.o.fleetTimeout, m)
 	res.Fleet = &f
 	logf(b.o.log, "%s: %d/%d agents certified (%d retries), the last after %.2fs (p50 %.2fs, p99 %.2fs); CPU: plane %.1fs, apiserver+etcd %.1fs, agents %.1fs",
 		cp.name, f.OK, f.Agents, f.Retries, f.AllS, f.P50S, f.P99S, f.PlaneCPUS, f.APICPUS, f.AgentsCPUS)
