@@ -1,13 +1,16 @@
 package integration
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/pkg/ca"
@@ -61,4 +64,29 @@ func TestCAStateInStatus(t *testing.T) {
 		t.Fatalf("CAReady message %q does not name the key", c.Message)
 	}
 	waitEvent(t, name, "CAMaterialInvalid", corev1.EventTypeWarning)
+}
+
+// TestCertManagerModeInstalls: a mesh whose CA is a cert-manager issuer installs with the
+// operator's own RBAC (which must hold what the control plane's Role grants), and the control
+// plane is told the issuer.
+func TestCertManagerModeInstalls(t *testing.T) {
+	const name = "ca-cert-manager"
+	mesh := newMesh(name)
+	mesh.Spec.Security.CA = operatorv1alpha1.CASpec{Mode: operatorv1alpha1.CACertManager,
+		CertManager: &operatorv1alpha1.CertManagerCASpec{IssuerRef: operatorv1alpha1.IssuerReference{Name: "mesh-issuer", Kind: "ClusterIssuer"}}}
+	createMesh(t, mesh)
+	waitCondition(t, name, operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
+	args := strings.Join(controlPlane(t, name).Spec.Template.Spec.Containers[0].Args, " ")
+	for _, want := range []string{"--ca-mode=CertManager", "--ca-issuer-name=mesh-issuer", "--ca-issuer-kind=ClusterIssuer"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("control plane args %q lack %s", args, want)
+		}
+	}
+	role := &rbacv1.Role{}
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: name, Name: "loom-control-plane-ca"}, role); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "certificaterequests") }) {
+		t.Errorf("the control plane's Role %v does not let it create CertificateRequests", role.Rules)
+	}
 }

@@ -92,6 +92,17 @@ func TestInvalidSpecIsRejectedNamingTheField(t *testing.T) {
 		{"grafana-without-credentials", `{"addons": {"grafana": {"enabled": true}}}`, []string{"spec.addons.grafana", "adminCredentialsSecretRef is required"}},
 		{"bad-retention", `{"addons": {"prometheus": {"retention": "forever"}}}`, []string{"spec.addons.prometheus.retention"}},
 		{"bad-update-strategy", `{"updateStrategy": {"type": "Blue"}}`, []string{"spec.updateStrategy.type"}},
+		{"bad-ca-mode", `{"security": {"ca": {"mode": "Vault"}}}`, []string{"spec.security.ca.mode"}},
+		{"plugged-secret-without-plugged-mode", `{"security": {"ca": {"plugged": {"secretName": "cacerts"}}}}`,
+			[]string{"spec.security.ca", "plugged is set only with mode Plugged"}},
+		{"cert-manager-without-issuer", `{"security": {"ca": {"mode": "CertManager"}}}`,
+			[]string{"spec.security.ca", "certManager is set exactly when mode is CertManager"}},
+		{"cert-manager-bad-issuer-kind", `{"security": {"ca": {"mode": "CertManager", "certManager": {"issuerRef": {"name": "x", "kind": "Vault"}}}}}`,
+			[]string{"spec.security.ca.certManager.issuerRef.kind"}},
+		{"workload-ttl-too-short", `{"security": {"ca": {"workloadCertTTL": "30s"}}}`,
+			[]string{"spec.security.ca.workloadCertTTL", "between 1m and 2160h"}},
+		{"workload-ttl-too-long", `{"security": {"ca": {"workloadCertTTL": "2200h"}}}`,
+			[]string{"spec.security.ca.workloadCertTTL", "between 1m and 2160h"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mesh := &operatorv1alpha1.MeshOperator{ObjectMeta: metav1.ObjectMeta{Name: tc.name}}
