@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,9 +66,6 @@ type Authority struct {
 	service *certificateService
 	roots   *rootPublisher
 	trigger chan struct{}
-
-	mu      sync.Mutex
-	problem string
 }
 
 // New prepares the CA; Start loads its material and keeps it current.
@@ -218,9 +214,6 @@ func (a *Authority) publishState(ctx context.Context, roots, chain []byte, probl
 		stateData(string(a.opts.Mode), roots, chain, problem)); err != nil && ctx.Err() == nil {
 		a.opts.Logger.Error(err, "CA state not published", "configMap", v1alpha1.CAStateConfigMap)
 	}
-	a.mu.Lock()
-	a.problem = problem
-	a.mu.Unlock()
 }
 
 var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "loom-discovery"}
