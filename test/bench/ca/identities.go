@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -19,6 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 const (
@@ -86,7 +87,7 @@ func setupIdentities(ctx context.Context, k *kubeClients, n int, dir string) ([]
 		return nil, err
 	}
 	ids := make([]identity, n)
-	err := parallel(ctx, n, 32, func(ctx context.Context, i int) error {
+	err := benchkit.Parallel(ctx, n, 32, func(ctx context.Context, i int) error {
 		sa := serviceAccountName(i)
 		sas := k.cs.CoreV1().ServiceAccounts(benchNamespace)
 		_, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
@@ -107,37 +108,4 @@ func setupIdentities(ctx context.Context, k *kubeClients, n int, dir string) ([]
 		return nil
 	})
 	return ids, err
-}
-
-// parallel runs f(0..n-1) on workers goroutines and returns the first error.
-func parallel(ctx context.Context, n, workers int, f func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := f(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-					return
-				}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return firstErr
 }

@@ -35,7 +35,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +43,7 @@ import (
 
 	"loom.dev/loom/internal/agent"
 	"loom.dev/loom/pkg/ca"
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 type options struct {
@@ -82,7 +82,7 @@ func main() {
 		os.Exit(2)
 	}
 	o.fleetKey, o.fleetMode = agent.KeyAlgorithm(fleetKey), fleetMode(mode)
-	o.peers = splitList(peers)
+	o.peers = benchkit.SplitList(peers)
 
 	// envtest (under devcluster) logs through controller-runtime; its lines are not wanted.
 	ctrllog.SetLogger(logr.Discard())
@@ -129,7 +129,7 @@ func (o *options) check() error {
 
 func parseInts(s string) ([]int, error) {
 	var out []int
-	for _, f := range splitList(s) {
+	for _, f := range benchkit.SplitList(s) {
 		n, err := strconv.Atoi(f)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a number", f)
@@ -137,16 +137,6 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func logf(w io.Writer, format string, args ...any) {
@@ -182,24 +172,13 @@ func build(ctx context.Context, root, dir string, peers []string, log io.Writer)
 			continue
 		}
 		logf(log, "getting istiod (hack/istiod.sh; the first build takes about 7 minutes)")
-		script := exec.CommandContext(ctx, filepath.Join(root, "hack", "istiod.sh"))
-		script.Dir = root
-		script.Stderr = log
-		out, err := script.Output()
+		istiod, err := benchkit.Istiod(ctx, root, log)
 		if err != nil {
-			return b, fmt.Errorf("hack/istiod.sh: %w", err)
+			return b, err
 		}
-		b.istiod = strings.TrimSpace(string(out))
+		b.istiod = istiod
 	}
 	return b, nil
-}
-
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return "", fmt.Errorf("finding the module root: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // caKeyAlgorithms are the workload keys of the signing-rate measurement.

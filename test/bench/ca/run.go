@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"loom.dev/loom/internal/devcluster"
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 const (
@@ -36,7 +37,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	} else {
 		defer func() { _ = os.RemoveAll(dir) }()
 	}
-	root, err := moduleRoot(ctx)
+	root, err := benchkit.ModuleRoot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		return rep, err
 	}
 	start := time.Now()
-	if err := installCRDs(ctx, k.ctrl); err != nil {
+	if err := benchkit.InstallIstioCRDs(ctx, k.ctrl, func(err error) error { return fmt.Errorf("istio.io/api CRDs: %w", err) }); err != nil {
 		return rep, err
 	}
 	ids, err := setupIdentities(ctx, k, o.serviceAccounts, dir)
@@ -116,8 +117,8 @@ func run(ctx context.Context, o options) (*report, error) {
 		res := b.measure(ctx, cp)
 		rep.Planes = append(rep.Planes, res)
 		if res.Err != "" {
-			logf(o.log, "%s failed: %s", cp.name, res.Err)
-			failed = append(failed, cp.name)
+			logf(o.log, "%s failed: %s", cp.Name, res.Err)
+			failed = append(failed, cp.Name)
 		}
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
@@ -151,28 +152,28 @@ type bench struct {
 // measure starts cp, waits for its CA, measures the signing rates and the agents' cold
 // start, and stops it.
 func (b *bench) measure(ctx context.Context, cp *controlPlane) *planeResult {
-	res := &planeResult{Name: cp.name}
+	res := &planeResult{Name: cp.Name}
 	fail := func(err error) *planeResult { res.Err = err.Error(); return res }
-	logf(b.o.log, "=== %s: starting", cp.name)
-	if err := cp.start(ctx, readyTimeout); err != nil {
+	logf(b.o.log, "=== %s: starting", cp.Name)
+	if err := cp.Start(ctx, readyTimeout); err != nil {
 		return fail(err)
 	}
-	defer cp.stop(10 * time.Second)
-	res.StartupS = cp.startup.Seconds()
+	defer cp.Stop(10 * time.Second)
+	res.StartupS = cp.Startup().Seconds()
 	m := b.meter
-	m.plane = cp.pid()
+	m.plane = cp.PID()
 
-	work := filepath.Join(b.dir, cp.name)
+	work := filepath.Join(b.dir, cp.Name)
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return fail(err)
 	}
 	caStart := time.Now()
 	c, err := waitForCA(ctx, b.k.cs, cp.caAddr, work, b.pools[string(caKeyAlgorithms[0])][0], caReadyTimeout)
 	if err != nil {
-		return fail(fmt.Errorf("%w; log %s:\n%s", err, cp.logPath, tail(cp.logPath, 20)))
+		return fail(fmt.Errorf("%w; log %s:\n%s", err, cp.LogPath, benchkit.Tail(cp.LogPath, 20)))
 	}
 	res.CAReadyS = time.Since(caStart).Seconds()
-	logf(b.o.log, "%s: ready after %.1fs, CA signing %.1fs later", cp.name, res.StartupS, res.CAReadyS)
+	logf(b.o.log, "%s: ready after %.1fs, CA signing %.1fs later", cp.Name, res.StartupS, res.CAReadyS)
 
 	var errs []error
 	for _, alg := range caKeyAlgorithms {
@@ -180,7 +181,7 @@ func (b *bench) measure(ctx context.Context, cp *controlPlane) *planeResult {
 			r, err := measureRate(ctx, c, b.pools[string(alg)], string(alg), n, b.o.window, m)
 			res.Rates = append(res.Rates, r)
 			logf(b.o.log, "%s: %s, %d callers: %.1f certs/s (p50 %.1f ms, p99 %.1f ms, %d errors), plane CPU %.2fs, apiserver+etcd %.2fs",
-				cp.name, alg, n, r.PerSecond, r.P50Ms, r.P99Ms, r.Errors, r.CPU.plane, r.CPU.apiserver)
+				cp.Name, alg, n, r.PerSecond, r.P50Ms, r.P99Ms, r.Errors, r.CPU.plane, r.CPU.apiserver)
 			if err != nil {
 				return fail(err)
 			}
@@ -190,12 +191,12 @@ func (b *bench) measure(ctx context.Context, cp *controlPlane) *planeResult {
 		}
 	}
 
-	logf(b.o.log, "%s: cold start of %d agents (%s, %s keys)", cp.name, b.o.agents, b.o.fleetMode, b.o.fleetKey)
+	logf(b.o.log, "%s: cold start of %d agents (%s, %s keys)", cp.Name, b.o.agents, b.o.fleetMode, b.o.fleetKey)
 	fleetDir := filepath.Join(work, "agents")
 	f, err := runFleet(ctx, b.o.fleetMode, c, b.ids, b.fleetCSRs, b.o.agents, b.o.fleetKey, fleetDir, b.o.fleetTimeout, m)
 	res.Fleet = &f
 	logf(b.o.log, "%s: %d/%d agents certified (%d retries), the last after %.2fs (p50 %.2fs, p99 %.2fs); CPU: plane %.1fs, apiserver+etcd %.1fs, agents %.1fs",
-		cp.name, f.OK, f.Agents, f.Retries, f.AllS, f.P50S, f.P99S, f.PlaneCPUS, f.APICPUS, f.AgentsCPUS)
+		cp.Name, f.OK, f.Agents, f.Retries, f.AllS, f.P50S, f.P99S, f.PlaneCPUS, f.APICPUS, f.AgentsCPUS)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"loom.dev/loom/internal/devcluster"
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 type options struct {
@@ -77,7 +78,7 @@ func main() {
 	flag.DurationVar(&o.changeTimeout, "change-timeout", o.changeTimeout, "how long one change may take to reach every client")
 	flag.BoolVar(&o.keep, "keep", false, "keep the folder with the processes' logs")
 	flag.Parse()
-	o.peers = splitList(peers)
+	o.peers = benchkit.SplitList(peers)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -92,18 +93,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func environ() []string { return os.Environ() }
 
 type binaries struct{ loom, clients, baseline, istiod, floor string }
 
@@ -221,11 +210,10 @@ func run(ctx context.Context, o options) (*report, error) {
 // build compiles loom, the clients and the baseline, and gets istiod (built
 // by hack/istiod.sh on first use, cached outside the checkout).
 func (d *driver) build(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
+	root, err := benchkit.ModuleRoot(ctx)
 	if err != nil {
-		return fmt.Errorf("finding the module root: %w", err)
+		return err
 	}
-	root := strings.TrimSpace(string(out))
 	bin := filepath.Join(d.dir, "bin")
 	d.logf("building loom, adsclients, baseline and grpcfloor")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", ".", "./test/bench/adsclients", "./test/bench/baseline", "./test/bench/grpcfloor")
@@ -239,14 +227,9 @@ func (d *driver) build(ctx context.Context) error {
 			continue
 		}
 		d.logf("getting istiod (hack/istiod.sh; the first build takes about 7 minutes)")
-		script := exec.CommandContext(ctx, filepath.Join(root, "hack", "istiod.sh"))
-		script.Dir = root
-		script.Stderr = d.opts.log
-		path, err := script.Output()
-		if err != nil {
-			return fmt.Errorf("hack/istiod.sh: %w", err)
+		if d.bins.istiod, err = benchkit.Istiod(ctx, root, d.opts.log); err != nil {
+			return err
 		}
-		d.bins.istiod = strings.TrimSpace(string(path))
 	}
 	return nil
 }

@@ -1,102 +1,18 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
+
+	"loom.dev/loom/test/bench/benchkit"
 )
 
-// controlPlane is one control-plane process under test.
+// controlPlane is one control-plane process under test and its xDS address.
 type controlPlane struct {
-	name     string
-	cmd      *exec.Cmd
-	logPath  string
-	xdsAddr  string
-	readyURL string
-	started  time.Time
-	ready    time.Time
-	exited   chan struct{}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
-}
-
-// start runs the process with its output in logPath and waits until
-// readyURL answers 200.
-func (p *controlPlane) start(ctx context.Context, readyTimeout time.Duration) error {
-	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = logFile.Close() }()
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return err
-	}
-	p.exited = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	deadline := time.Now().Add(readyTimeout)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := hc.Get(p.readyURL)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.ready = time.Now()
-				return nil
-			}
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited before it was ready (%v); log: %s\n%s", p.name, p.cmd.ProcessState, p.logPath, tail(p.logPath, 30))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s; log: %s\n%s", p.name, readyTimeout, p.logPath, tail(p.logPath, 30))
-		}
-	}
-}
-
-func (p *controlPlane) pid() int { return p.cmd.Process.Pid }
-
-func (p *controlPlane) alive() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGTERM, then SIGKILL after grace.
-func (p *controlPlane) stop(grace time.Duration) {
-	if p.cmd == nil || p.cmd.Process == nil || p.exited == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	benchkit.Process
+	xdsAddr string
 }
 
 // procUsage is a process's CPU time and memory, from /proc.
@@ -108,22 +24,11 @@ type procUsage struct {
 
 func readUsage(pid int) (procUsage, error) {
 	var u procUsage
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	stat, err := benchkit.ReadProcStat(pid)
 	if err != nil {
 		return u, err
 	}
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return u, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return u, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	u.cpuSeconds = (ut + st) / clockTicks
+	u.cpuSeconds = stat.CPUSeconds
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, err
@@ -151,21 +56,6 @@ func readUsage(pid int) (procUsage, error) {
 	return u, nil
 }
 
-// clockTicks is USER_HZ, 100 on every Linux this runs on.
-const clockTicks = 100
-
-func tail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
 // systemBusySeconds is the CPU time every process on the machine has used
 // since boot (/proc/stat), to tell how much of the machine others took
 // during a run.
@@ -184,5 +74,5 @@ func systemBusySeconds() float64 {
 		v, _ := strconv.ParseFloat(f[i], 64)
 		busy += v
 	}
-	return busy / clockTicks
+	return busy / benchkit.ClockTicks
 }

@@ -7,9 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
+	"loom.dev/loom/test/bench/benchkit"
 	"loom.dev/loom/test/bench/benchproto"
 	"loom.dev/loom/test/bench/grpcfloor/floor"
 )
@@ -59,15 +59,15 @@ type runResult struct {
 
 // runOne starts the control plane, connects the clients, measures, and stops both.
 func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res *runResult) {
-	res = &runResult{name: cp.name, delta: delta}
-	d.logf("=== %s: starting", cp.name)
-	if err := cp.start(ctx, d.opts.readyTimeout); err != nil {
+	res = &runResult{name: cp.Name, delta: delta}
+	d.logf("=== %s: starting", cp.Name)
+	if err := cp.Start(ctx, d.opts.readyTimeout); err != nil {
 		res.err = err
 		return res
 	}
-	defer cp.stop(5 * time.Second)
-	res.startupS = cp.ready.Sub(cp.started).Seconds()
-	d.logf("%s: ready after %.1fs", cp.name, res.startupS)
+	defer cp.Stop(5 * time.Second)
+	res.startupS = cp.Startup().Seconds()
+	d.logf("%s: ready after %.1fs", cp.Name, res.startupS)
 
 	args := []string{
 		"--server", cp.xdsAddr, "--clients", strconv.Itoa(d.opts.clients), "--conns", strconv.Itoa(d.opts.conns),
@@ -76,7 +76,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	if delta {
 		args = append(args, "--delta")
 	}
-	clients, err := startClients(d.bins.clients, filepath.Join(d.dir, cp.name+"-clients.log"), args)
+	clients, err := startClients(d.bins.clients, filepath.Join(d.dir, cp.Name+"-clients.log"), args)
 	if err != nil {
 		res.err = err
 		return res
@@ -84,7 +84,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	defer clients.stop()
 
 	busyAtStart, wallStart := systemBusySeconds(), time.Now()
-	cpAtStart, _ := readUsage(cp.pid())
+	cpAtStart, _ := readUsage(cp.PID())
 	defer func() {
 		res.wallS = time.Since(wallStart).Seconds()
 		res.otherCPUS = systemBusySeconds() - busyAtStart - (res.cpuS - cpAtStart.cpuSeconds) - res.clientsCPUS
@@ -98,7 +98,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	if err != nil {
 		return fail(fmt.Errorf("clients did not start: %w", err))
 	}
-	cpuAtStart, _ := readUsage(cp.pid())
+	cpuAtStart, _ := readUsage(cp.PID())
 	synced, err := clients.wait(ctx, benchproto.EventSynced, "", d.opts.syncTimeout)
 	if err != nil {
 		if errors.Is(err, errTimeout) {
@@ -106,7 +106,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 		}
 		return fail(err)
 	}
-	cpuAtSync, _ := readUsage(cp.pid())
+	cpuAtSync, _ := readUsage(cp.PID())
 	var perClient []float64
 	last := started.T
 	for _, t := range synced.Times {
@@ -123,7 +123,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	res.coldSyncClientsS = synced.CPUSeconds
 	res.coldSyncBytes = synced.BytesReceived
 	d.logf("%s: %d clients synced in %.2fs (per client p50 %.2fs p99 %.2fs), control plane CPU %.1fs, clients CPU %.1fs, %.1f MB",
-		cp.name, res.synced, res.coldSyncS, res.coldSyncClientP50, res.coldSyncClientP99, res.coldSyncCPUS, res.coldSyncClientsS, float64(res.coldSyncBytes)/1e6)
+		cp.Name, res.synced, res.coldSyncS, res.coldSyncClientP50, res.coldSyncClientP99, res.coldSyncCPUS, res.coldSyncClientsS, float64(res.coldSyncBytes)/1e6)
 
 	sleep(ctx, d.opts.settle)
 	for range d.opts.changes {
@@ -140,7 +140,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	}
 	d.sampleEnd(cp, clients, res)
 	d.logf("%s: VirtualService change p50 %.0f ms p99 %.0f ms; endpoint change p50 %.0f ms p99 %.0f ms; CPU %.1fs; peak RSS %.0f MB",
-		cp.name, res.vs.p(50), res.vs.p(99), res.ep.p(50), res.ep.p(99), res.cpuS, float64(res.peakRSS)/1e6)
+		cp.Name, res.vs.p(50), res.vs.p(99), res.ep.p(50), res.ep.p(99), res.cpuS, float64(res.peakRSS)/1e6)
 	return res
 }
 
@@ -155,7 +155,7 @@ func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *c
 	if err != nil {
 		return fmt.Errorf("arming %s: %w", m.id, err)
 	}
-	before, _ := readUsage(cp.pid())
+	before, _ := readUsage(cp.PID())
 	if err := m.apply(ctx); err != nil {
 		return fmt.Errorf("change %s: %w", m.id, err)
 	}
@@ -173,7 +173,7 @@ func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *c
 	st.changes++
 	st.bytes += seen.BytesReceived - armed.BytesReceived
 	st.clientsCPUS += seen.CPUSeconds - armed.CPUSeconds
-	after, _ := readUsage(cp.pid())
+	after, _ := readUsage(cp.PID())
 	st.cpuS += after.cpuSeconds - before.cpuSeconds
 	var lat []float64
 	for _, t := range seen.Times {
@@ -193,8 +193,8 @@ func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *c
 
 // sampleEnd records the process-level figures at the end of a run.
 func (d *driver) sampleEnd(cp *controlPlane, clients *clientsProc, res *runResult) {
-	if cp.alive() {
-		if u, err := readUsage(cp.pid()); err == nil {
+	if cp.Alive() {
+		if u, err := readUsage(cp.PID()); err == nil {
 			res.cpuS, res.peakRSS = u.cpuSeconds, u.hwmBytes
 		}
 	}
@@ -222,57 +222,41 @@ func (d *driver) loomPlane(delta bool) (*controlPlane, error) {
 	if delta {
 		name = "loom_delta"
 	}
-	xds, err := freeAddr()
+	a, err := benchkit.FreeAddrs(2)
 	if err != nil {
 		return nil, err
 	}
-	mon, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
+	xds, mon := a[0], a[1]
+	cmd := exec.Command(d.bins.loom, "discovery", "--kubeconfig", d.kubeconfig,
+		"--xds-address", xds, "--monitoring-address", mon, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0")
 	return &controlPlane{
-		name: name, xdsAddr: xds, readyURL: "http://" + mon + "/ready", logPath: filepath.Join(d.dir, name+".log"),
-		cmd: exec.Command(d.bins.loom, "discovery", "--kubeconfig", d.kubeconfig,
-			"--xds-address", xds, "--monitoring-address", mon, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0"),
+		Process: benchkit.Process{Name: name, Cmd: cmd, ReadyURL: "http://" + mon + "/ready", LogPath: filepath.Join(d.dir, name+".log")},
+		xdsAddr: xds,
 	}, nil
 }
 
 func (d *driver) baselinePlane() (*controlPlane, error) {
-	xds, err := freeAddr()
+	a, err := benchkit.FreeAddrs(2)
 	if err != nil {
 		return nil, err
 	}
-	mon, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
+	xds, mon := a[0], a[1]
+	cmd := exec.Command(d.bins.baseline, "--kubeconfig", d.kubeconfig,
+		"--xds-address", xds, "--http-address", mon, "--root-namespace", rootNamespace)
 	return &controlPlane{
-		name: "baseline", xdsAddr: xds, readyURL: "http://" + mon + "/ready", logPath: filepath.Join(d.dir, "baseline.log"),
-		cmd: exec.Command(d.bins.baseline, "--kubeconfig", d.kubeconfig,
-			"--xds-address", xds, "--http-address", mon, "--root-namespace", rootNamespace),
+		Process: benchkit.Process{Name: "baseline", Cmd: cmd, ReadyURL: "http://" + mon + "/ready", LogPath: filepath.Join(d.dir, "baseline.log")},
+		xdsAddr: xds,
 	}, nil
 }
 
-// istiodEnv is how istiod runs out of cluster (see
-// /work/shared/notes/real-components.md): no injection or validation
-// webhooks, no analysis, and no limit on new xDS streams per second (the
-// default admits 25 a second on 2 cores, which would dominate the cold sync).
-var istiodEnv = []string{
-	"POD_NAMESPACE=" + rootNamespace, "POD_NAME=istiod-local", "REVISION=default",
-	"INJECT_ENABLED=false", "VALIDATION_WEBHOOK_CONFIG_NAME=", "INJECTION_WEBHOOK_CONFIG_NAME=",
-	"PILOT_ENABLE_ANALYSIS=false", "PILOT_MAX_REQUESTS_PER_SECOND=1000000",
-}
-
+// istiodPlane is istiod run out of cluster (benchkit.IstiodEnv), with its
+// xDS on plain gRPC.
 func (d *driver) istiodPlane() (*controlPlane, error) {
-	addrs := make([]string, 5)
-	for i := range addrs {
-		a, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		addrs[i] = a
+	a, err := benchkit.FreeAddrs(5)
+	if err != nil {
+		return nil, err
 	}
-	grpcAddr, httpAddr, httpsAddr, secureGRPC, monitoring := addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
+	grpcAddr, httpAddr, httpsAddr, secureGRPC, monitoring := a[0], a[1], a[2], a[3], a[4]
 	dir := filepath.Join(d.dir, "istiod")
 	cmd := exec.Command(d.bins.istiod, "discovery",
 		"--kubeconfig", d.kubeconfig,
@@ -283,22 +267,9 @@ func (d *driver) istiodPlane() (*controlPlane, error) {
 		"--log_output_level", "default:info",
 	)
 	cmd.Dir = dir
-	cmd.Env = append(filteredEnv(), istiodEnv...)
+	cmd.Env = benchkit.IstiodEnv(rootNamespace)
 	return &controlPlane{
-		name: "istiod", xdsAddr: grpcAddr, readyURL: "http://" + httpAddr + "/ready",
-		logPath: filepath.Join(d.dir, "istiod.log"), cmd: cmd,
+		Process: benchkit.Process{Name: "istiod", Cmd: cmd, ReadyURL: "http://" + httpAddr + "/ready", LogPath: filepath.Join(d.dir, "istiod.log")},
+		xdsAddr: grpcAddr,
 	}, nil
-}
-
-// filteredEnv is the driver's environment without KUBECONFIG-like settings
-// that could point istiod elsewhere.
-func filteredEnv() []string {
-	var out []string
-	for _, kv := range environ() {
-		if strings.HasPrefix(kv, "KUBECONFIG=") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }

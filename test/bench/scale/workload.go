@@ -1,16 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,15 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
-	"loom.dev/loom/pkg/istiocrds"
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 const (
@@ -85,7 +74,11 @@ func endpointAddr(n int) string { return fmt.Sprintf("10.1.%d.%d", n/250, n%250+
 // setup installs the CRDs and creates the workload.
 func (w *workload) setup(ctx context.Context, logf func(string, ...any)) error {
 	start := time.Now()
-	if err := installCRDs(ctx, w.c, logf); err != nil {
+	warnOtherCRDs := func(err error) error {
+		logf("warning: Istio's other CRDs not installed (istiod may not start): %v", err)
+		return nil
+	}
+	if err := benchkit.InstallIstioCRDs(ctx, w.c, warnOtherCRDs); err != nil {
 		return fmt.Errorf("CRDs: %w", err)
 	}
 	logf("Istio CRDs established in %.1fs", time.Since(start).Seconds())
@@ -98,7 +91,7 @@ func (w *workload) setup(ctx context.Context, logf func(string, ...any)) error {
 			return err
 		}
 	}
-	err := parallel(ctx, w.services, 32, func(ctx context.Context, i int) error {
+	err := benchkit.Parallel(ctx, w.services, 32, func(ctx context.Context, i int) error {
 		if err := w.c.Create(ctx, service(i)); err != nil {
 			return fmt.Errorf("service %d: %w", i, err)
 		}
@@ -181,7 +174,7 @@ func (w *workload) vsChange(ctx context.Context) (marker, error) {
 	w.mu.Unlock()
 	m := marker{id: fmt.Sprintf("vs-%d", w.changes), kind: "route", domain: serviceHost(0), cluster: clusterName(target)}
 	m.apply = func(ctx context.Context) error {
-		return retryConflict(ctx, func() error {
+		return benchkit.RetryOnConflict(ctx, func() error {
 			var vs networkingv1.VirtualService
 			if err := w.c.Get(ctx, client.ObjectKey{Namespace: benchNamespace, Name: "vs-0"}, &vs); err != nil {
 				return err
@@ -211,7 +204,7 @@ func (w *workload) endpointChange(ctx context.Context) (marker, error) {
 	w.mu.Unlock()
 	m := marker{id: fmt.Sprintf("ep-%d", k), kind: "endpoint", cluster: clusterName(svc), address: addr}
 	m.apply = func(ctx context.Context) error {
-		return retryConflict(ctx, func() error {
+		return benchkit.RetryOnConflict(ctx, func() error {
 			var s discoveryv1.EndpointSlice
 			if err := w.c.Get(ctx, client.ObjectKey{Namespace: benchNamespace, Name: serviceName(svc) + "-bench"}, &s); err != nil {
 				return err
@@ -221,139 +214,4 @@ func (w *workload) endpointChange(ctx context.Context) (marker, error) {
 		})
 	}
 	return m, nil
-}
-
-func retryConflict(ctx context.Context, f func() error) error {
-	for {
-		err := f()
-		if !apierrors.IsConflict(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-// parallel runs f for 0..n-1 on workers goroutines, stopping at the first error.
-func parallel(ctx context.Context, n, workers int, f func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	errc := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := f(ctx, i); err != nil {
-					errc <- err
-					cancel()
-					return
-				}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return ctx.Err()
-	}
-}
-
-// installCRDs installs Loom's Istio CRDs (pkg/istiocrds), then every other
-// CRD istio.io/api ships (EnvoyFilter, ProxyConfig, Telemetry, WasmPlugin,
-// ...), which istiod watches. Loom and the baseline ignore those.
-func installCRDs(ctx context.Context, c client.Client, logf func(string, ...any)) error {
-	objs, err := istiocrds.Objects()
-	if err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	var names []string
-	for _, o := range objs {
-		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		have[o.GetName()] = true
-		names = append(names, o.GetName())
-	}
-	extra, err := istioAPICRDs()
-	if err != nil {
-		logf("warning: Istio's other CRDs not installed (istiod may not start): %v", err)
-	}
-	for _, crd := range extra {
-		if have[crd.Name] {
-			continue
-		}
-		if err := c.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("%s: %w", crd.Name, err)
-		}
-		names = append(names, crd.Name)
-	}
-	for _, n := range names {
-		if err := waitEstablished(ctx, c, n); err != nil {
-			return fmt.Errorf("%s not established: %w", n, err)
-		}
-	}
-	return nil
-}
-
-// istioAPICRDs reads kubernetes/customresourcedefinitions.gen.yaml from the
-// istio.io/api module the product pins (in the module cache).
-func istioAPICRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/api").Output()
-	if err != nil {
-		return nil, fmt.Errorf("locating istio.io/api: %w", err)
-	}
-	data, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "kubernetes", "customresourcedefinitions.gen.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := yaml.Unmarshal(doc, &crd); err != nil {
-			return nil, err
-		}
-		if crd.Kind == "CustomResourceDefinition" {
-			crds = append(crds, &crd)
-		}
-	}
-	return crds, nil
-}
-
-func waitEstablished(ctx context.Context, c client.Client, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
-			return false, nil
-		}
-		for _, cond := range crd.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
 }

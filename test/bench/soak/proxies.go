@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -19,45 +17,31 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"loom.dev/loom/test/bench/benchkit"
 	"loom.dev/loom/test/bench/benchproto"
 )
 
 // sidecars is one run of test/bench/adsclients: long-lived Envoy-like
 // clients. Restarting it makes every one of them reconnect.
 type sidecars struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	*benchkit.Piped
 	synced chan struct{} // closed once every client has its full config
-	done   chan struct{}
 }
 
 func startSidecars(bin string, args []string, log io.Writer) (*sidecars, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &sidecars{cmd: cmd, stdin: stdin, synced: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			var e benchproto.Event
-			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event == benchproto.EventSynced {
-				close(s.synced)
-			}
+	s := &sidecars{synced: make(chan struct{})}
+	onLine := func(line []byte) {
+		var e benchproto.Event
+		if json.Unmarshal(line, &e) == nil && e.Event == benchproto.EventSynced {
+			close(s.synced)
 		}
-	}()
-	go func() { _ = cmd.Wait(); close(s.done) }()
+	}
+	var err error
+	if s.Piped, err = benchkit.StartPiped(cmd, onLine, nil); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -66,7 +50,7 @@ func (s *sidecars) waitSynced(ctx context.Context, timeout time.Duration) error 
 	select {
 	case <-s.synced:
 		return nil
-	case <-s.done:
+	case <-s.Done():
 		return fmt.Errorf("adsclients exited before every client had its config")
 	case <-time.After(timeout):
 		return fmt.Errorf("not every client had its config after %s", timeout)
@@ -76,15 +60,7 @@ func (s *sidecars) waitSynced(ctx context.Context, timeout time.Duration) error 
 }
 
 // stop closes stdin (adsclients exits on it), killing it if it lingers.
-func (s *sidecars) stop() {
-	_ = s.stdin.Close()
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+func (s *sidecars) stop() { s.Stop(5 * time.Second) }
 
 // churn connects short-lived proxies, each with a label set of its own, at
 // a steady rate: each asks for clusters, ACKs them and disconnects.

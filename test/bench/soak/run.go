@@ -2,23 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"loom.dev/loom/internal/devcluster"
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 func run(ctx context.Context, o options) error {
@@ -56,36 +53,20 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("workload: %w", err)
 	}
 
-	xdsAddr, monAddr := freeAddr(), freeAddr()
-	if xdsAddr == "" || monAddr == "" {
-		return errors.New("no free port on 127.0.0.1")
-	}
-	loomLog, err := openLog(filepath.Join(dir, "loom.log"))
+	a, err := benchkit.FreeAddrs(2)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = loomLog.Close() }()
-	loom := exec.Command(loomBin, "discovery", "--kubeconfig", cl.KubeconfigPath,
-		"--xds-address", xdsAddr, "--monitoring-address", monAddr, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0")
-	loom.Stdout, loom.Stderr = loomLog, loomLog
-	loom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := loom.Start(); err != nil {
+	xdsAddr, monAddr := a[0], a[1]
+	loom := &benchkit.Process{
+		Name: "loom discovery", LogPath: filepath.Join(dir, "loom.log"), ReadyURL: "http://" + monAddr + "/ready",
+		Cmd: exec.Command(loomBin, "discovery", "--kubeconfig", cl.KubeconfigPath,
+			"--xds-address", xdsAddr, "--monitoring-address", monAddr, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0"),
+	}
+	if err := loom.Start(ctx, 2*time.Minute); err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = loom.Wait(); close(exited) }()
-	defer func() {
-		_ = loom.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = loom.Process.Kill()
-			<-exited
-		}
-	}()
-	if err := waitReady(ctx, "http://"+monAddr+"/ready", exited); err != nil {
-		return fmt.Errorf("loom discovery: %w (log %s)", err, loomLog.Name())
-	}
+	defer loom.Stop(5 * time.Second)
 	start := time.Now()
 	metrics := func() (sample, error) { return scrape("http://"+monAddr+"/metrics", time.Since(start)) }
 	first, err := metrics()
@@ -138,8 +119,8 @@ loop:
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-exited:
-			return fmt.Errorf("loom discovery exited (log %s)", loomLog.Name())
+		case <-loom.Exited():
+			return fmt.Errorf("loom discovery exited (log %s)", loom.LogPath)
 		case <-reconnect.C:
 			sc.stop()
 			if sc, err = startSidecars(clientsBin, args, clientsLog); err != nil {
@@ -223,45 +204,15 @@ func waitViewsGone(ctx context.Context, metrics func() (sample, error)) (sample,
 
 // build compiles loom and test/bench/adsclients into bin.
 func build(ctx context.Context, bin string) (loom, clients string, err error) {
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
+	root, err := benchkit.ModuleRoot(ctx)
 	if err != nil {
-		return "", "", fmt.Errorf("finding the module root: %w", err)
+		return "", "", err
 	}
 	logf("building loom and adsclients")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", ".", "./test/bench/adsclients")
-	cmd.Dir = strings.TrimSpace(string(out))
+	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("go build: %w\n%s", err, b)
 	}
 	return filepath.Join(bin, "loom"), filepath.Join(bin, "adsclients"), nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
-func waitReady(ctx context.Context, url string, exited <-chan struct{}) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		if resp, err := hc.Get(url); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("exited before it was ready")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return errors.New("not ready after 2m")
 }

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"loom.dev/loom/pkg/istiocrds"
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 const (
@@ -124,7 +125,7 @@ func routeTo(vs *networkingv1.VirtualService, target int) {
 // changeConfig moves the VirtualService to another service.
 func (w *workload) changeConfig(ctx context.Context) error {
 	n := int(w.changes.Add(1))
-	return retryOnConflict(ctx, func() error {
+	return benchkit.RetryOnConflict(ctx, func() error {
 		var vs networkingv1.VirtualService
 		if err := w.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "moving"}, &vs); err != nil {
 			return err
@@ -138,7 +139,7 @@ func (w *workload) changeConfig(ctx context.Context) error {
 func (w *workload) changeEndpoint(ctx context.Context) error {
 	n := int(w.changes.Add(1))
 	svc := n % w.services
-	return retryOnConflict(ctx, func() error {
+	return benchkit.RetryOnConflict(ctx, func() error {
 		var s discoveryv1.EndpointSlice
 		if err := w.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: serviceName(svc)}, &s); err != nil {
 			return err
@@ -146,15 +147,6 @@ func (w *workload) changeEndpoint(ctx context.Context) error {
 		s.Endpoints[n%endpointsPer].Addresses = []string{address(w.services*endpointsPer + n)}
 		return w.c.Update(ctx, &s)
 	})
-}
-
-func retryOnConflict(ctx context.Context, f func() error) error {
-	for {
-		err := f()
-		if !apierrors.IsConflict(err) || ctx.Err() != nil {
-			return err
-		}
-	}
 }
 
 // every runs f every d until ctx is done, counting failures.

@@ -1,7 +1,6 @@
 package floor
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,17 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"loom.dev/loom/test/bench/benchkit"
 )
 
 // proc is one of the floor's processes, driven over its stdin and stdout.
 type proc struct {
+	*benchkit.Piped
 	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
 	events chan event
-	done   chan struct{}
 }
 
 var errTimeout = errors.New("timed out")
@@ -29,43 +27,23 @@ var errTimeout = errors.New("timed out")
 func startProc(name, bin string, stderr io.WriteCloser, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
+	p := &proc{name: name, events: make(chan event, 16)}
+	onLine := func(line []byte) {
+		var e event
+		if err := json.Unmarshal(line, &e); err != nil {
+			e = event{Event: evError, Message: fmt.Sprintf("bad event line %q", line)}
+		}
+		p.events <- e
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
+	var err error
+	if p.Piped, err = benchkit.StartPiped(cmd, onLine, func() { close(p.events) }); err != nil {
 		return nil, fmt.Errorf("starting the floor's %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, stdin: stdin, events: make(chan event, 16), done: make(chan struct{})}
-	go func() {
-		defer close(p.events)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			var e event
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-				e = event{Event: evError, Message: fmt.Sprintf("bad event line %q", sc.Text())}
-			}
-			p.events <- e
-		}
-	}()
-	go func() { _ = cmd.Wait(); _ = stderr.Close(); close(p.done) }()
+	go func() { <-p.Done(); _ = stderr.Close() }()
 	return p, nil
 }
 
-func (p *proc) send(c command) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	_, err = p.stdin.Write(append(b, '\n'))
-	return err
-}
+func (p *proc) send(c command) error { return p.Send(c) }
 
 // wait returns the next event of the given kind; an error event, the
 // process's exit, the timeout or ctx fails it.
@@ -77,7 +55,7 @@ func (p *proc) wait(ctx context.Context, kind string, timeout time.Duration) (ev
 		case e, ok := <-p.events:
 			switch {
 			case !ok:
-				return e, fmt.Errorf("the floor's %s exited (%v)", p.name, p.cmd.ProcessState)
+				return e, fmt.Errorf("the floor's %s exited (%v)", p.name, p.State())
 			case e.Event == evError:
 				return e, fmt.Errorf("the floor's %s: %s", p.name, e.Message)
 			case e.Event == kind:
@@ -101,15 +79,7 @@ func (p *proc) cpu(ctx context.Context) (float64, error) {
 }
 
 // stop closes stdin (the process returns) and kills it if it lingers.
-func (p *proc) stop() {
-	_ = p.stdin.Close()
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *proc) stop() { p.Stop(5 * time.Second) }
 
 // logSink is where a process's stderr goes: a file in dir, or this process's stderr.
 func logSink(dir, name string) (io.WriteCloser, error) {

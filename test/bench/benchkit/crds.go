@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -23,10 +23,14 @@ import (
 	"loom.dev/loom/pkg/istiocrds"
 )
 
-// installCRDs installs Loom's Istio CRDs and every other CRD istio.io/api
-// ships: `loom discovery` waits for its own, and istiod does not become ready
-// without the rest (EnvoyFilter, Telemetry, WasmPlugin, ...).
-func installCRDs(ctx context.Context, c client.Client) error {
+// InstallIstioCRDs installs Loom's Istio CRDs (pkg/istiocrds), then every other
+// CRD istio.io/api ships (EnvoyFilter, ProxyConfig, Telemetry, WasmPlugin, ...),
+// which istiod watches and Loom ignores, and waits until all are established.
+// c's scheme must know apiextensions/v1.
+//
+// When istio.io/api's CRDs cannot be read, otherCRDsMissing decides: it returns
+// the error to fail with, or nil to go on with Loom's CRDs only.
+func InstallIstioCRDs(ctx context.Context, c client.Client, otherCRDsMissing func(error) error) error {
 	objs, err := istiocrds.Objects()
 	if err != nil {
 		return err
@@ -40,9 +44,11 @@ func installCRDs(ctx context.Context, c client.Client) error {
 		have[o.GetName()] = true
 		names = append(names, o.GetName())
 	}
-	extra, err := istioAPICRDs()
+	extra, err := IstioAPICRDs()
 	if err != nil {
-		return fmt.Errorf("istio.io/api CRDs: %w", err)
+		if err := otherCRDsMissing(err); err != nil {
+			return err
+		}
 	}
 	for _, crd := range extra {
 		if have[crd.Name] {
@@ -54,16 +60,16 @@ func installCRDs(ctx context.Context, c client.Client) error {
 		names = append(names, crd.Name)
 	}
 	for _, n := range names {
-		if err := waitEstablished(ctx, c, n); err != nil {
+		if err := WaitEstablished(ctx, c, n, time.Minute); err != nil {
 			return fmt.Errorf("CRD %s not established: %w", n, err)
 		}
 	}
 	return nil
 }
 
-// istioAPICRDs reads kubernetes/customresourcedefinitions.gen.yaml from the
+// IstioAPICRDs reads kubernetes/customresourcedefinitions.gen.yaml from the
 // istio.io/api module the product pins (in the module cache).
-func istioAPICRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+func IstioAPICRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/api").Output()
 	if err != nil {
 		return nil, fmt.Errorf("locating istio.io/api: %w", err)
@@ -72,6 +78,11 @@ func istioAPICRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCRDs(data)
+}
+
+// parseCRDs keeps the CustomResourceDefinitions of a multi-document YAML.
+func parseCRDs(data []byte) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
@@ -95,8 +106,9 @@ func istioAPICRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	}
 }
 
-func waitEstablished(ctx context.Context, c client.Client, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+// WaitEstablished waits up to timeout until the CRD name is Established.
+func WaitEstablished(ctx context.Context, c client.Client, name string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		var crd apiextensionsv1.CustomResourceDefinition
