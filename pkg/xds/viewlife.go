@@ -163,11 +163,14 @@ func (s *Server) dropLocked(v *view) {
 	delete(s.views, v.key)
 	s.views = shrink(s.views, &s.viewsPeak)
 	v.gone.Store(true)
-	s.removals.Add(1)
 	s.metrics.views.Set(float64(len(s.views)))
 	if r, ok := s.gen.(ViewRemover); ok {
 		r.ViewRemoved(v.key)
 	}
+	// Counted only once the generator has forgotten the key: a stream that reads the count
+	// after this sees its own ViewKey register the key anew, and one that read it before
+	// finds it changed and asks again under the lock.
+	s.removals.Add(1)
 }
 
 // viewCount is the number of views held, idle ones included.
