@@ -7,10 +7,16 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 )
@@ -21,7 +27,8 @@ import (
 // reads what the control plane publishes, on its own schedule (caRecheck).
 type CAStatusReconciler struct {
 	client.Client
-	// APIReader reads the CA state ConfigMap, which the manager's cache does not hold.
+	// APIReader reads the CA state ConfigMap, which the manager's cache does not hold;
+	// SetupWithManager sets it to a cache of those ConfigMaps alone.
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
@@ -84,7 +91,39 @@ func (r *CAStatusReconciler) announce(mesh *operatorv1alpha1.MeshOperator, befor
 	}
 }
 
-// SetupWithManager registers the reconciler for MeshOperators.
+// SetupWithManager registers the reconciler for MeshOperators and for the CA state
+// ConfigMaps (a cache of its own holds only those, by name), so that a change of the CA is in
+// status at once; the periodic recheck only moves expiry against the clock.
 func (r *CAStatusReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).For(&operatorv1alpha1.MeshOperator{}).Named("meshoperator-ca").Complete(r)
+	states, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Field: fields.OneTermEqualSelector("metadata.name", operatorv1alpha1.CAStateConfigMap)},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(states); err != nil {
+		return err
+	}
+	r.APIReader = states
+	return ctrl.NewControllerManagedBy(mgr).For(&operatorv1alpha1.MeshOperator{}).Named("meshoperator-ca").
+		WatchesRawSource(source.Kind(states, client.Object(&corev1.ConfigMap{}), handler.EnqueueRequestsFromMapFunc(r.meshesOfNamespace))).
+		Complete(r)
+}
+
+// meshesOfNamespace wakes the meshes whose namespace a CA state ConfigMap is in.
+func (r *CAStatusReconciler) meshesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &operatorv1alpha1.MeshOperatorList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, m := range list.Items {
+		if m.Spec.Namespace == obj.GetNamespace() {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: m.Name}})
+		}
+	}
+	return out
 }

@@ -19,9 +19,9 @@ import (
 // Certificates expiring within expiryWarning make CertificatesExpiring True.
 const expiryWarning = 30 * 24 * time.Hour
 
-// caRecheck is how often the operator re-reads the CA state the control plane publishes
-// (operator and control plane share no watch), and re-judges expiry against the clock.
-const caRecheck = 10 * time.Second
+// caRecheck is how often the operator re-judges the CA's expiry against the clock; changes of
+// the CA state ConfigMap itself are watched.
+const caRecheck = time.Hour
 
 // observeCA reads the CA state ConfigMap the control plane publishes in the mesh namespace;
 // nil data when there is none yet.

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
@@ -41,7 +43,14 @@ func TestCAStateInStatus(t *testing.T) {
 			operatorv1alpha1.CAStateKeyChain: string(inter.CertPEM) + string(root.CertPEM),
 		},
 	}
-	if err := k8sClient.Create(t.Context(), state); err != nil {
+	// The operator creates the mesh namespace; the ConfigMap goes in once it exists.
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return k8sClient.Create(ctx, state.DeepCopy()) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("creating %s in namespace %s: %v", state.Name, name, err)
+	}
+	if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(state), state); err != nil {
 		t.Fatal(err)
 	}
 	waitCondition(t, name, operatorv1alpha1.ConditionCAReady, metav1.ConditionTrue)
