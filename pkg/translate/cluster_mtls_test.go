@@ -28,15 +28,7 @@ func meshedEndpoint(addr, sa string, meshed bool, labels ...string) *model.Endpo
 func mtlsClusters(t *testing.T, proxy model.Proxy, in model.Input, eps []*model.Endpoint, dr string) (Resources, []model.Problem) {
 	t.Helper()
 	in.Services = []*model.Service{mkService("reviews", "default", mkPorts("http:9080"), eps...)}
-	if dr != "" {
-		in.DestinationRules = []*model.DestinationRule{mkDR(t, "default", "reviews", dr)}
-	}
-	snap := model.Build(in)
-	if len(snap.Problems()) > 0 {
-		t.Fatalf("fixture problems: %v", snap.Problems())
-	}
-	clusters, assignments, problems := outboundClusters(snap, proxy, snap.ServicesFor(proxy))
-	return Resources{resourcev3.ClusterType: clusters, resourcev3.EndpointType: assignments}, problems
+	return clustersOfReviews(t, proxy, in, dr)
 }
 
 func upstreamTLS(t *testing.T, c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {

@@ -19,7 +19,13 @@ var (
 // ServiceEntry given) as proxy sees them.
 func reviewsClusters(t *testing.T, proxy model.Proxy, dr string, entries ...*model.ServiceEntry) (Resources, []model.Problem) {
 	t.Helper()
-	in := model.Input{Services: mkMesh()[:1], ServiceEntries: entries}
+	return clustersOfReviews(t, proxy, model.Input{Services: mkMesh()[:1], ServiceEntries: entries}, dr)
+}
+
+// clustersOfReviews translates in's outbound clusters for proxy, with dr (if not empty) as the
+// DestinationRule of the reviews service; the input itself must raise no problem.
+func clustersOfReviews(t *testing.T, proxy model.Proxy, in model.Input, dr string) (Resources, []model.Problem) {
+	t.Helper()
 	if dr != "" {
 		in.DestinationRules = []*model.DestinationRule{mkDR(t, "default", "reviews", dr)}
 	}

@@ -167,6 +167,26 @@ func startMTLSBackend(t *testing.T, bootstrap []byte, addr string) {
 	}
 }
 
+// dialEchoXDS dials xds:///echo:7070 as node, with xDS credentials from the certificates
+// in dir (through the bootstrap's file_watcher provider), until the test ends.
+func dialEchoXDS(t *testing.T, xs *xdsServer, node, dir string) *grpc.ClientConn {
+	t.Helper()
+	resolver, err := xds.NewXDSResolverWithConfigForTesting(mtlsBootstrap(t, xs, node, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///echo:7070", grpc.WithResolvers(resolver), grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
 func mtlsCall(t *testing.T, conn *grpc.ClientConn, waitForReady bool) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -228,25 +248,8 @@ func TestGRPCGoEnforcesStrictMTLS(t *testing.T) {
 		}
 	})
 
-	dial := func(t *testing.T, node, dir string) *grpc.ClientConn {
-		t.Helper()
-		resolver, err := xds.NewXDSResolverWithConfigForTesting(mtlsBootstrap(t, xs, node, dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := grpc.NewClient("xds:///echo:7070", grpc.WithResolvers(resolver), grpc.WithTransportCredentials(creds))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = conn.Close() })
-		return conn
-	}
 	t.Run("auto mTLS client accepted", func(t *testing.T) {
-		got, err := mtlsCall(t, dial(t, clientID, ca.issue(t, clientSA)), true)
+		got, err := mtlsCall(t, dialEchoXDS(t, xs, clientID, ca.issue(t, clientSA)), true)
 		if err != nil {
 			t.Fatalf("mTLS call: %v", err)
 		}
@@ -255,7 +258,7 @@ func TestGRPCGoEnforcesStrictMTLS(t *testing.T) {
 		}
 	})
 	t.Run("client expecting another identity refuses the server", func(t *testing.T) {
-		if got, err := mtlsCall(t, dial(t, wrongSANClientID, ca.issue(t, clientSA)), false); err == nil {
+		if got, err := mtlsCall(t, dialEchoXDS(t, xs, wrongSANClientID, ca.issue(t, clientSA)), false); err == nil {
 			t.Errorf("call answered %q despite the SAN mismatch", got)
 		}
 	})
@@ -266,7 +269,7 @@ func TestGRPCGoEnforcesStrictMTLS(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "root-cert.pem"), ca.pem, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := mtlsCall(t, dial(t, clientID, dir), false); err == nil {
+		if got, err := mtlsCall(t, dialEchoXDS(t, xs, clientID, dir), false); err == nil {
 			t.Errorf("call answered %q with a certificate of another CA", got)
 		}
 	})
@@ -316,19 +319,7 @@ func TestGRPCGoAutoMTLSFollowsDestinationMode(t *testing.T) {
 			startMTLSBackend(t, mtlsBootstrap(t, xs, server.ID, ca.issue(t, model.SpiffeID(model.DefaultTrustDomain, "default", "echo"))),
 				"127.0.0.1:"+strconv.Itoa(int(port)))
 
-			resolver, err := xds.NewXDSResolverWithConfigForTesting(mtlsBootstrap(t, xs, "client-1", ca.issue(t, clientSA)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn, err := grpc.NewClient("xds:///echo:7070", grpc.WithResolvers(resolver), grpc.WithTransportCredentials(creds))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = conn.Close() }()
+			conn := dialEchoXDS(t, xs, "client-1", ca.issue(t, clientSA))
 			if got, err := mtlsCall(t, conn, true); err != nil || got != tc.wantPeer {
 				t.Errorf("auto mTLS call: server saw %q, %v; want %q", got, err, tc.wantPeer)
 			}

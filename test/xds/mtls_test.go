@@ -198,19 +198,28 @@ func TestCertificateRotationUnderTraffic(t *testing.T) {
 
 func leafSerial(t *testing.T, w workload) string {
 	t.Helper()
+	return agentChain(t, w)[0].SerialNumber.String()
+}
+
+// agentChain is the certificate chain the agent wrote (leaf first).
+func agentChain(t *testing.T, w workload) []*x509.Certificate {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(w.dir, "certs", "cert-chain.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := pem.Decode(data)
-	if b == nil {
+	var certs []*x509.Certificate
+	for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
 		t.Fatal("cert-chain.pem holds no PEM")
 	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.SerialNumber.String()
+	return certs
 }
 
 // TestRestartedControlPlaneKeepsTheRoot: a control plane killed and started again (a
@@ -242,18 +251,7 @@ func TestRestartedControlPlaneKeepsTheRoot(t *testing.T) {
 // verifyAgainst checks the agent's certificate chains to root.
 func verifyAgainst(t *testing.T, w workload, root []byte) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(w.dir, "certs", "cert-chain.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var certs []*x509.Certificate
-	for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, c)
-	}
+	certs := agentChain(t, w)
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AppendCertsFromPEM(root)
 	for _, c := range certs[1:] {
