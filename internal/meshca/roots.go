@@ -18,13 +18,17 @@ import (
 var skippedNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 
 // rootPublisher keeps the istio-ca-root-cert ConfigMap (key root-cert.pem) in every
-// namespace equal to the trust bundle, as istiod does, so agents can verify the CA.
+// namespace equal to the trust bundle, as istiod does, so agents can verify the CA. A new
+// bundle is written everywhere; a namespace that appears or changes (and every namespace at
+// the informer's periodic resync, which repairs a deleted or edited ConfigMap) only there.
 type rootPublisher struct {
 	client kubernetes.Interface
 	log    logr.Logger
 
 	mu      sync.Mutex
 	bundle  []byte
+	all     bool            // every namespace is due
+	pending map[string]bool // namespaces due
 	changed chan struct{}
 }
 
@@ -35,7 +39,22 @@ func (p *rootPublisher) publish(bundle []byte) {
 	if slices.Equal(p.bundle, bundle) {
 		return
 	}
-	p.bundle = bundle
+	p.bundle, p.all = bundle, true
+	p.signal()
+}
+
+// due marks one namespace to be written.
+func (p *rootPublisher) due(obj any) {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending == nil {
+		p.pending = map[string]bool{}
+	}
+	p.pending[ns.Name] = true
 	p.signal()
 }
 
@@ -49,8 +68,18 @@ func (p *rootPublisher) signal() {
 	}
 }
 
-// run writes the bundle to every namespace whenever it changes, a namespace appears, or a
-// periodic resync comes, until ctx is done.
+// take returns what is due and forgets it.
+func (p *rootPublisher) take() (bundle []byte, all bool, pending map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bundle, all, pending = p.bundle, p.all, p.pending
+	if len(bundle) > 0 {
+		p.all, p.pending = false, nil
+	}
+	return bundle, all, pending
+}
+
+// run writes the bundle where it is due until ctx is done.
 func (p *rootPublisher) run(ctx context.Context) {
 	p.mu.Lock()
 	p.signal()
@@ -59,8 +88,8 @@ func (p *rootPublisher) run(ctx context.Context) {
 	factory := informers.NewSharedInformerFactory(p.client, 5*time.Minute)
 	nsInformer := factory.Core().V1().Namespaces()
 	_, _ = nsInformer.Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { p.mu.Lock(); p.signal(); p.mu.Unlock() },
-		UpdateFunc: func(any, any) { p.mu.Lock(); p.signal(); p.mu.Unlock() },
+		AddFunc:    p.due,
+		UpdateFunc: func(_, cur any) { p.due(cur) },
 	})
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
@@ -71,21 +100,19 @@ func (p *rootPublisher) run(ctx context.Context) {
 			return
 		case <-changed:
 		}
-		p.mu.Lock()
-		bundle := p.bundle
-		p.mu.Unlock()
+		bundle, all, pending := p.take()
 		if len(bundle) == 0 {
-			continue
+			continue // nothing to publish yet; what is due stays due
 		}
 		namespaces, err := nsInformer.Lister().List(everything)
 		if err != nil {
 			continue
 		}
+		data := map[string]string{"root-cert.pem": string(bundle)}
 		for _, ns := range namespaces {
-			if slices.Contains(skippedNamespaces, ns.Name) || ns.Status.Phase == corev1.NamespaceTerminating {
+			if !all && !pending[ns.Name] || slices.Contains(skippedNamespaces, ns.Name) || ns.Status.Phase == corev1.NamespaceTerminating {
 				continue
 			}
-			data := map[string]string{"root-cert.pem": string(bundle)}
 			if err := writeConfigMap(ctx, p.client, ns.Name, rootConfigMapName, rootLabels, data); err != nil && ctx.Err() == nil {
 				p.log.Error(err, "trust bundle not published", "namespace", ns.Name)
 			}
