@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -137,11 +138,36 @@ func (r *MeshOperatorReconciler) withRetainedRevisions(mesh *operatorv1alpha1.Me
 		}
 		for _, c := range rendered {
 			if c.kind == operatorv1alpha1.ComponentControlPlane {
-				out = append(out, c)
+				out = append(out, withoutDefaultInjection(c))
 			}
 		}
 	}
 	return append(out, components[1:]...), nil
+}
+
+// withoutDefaultInjection drops, from a retained revision's injector, the webhooks that
+// serve the default revision (istio-injection=enabled, sidecar.istio.io/inject=true): only
+// the current revision is the default, and a retained one keeps injecting only the
+// namespaces and pods that name it with istio.io/rev.
+func withoutDefaultInjection(c component) component {
+	objects := make([]*unstructured.Unstructured, len(c.objects))
+	for i, obj := range c.objects {
+		objects[i] = obj
+		if obj.GetKind() != "MutatingWebhookConfiguration" {
+			continue
+		}
+		hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
+		kept := hooks[:0:0]
+		for _, h := range hooks {
+			if name, _ := h.(map[string]any)["name"].(string); strings.HasPrefix(name, "rev.") {
+				kept = append(kept, h)
+			}
+		}
+		objects[i] = obj.DeepCopy()
+		_ = unstructured.SetNestedSlice(objects[i].Object, kept, "webhooks")
+	}
+	c.objects = objects
+	return c
 }
 
 // install applies a component and prunes what its previous render had and this one lacks.

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -41,7 +43,8 @@ func newAgent(opts Options) (*agent, error) {
 			address: opts.CAAddress, rootFile: opts.CARootFile, serverName: opts.CAServerName,
 			tokenFile: opts.TokenFile, clusterID: opts.ClusterID, timeout: opts.RequestTimeout,
 		},
-		jitter: func(d time.Duration) time.Duration { return d + rand.N(d/10+1) },
+		jitter:    func(d time.Duration) time.Duration { return d + rand.N(d/10+1) },
+		published: make(chan struct{}),
 	}, nil
 }
 
@@ -52,11 +55,23 @@ type agent struct {
 	sds  *sdsServer
 	// jitter spreads the retries of many workloads after a CA outage.
 	jitter func(time.Duration) time.Duration
-	// bootstrapWritten and readyWritten: both are written once.
-	bootstrapWritten, readyWritten bool
+	// bootstrapWritten, envoyBootstrapWritten and readyWritten: each is
+	// written once.
+	bootstrapWritten, envoyBootstrapWritten, readyWritten bool
+	// published is closed once the first certificate is published.
+	published chan struct{}
 }
 
 func (a *agent) run(ctx context.Context) error {
+	if a.opts.Proxy == ProxyEnvoy {
+		return a.runEnvoy(ctx)
+	}
+	return a.runCertificates(ctx)
+}
+
+// runCertificates gets and renews the certificate and publishes it until
+// ctx is done.
+func (a *agent) runCertificates(ctx context.Context) error {
 	log := a.opts.Logger.WithValues("identity", a.id.String())
 	if a.opts.SDSSocket != "" {
 		sds, err := startSDS(ctx, a.opts.SDSSocket)
@@ -155,11 +170,29 @@ func (a *agent) publish(b *bundle) error {
 			return err
 		}
 	}
+	if a.opts.Proxy == ProxyEnvoy && !a.envoyBootstrapWritten {
+		data, err := EnvoyBootstrap(&a.opts)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(a.opts.Envoy.BootstrapPath), 0o755); err != nil {
+			return fmt.Errorf("--envoy-bootstrap: %w", err)
+		}
+		if err := writeFileAtomic(a.opts.Envoy.BootstrapPath, data, 0o644); err != nil {
+			return fmt.Errorf("--envoy-bootstrap: %w", err)
+		}
+		a.envoyBootstrapWritten = true
+	}
 	if a.opts.ReadyFile != "" && !a.readyWritten {
 		if err := writeFileAtomic(a.opts.ReadyFile, []byte("ready\n"), 0o644); err != nil {
 			return fmt.Errorf("--ready-file: %w", err)
 		}
 		a.readyWritten = true
+	}
+	select {
+	case <-a.published:
+	default:
+		close(a.published)
 	}
 	return nil
 }

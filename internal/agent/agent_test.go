@@ -30,8 +30,8 @@ func TestAgentOnceWritesFirstCertificate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v, want 0600", name, info.Mode().Perm())
+		if info.Mode().Perm() != 0o640 {
+			t.Errorf("%s has mode %v, want 0640 (the owner and the pod's fsGroup)", name, info.Mode().Perm())
 		}
 	}
 	if entries, _ := os.ReadDir(opts.OutputDir); len(entries) != 3 {

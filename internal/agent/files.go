@@ -14,18 +14,20 @@ const (
 	RootCertFile  = "root-cert.pem"
 )
 
-// writeBundle writes b into dir, each file atomically and readable only by
-// its owner. The key goes first: a reader that sees the new chain finds the
+// writeBundle writes b into dir, each file atomically, readable by its owner
+// and its group: in a pod the directory is an in-memory volume of that pod
+// alone, and the group is the pod's fsGroup, which lets an application
+// running as another user read what the agent writes. The key goes first: a reader that sees the new chain finds the
 // new key already in place.
 func writeBundle(dir string, b *bundle) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("--output-dir: %w", err)
 	}
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{{KeyFile, b.keyPEM}, {CertChainFile, b.chainPEM}, {RootCertFile, b.rootPEM}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, 0o640); err != nil {
 			return err
 		}
 	}

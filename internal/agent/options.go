@@ -48,6 +48,12 @@ type Options struct {
 	// ReadyFile, if set, is written once the first certificate is published.
 	ReadyFile string
 
+	// Proxy is the data plane the agent runs beside the certificates: ""
+	// (none) or ProxyEnvoy.
+	Proxy string
+	// Envoy configures the sidecar of Proxy ProxyEnvoy.
+	Envoy EnvoyOptions
+
 	// Once makes Run return after the first certificate is published.
 	Once bool
 	// Backoff paces retries after failed renewals.
@@ -98,6 +104,12 @@ func (o *Options) setDefaults() {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	if o.Proxy == ProxyEnvoy {
+		o.Envoy.setDefaults()
+		if o.SDSSocket == "" {
+			o.SDSSocket = DefaultSDSSocket
+		}
+	}
 	if o.CAServerName == "" {
 		if host, _, err := net.SplitHostPort(o.CAAddress); err == nil {
 			o.CAServerName = host
@@ -130,6 +142,9 @@ func (o *Options) validate() error {
 	}
 	if o.Backoff.Initial <= 0 || o.Backoff.Max < o.Backoff.Initial {
 		return fmt.Errorf("backoff initial %s and max %s: want 0 < initial <= max", o.Backoff.Initial, o.Backoff.Max)
+	}
+	if err := o.validateProxy(); err != nil {
+		return err
 	}
 	if o.OutputDir == "" && o.SDSSocket == "" {
 		return errors.New("no output: set --output-dir and/or --sds-socket")

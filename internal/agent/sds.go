@@ -3,10 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"net"
 	"os"
-	"path/filepath"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -43,20 +40,9 @@ func (anyNode) ID(*corev3.Node) string { return "" }
 // startSDS listens on the Unix socket path, replacing a stale socket a
 // previous agent left behind, and serves until stop is called.
 func startSDS(ctx context.Context, path string) (*sdsServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("--sds-socket: %w", err)
-	}
-	if info, err := os.Lstat(path); err == nil {
-		if info.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("--sds-socket %s exists and is not a socket", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("--sds-socket: remove stale socket: %w", err)
-		}
-	}
-	lis, err := net.Listen("unix", path)
+	lis, err := listenUnix(path, "--sds-socket")
 	if err != nil {
-		return nil, fmt.Errorf("--sds-socket: %w", err)
+		return nil, err
 	}
 	s := &sdsServer{
 		cache: cachev3.NewSnapshotCache(false, anyNode{}, nil),

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,6 +27,7 @@ func newAgentCommand() *cobra.Command {
 	var (
 		opts         agent.Options
 		keyAlgorithm string
+		envoy        agent.EnvoyOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -40,11 +42,23 @@ func newAgentCommand() *cobra.Command {
 				}
 				opts.Bootstrap.Labels = labels
 			}
+			if opts.Proxy == agent.ProxyEnvoy {
+				envoy.AppProbers = os.Getenv(agent.AppProbersEnv)
+				opts.Envoy = envoy
+			}
 			opts.Logger = ctrl.Log.WithName("agent")
 			opts.Logger.Info("starting agent", "version", version.Version)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runAgent(ctx, opts)
+			err := runAgent(ctx, opts)
+			var exit *agent.ProxyExitError
+			if errors.As(err, &exit) {
+				// As Istio's agent: exit with Envoy's status; the kubelet restarts the container.
+				opts.Logger.Error(err, "exiting with Envoy's status", "status", exit.Code)
+				stop()
+				os.Exit(exit.Code)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -69,6 +83,13 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&opts.Bootstrap.Revision, "revision", "", "Control-plane revision for the gRPC bootstrap (ISTIO_REVISION metadata)")
 	f.DurationVar(&opts.Bootstrap.RefreshInterval, "grpc-cert-refresh", agent.DefaultRefreshInterval, "How often gRPC re-reads the certificate files")
 	f.StringVar(&opts.ReadyFile, "ready-file", "", "File written once the first certificate is published")
+	f.StringVar(&opts.Proxy, "proxy", "", "Data plane to run: \"envoy\" (write Envoy's bootstrap, proxy its xDS to --ca-address, serve --status-port, supervise --proxy-binary) or nothing")
+	f.StringVar(&envoy.BootstrapPath, "envoy-bootstrap", agent.DefaultEnvoyBootstrap, "With --proxy envoy: file to write the Envoy bootstrap to")
+	f.StringVar(&envoy.Binary, "proxy-binary", agent.DefaultProxyBinary, "With --proxy envoy: Envoy's executable")
+	f.StringVar(&envoy.XDSProxySocket, "xds-proxy-socket", agent.DefaultXDSProxySocket, "With --proxy envoy: Unix socket Envoy's ADS goes to; forwarded over TLS to --ca-address with the pod's token")
+	f.IntVar(&envoy.StatusPort, "status-port", agent.DefaultStatusPort, "With --proxy envoy: port of /healthz/ready and /app-health/<container>/livez|readyz|startupz (from $"+agent.AppProbersEnv+")")
+	f.DurationVar(&envoy.DrainDuration, "drain-duration", agent.DefaultDrainDuration, "With --proxy envoy: on SIGTERM, how long Envoy drains its inbound listeners before it is stopped")
+	f.DurationVar(&envoy.ParentShutdownDuration, "parent-shutdown-duration", agent.DefaultParentShutdownDuration, "With --proxy envoy: Envoy's --parent-shutdown-time-s")
 	f.BoolVar(&opts.Once, "once", false, "Get one certificate, publish it and exit (for init containers)")
 	return cmd
 }

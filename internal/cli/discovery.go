@@ -23,6 +23,7 @@ func newDiscoveryCommand() *cobra.Command {
 		kubeconfig string
 		meshConfig string
 		caFlags    caFlags
+		inject     injectFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "discovery",
@@ -35,6 +36,9 @@ func newDiscoveryCommand() *cobra.Command {
 				}
 			}
 			if err := caFlags.apply(&opts); err != nil {
+				return err
+			}
+			if err := inject.apply(&opts, &caFlags); err != nil {
 				return err
 			}
 			cfg, err := restConfig(kubeconfig)
@@ -58,6 +62,7 @@ func newDiscoveryCommand() *cobra.Command {
 	f.StringVar(&meshConfig, "mesh-config", "", "Mesh configuration file written by the operator (read at start: outboundTrafficPolicy, defaultTimeout, defaultRetries)")
 	f.StringVar(&opts.Revision, "revision", "", "Control-plane revision this instance belongs to; proxies of another revision (ISTIO_REVISION) are counted and logged")
 	caFlags.register(f, rootNamespace)
+	inject.register(f)
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
 	return cmd
 }

@@ -26,6 +26,7 @@ func NewRootCommand() *cobra.Command {
 	root.PersistentFlags().AddGoFlagSet(logFlags)
 
 	root.AddCommand(newOperatorCommand(), newDiscoveryCommand(), newAgentCommand(), newVersionCommand())
+	root.AddCommand(newIptablesCommand())
 	if dev := newDevCommand(); dev != nil {
 		root.AddCommand(dev)
 	}

@@ -71,8 +71,12 @@ func (g *generator) ViewKeyFor(ctx context.Context, node *corev3.Node) (string, 
 		g.metrics.foreignRevision.WithLabelValues(p.Revision).Inc()
 		if !g.warned[p.Revision] {
 			g.warned[p.Revision] = true
-			g.log.Info("a proxy of another control-plane revision connected; serving it anyway", "node", p.ID, "proxyRevision", p.Revision, "revision", g.revision)
+			g.log.Info("refused a proxy of another control-plane revision", "node", p.ID, "proxyRevision", p.Revision, "revision", g.revision)
 		}
+		g.mu.Unlock()
+		// A canary isolates its workloads only if each revision serves its own proxies.
+		return "", status.Errorf(codes.FailedPrecondition, "node %q belongs to control-plane revision %q, this is revision %q: its bootstrap points at the wrong control plane",
+			node.GetId(), p.Revision, revisionName(g.revision))
 	}
 	if _, ok := g.views[key]; !ok {
 		// The first proxy of a view stands for all of them; only its IPs
@@ -142,6 +146,14 @@ func (g *generator) EndpointChanges() func(viewKey string) ([]types.Resource, er
 		}
 		return translate.Assignments(snap, p, changed), nil
 	}
+}
+
+// revisionName names the default revision as Istio does.
+func revisionName(rev string) string {
+	if rev == "" {
+		return "default"
+	}
+	return rev
 }
 
 // sameRevision treats "" and "default" as the default revision, as Istio does.

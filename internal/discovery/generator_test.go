@@ -3,16 +3,19 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"loom.dev/loom/pkg/model"
 )
 
-func TestProxiesOfAnotherRevisionAreServedCountedAndLoggedOnce(t *testing.T) {
+func TestProxiesOfAnotherRevisionAreRefusedCountedAndLoggedOnce(t *testing.T) {
 	var logged []string
 	log := funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{})
 	m := newMetrics(nil)
@@ -22,19 +25,27 @@ func TestProxiesOfAnotherRevisionAreServedCountedAndLoggedOnce(t *testing.T) {
 
 	for _, tc := range []struct {
 		id, revision string
+		served       bool
 	}{
-		{"sidecar~10.1.0.1~a-1.web~web.svc.cluster.local", "canary"},
-		{"sidecar~10.1.0.2~a-2.web~web.svc.cluster.local", "stable"},
-		{"sidecar~10.1.0.3~a-3.web~web.svc.cluster.local", "stable"},
-		{"sidecar~10.1.0.4~a-4.web~web.svc.cluster.local", ""}, // unknown: not counted
+		{"sidecar~10.1.0.1~a-1.web~web.svc.cluster.local", "canary", true},
+		{"sidecar~10.1.0.2~a-2.web~web.svc.cluster.local", "stable", false},
+		{"sidecar~10.1.0.3~a-3.web~web.svc.cluster.local", "stable", false},
+		{"sidecar~10.1.0.4~a-4.web~web.svc.cluster.local", "", true}, // unknown: served, not counted
 	} {
 		meta := map[string]any{}
 		if tc.revision != "" {
 			meta["ISTIO_REVISION"] = tc.revision
 		}
-		if _, err := g.ViewKey(node(t, tc.id, meta)); err != nil {
-			t.Fatalf("%s: a proxy of any revision is served: %v", tc.id, err)
+		_, err := g.ViewKey(node(t, tc.id, meta))
+		if tc.served && err != nil {
+			t.Fatalf("%s: a proxy of this revision (or of none) is served: %v", tc.id, err)
 		}
+		if !tc.served && (status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), `revision "stable"`)) {
+			t.Fatalf("%s: a proxy of revision stable got %v, want FailedPrecondition naming its revision", tc.id, err)
+		}
+	}
+	if len(g.views) != 1 {
+		t.Errorf("%d views, want 1: the two served proxies share one, a refused proxy has none", len(g.views))
 	}
 	if got := testutil.ToFloat64(m.foreignRevision.WithLabelValues("stable")); got != 2 {
 		t.Errorf("foreign-revision count = %v, want 2", got)

@@ -25,6 +25,7 @@ type pipeline struct {
 	istio     istioWatch
 	refresher *modelRefresher
 	generator *generator
+	clientset kubernetes.Interface
 }
 
 // newPipeline builds the pipeline for cfg; reg (may be nil) receives its metrics.
@@ -76,7 +77,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 		keys: &keyAccess{client: clientset, clock: clock.RealClock{}, ctx: ctx, answers: map[keyAccessQuestion]keyAccessAnswer{}}}
 	refresher := newModelRefresher()
 	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })
-	return &pipeline{cache: c, istio: istioWatch{inputs: istio, mapper: mapper, log: opts.Logger}, refresher: refresher, generator: gen}, nil
+	return &pipeline{cache: c, istio: istioWatch{inputs: istio, mapper: mapper, log: opts.Logger}, refresher: refresher, generator: gen, clientset: clientset}, nil
 }
 
 // eventRecorder records Events through the API server until ctx is done;

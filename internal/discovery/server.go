@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"loom.dev/loom/internal/meshca"
+	"loom.dev/loom/internal/webhook"
+	"loom.dev/loom/pkg/inject"
 	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/xds"
 )
@@ -53,6 +55,13 @@ type Options struct {
 	SecureAddress string
 	// SecureListening, if set, receives the secure server's bound address.
 	SecureListening func(net.Addr)
+
+	// Injection, if set (it needs CA), serves the sidecar injector of this revision over
+	// HTTPS at WebhookAddress (Istio's port 15017) with the CA's serving certificate.
+	Injection      *inject.Settings
+	WebhookAddress string
+	// WebhookListening, if set, receives the webhook server's bound address.
+	WebhookListening func(net.Addr)
 }
 
 // Run watches the cluster and serves xDS until ctx is done. Nothing is sent
@@ -103,6 +112,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			opts.SecureListening(secure.listener.Addr())
 		}
 	}
+	var hooks *webhook.Server
+	if opts.Injection != nil {
+		if hooks, err = newWebhookServer(opts, authority, p, reg); err != nil {
+			_ = xdsLis.Close()
+			_ = monLis.Close()
+			if secure != nil {
+				_ = secure.listener.Close()
+			}
+			return err
+		}
+	}
 
 	grpcServer := grpc.NewServer(append(xds.GRPCServerOptions(),
 		grpc.MaxConcurrentStreams(100000),
@@ -146,6 +166,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		g.Go(func() error { return authority.Start(ctx) })
 		g.Go(secure.serve)
 	}
+	if hooks != nil {
+		g.Go(hooks.Serve)
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		grpcServer.Stop()
@@ -154,6 +177,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if hooks != nil {
+			_ = hooks.Shutdown(shutdownCtx)
+		}
 		return httpServer.Shutdown(shutdownCtx)
 	})
 	log.Info("discovery serving", "xds", xdsLis.Addr().String(), "monitoring", monLis.Addr().String())

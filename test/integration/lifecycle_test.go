@@ -140,6 +140,7 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 		"ClusterRole /loom-control-plane-install", "ClusterRoleBinding /loom-control-plane-install",
 		"Role install/loom-control-plane-ca", "RoleBinding install/loom-control-plane-ca",
 		"Service install/loom-control-plane", "Deployment install/loom-control-plane",
+		"MutatingWebhookConfiguration /loom-control-plane-install-injector",
 	}
 	if got := managedObjects(t, "install"); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("managed objects %v, want %v", got, want)

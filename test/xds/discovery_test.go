@@ -22,8 +22,10 @@ import (
 type discoveryProcess struct {
 	// secureAddr serves the mesh CA's CSR API over TLS (Istio's 15012).
 	xdsAddr, monitoringAddr, secureAddr string
-	logPath                             string
-	cmd                                 *exec.Cmd
+	// webhookAddr serves the sidecar injector (Istio's 15017).
+	webhookAddr string
+	logPath     string
+	cmd         *exec.Cmd
 }
 
 func freePort() (int, error) {
@@ -48,7 +50,12 @@ func startDiscovery() (*discoveryProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	webhookPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	p := &discoveryProcess{
+		webhookAddr:    "127.0.0.1:" + strconv.Itoa(webhookPort),
 		secureAddr:     "127.0.0.1:" + strconv.Itoa(securePort),
 		xdsAddr:        "127.0.0.1:" + strconv.Itoa(xdsPort),
 		monitoringAddr: "127.0.0.1:" + strconv.Itoa(monPort),
@@ -72,7 +79,9 @@ func (p *discoveryProcess) start() error {
 	defer func() { _ = logFile.Close() }()
 	p.cmd = exec.Command(loomBin, "discovery", "--kubeconfig", cluster.KubeconfigPath,
 		"--xds-address", "0.0.0.0:"+p.xdsPort(), "--monitoring-address", p.monitoringAddr, "--root-namespace", "istio-system",
-		"--secure-address", p.secureAddr, "--ca-dns-names", caServerName, "--workload-cert-ttl", "1m")
+		"--secure-address", p.secureAddr, "--ca-dns-names", caServerName+",localhost", "--workload-cert-ttl", "1m",
+		"--webhook-address", p.webhookAddr, "--inject-discovery-host", caServerName,
+		"--inject-agent-image", injectAgentImage, "--inject-proxy-image", injectProxyImage)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	admissionregistrationv1ac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
+)
+
+// WebhookCABundleFieldManager owns the caBundle of the mesh's webhook configurations and
+// nothing else, so whoever applies the rest (this operator, or a GitOps tool applying a
+// rendered chart) neither removes it nor sees it as drift.
+const WebhookCABundleFieldManager = "loom-operator-ca-bundle"
+
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;list;watch;create;update;patch;delete
+
+// WebhookCABundleReconciler writes the mesh's trust bundle, as the control plane publishes
+// it, into the caBundle of every webhook of the mesh's webhook configurations: the webhooks
+// are served with a certificate of the mesh CA.
+type WebhookCABundleReconciler struct {
+	client.Client
+	// States reads the CA state ConfigMaps; SetupWithManager sets it to a cache of those alone.
+	States client.Reader
+}
+
+// Reconcile applies one mesh's caBundle where it differs.
+func (r *WebhookCABundleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	mesh := &operatorv1alpha1.MeshOperator{}
+	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !mesh.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	states := r.States
+	if states == nil {
+		states = r.Client
+	}
+	data, err := observeCA(ctx, states, mesh.Spec.Namespace)
+	if err != nil || data[operatorv1alpha1.CAStateKeyRoots] == "" {
+		return ctrl.Result{}, err // nothing to write until the control plane publishes its roots
+	}
+	bundle := []byte(data[operatorv1alpha1.CAStateKeyRoots])
+	list := &admissionregistrationv1.MutatingWebhookConfigurationList{}
+	if err := r.List(ctx, list, client.MatchingLabels{LabelMesh: mesh.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	for i := range list.Items {
+		if patch := caBundlePatch(&list.Items[i], bundle); patch != nil {
+			if err := r.Apply(ctx, patch, client.FieldOwner(WebhookCABundleFieldManager), client.ForceOwnership); err != nil {
+				return ctrl.Result{}, fmt.Errorf("caBundle of MutatingWebhookConfiguration %s: %w", list.Items[i].Name, err)
+			}
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// caBundlePatch is the apply configuration that sets bundle as the caBundle of every webhook
+// of cfg, or nil when every one has it already.
+func caBundlePatch(cfg *admissionregistrationv1.MutatingWebhookConfiguration, bundle []byte) *admissionregistrationv1ac.MutatingWebhookConfigurationApplyConfiguration {
+	current := true
+	patch := admissionregistrationv1ac.MutatingWebhookConfiguration(cfg.Name)
+	for _, w := range cfg.Webhooks {
+		current = current && bytes.Equal(w.ClientConfig.CABundle, bundle)
+		patch.WithWebhooks(admissionregistrationv1ac.MutatingWebhook().WithName(w.Name).
+			WithClientConfig(admissionregistrationv1ac.WebhookClientConfig().WithCABundle(bundle...)))
+	}
+	if current {
+		return nil
+	}
+	return patch
+}
+
+// SetupWithManager wakes a mesh when its CA state ConfigMap or one of its webhook
+// configurations changes (a configuration re-created without caBundle gets it back).
+func (r *WebhookCABundleReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	states, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Field: fields.OneTermEqualSelector("metadata.name", operatorv1alpha1.CAStateConfigMap)},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(states); err != nil {
+		return err
+	}
+	r.States = states
+	namespaceMeshes := (&CAStatusReconciler{Client: r.Client}).meshesOfNamespace
+	return ctrl.NewControllerManagedBy(mgr).For(&operatorv1alpha1.MeshOperator{}).Named("meshoperator-webhook-ca").
+		WatchesRawSource(source.Kind(states, client.Object(&corev1.ConfigMap{}), handler.EnqueueRequestsFromMapFunc(namespaceMeshes))).
+		Watches(&admissionregistrationv1.MutatingWebhookConfiguration{}, handler.EnqueueRequestsFromMapFunc(meshOfObject)).
+		Complete(r)
+}

@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// ProxyEnvoy is Options.Proxy for an injected Envoy sidecar: the agent
+// writes Envoy's bootstrap, proxies its xDS stream to the discovery server,
+// serves its secrets and the pod's status port, and supervises it.
+const ProxyEnvoy = "envoy"
+
+// EnvoyOptions configure the Envoy sidecar (Options.Proxy ProxyEnvoy).
+type EnvoyOptions struct {
+	// BootstrapPath is where the Envoy bootstrap is written.
+	BootstrapPath string
+	// Binary is Envoy's executable.
+	Binary string
+	// XDSProxySocket is the Unix socket Envoy's xDS cluster points at; the
+	// agent forwards each ADS stream on it to the discovery server at
+	// Options.CAAddress (15012 serves the CA and xDS over TLS).
+	XDSProxySocket string
+	// StatusPort serves /healthz/ready and /app-health/... on every
+	// interface (Istio's 15020).
+	StatusPort int
+	// AdminPort is Envoy's admin port on 127.0.0.1 (Istio's 15000).
+	AdminPort int
+	// DrainDuration is how long Envoy drains on SIGTERM before it is
+	// stopped (Envoy's --drain-time-s and the wait after drain_listeners).
+	DrainDuration time.Duration
+	// ParentShutdownDuration is Envoy's --parent-shutdown-time-s.
+	ParentShutdownDuration time.Duration
+	// AppProbers is the JSON of $ISTIO_KUBE_APP_PROBERS: the application's
+	// original probes, keyed by their /app-health/<container>/<kind> path.
+	AppProbers string
+}
+
+// Defaults of the Envoy sidecar, as Istio's (paths under Loom's volume).
+const (
+	DefaultEnvoyBootstrap         = "/var/run/loom/envoy/bootstrap.json"
+	DefaultProxyBinary            = "/usr/local/bin/envoy"
+	DefaultXDSProxySocket         = "/var/run/loom/proxy/XDS"
+	DefaultSDSSocket              = "/var/run/loom/sds/socket"
+	DefaultStatusPort             = 15020
+	DefaultAdminPort              = 15000
+	DefaultDrainDuration          = 5 * time.Second
+	DefaultParentShutdownDuration = 60 * time.Second
+)
+
+func (e *EnvoyOptions) setDefaults() {
+	if e.BootstrapPath == "" {
+		e.BootstrapPath = DefaultEnvoyBootstrap
+	}
+	if e.Binary == "" {
+		e.Binary = DefaultProxyBinary
+	}
+	if e.XDSProxySocket == "" {
+		e.XDSProxySocket = DefaultXDSProxySocket
+	}
+	if e.StatusPort == 0 {
+		e.StatusPort = DefaultStatusPort
+	}
+	if e.AdminPort == 0 {
+		e.AdminPort = DefaultAdminPort
+	}
+	if e.DrainDuration == 0 {
+		e.DrainDuration = DefaultDrainDuration
+	}
+	if e.ParentShutdownDuration == 0 {
+		e.ParentShutdownDuration = DefaultParentShutdownDuration
+	}
+}
+
+// validateProxy checks the options of Proxy, naming their flags.
+func (o *Options) validateProxy() error {
+	switch o.Proxy {
+	case "":
+		return nil
+	case ProxyEnvoy:
+	default:
+		return fmt.Errorf("--proxy %q: want %q or nothing", o.Proxy, ProxyEnvoy)
+	}
+	e := &o.Envoy
+	switch {
+	case o.Once:
+		return errors.New("--once cannot be used with --proxy envoy: the agent must keep serving Envoy")
+	case o.SDSSocket == "":
+		return errors.New("--proxy envoy needs --sds-socket: Envoy gets its certificates over SDS")
+	case o.Bootstrap.PodName == "":
+		return errors.New("--proxy envoy needs the pod name for the node id: set --pod-name or POD_NAME")
+	case e.StatusPort < 0 || e.StatusPort > 65535:
+		return fmt.Errorf("--status-port %d: want 1-65535", e.StatusPort)
+	case e.AdminPort < 0 || e.AdminPort > 65535:
+		return fmt.Errorf("admin port %d: want 1-65535", e.AdminPort)
+	case e.DrainDuration < 0:
+		return fmt.Errorf("--drain-duration %s is negative", e.DrainDuration)
+	case e.ParentShutdownDuration < 0:
+		return fmt.Errorf("--parent-shutdown-duration %s is negative", e.ParentShutdownDuration)
+	}
+	for i, ip := range o.Bootstrap.InstanceIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return fmt.Errorf("--instance-ips[%d] %q (INSTANCE_IPS): not an IP address", i, ip)
+		}
+	}
+	if _, err := parseAppProbers(e.AppProbers); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package inject
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func podWith(annotations map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop", Annotations: annotations},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+	}
+}
+
+// TestInjectRefusesBadAnnotations: each error names the annotation and the
+// value it refuses.
+func TestInjectRefusesBadAnnotations(t *testing.T) {
+	cases := []struct {
+		annotation, value, why string
+	}{
+		{"inject.istio.io/templates", "envoy", `unknown template "envoy"`},
+		{"inject.istio.io/templates", "sidecar,grpc-agent", "cannot be combined"},
+		{"inject.istio.io/templates", "", `unknown template ""`},
+		{"sidecar.istio.io/proxyCPU", "lots", "quantities must match"},
+		{"sidecar.istio.io/proxyMemory", "-1Gi", "must not be negative"},
+		{"sidecar.istio.io/proxyCPULimit", "1\n", "quantities must match"},
+		{"sidecar.istio.io/proxyMemoryLimit", "1 Gi", "quantities must match"},
+		{"traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0/33", `"10.0.0.0/33" is not a CIDR`},
+		{"traffic.sidecar.istio.io/includeOutboundIPRanges", "*,10.0.0.0/8", `"*" is not a CIDR`},
+		{"traffic.sidecar.istio.io/excludeOutboundIPRanges", "*", `"*" is not allowed`},
+		{"traffic.sidecar.istio.io/excludeOutboundIPRanges", "10.0.0.1", `"10.0.0.1" is not a CIDR`},
+		{"traffic.sidecar.istio.io/includeInboundPorts", "80,http", `"http" is not a port`},
+		{"traffic.sidecar.istio.io/excludeInboundPorts", "65536", `"65536" is not a port`},
+		{"traffic.sidecar.istio.io/excludeOutboundPorts", "0", `"0" is not a port`},
+		{"traffic.sidecar.istio.io/includeOutboundPorts", "80,,81", `"" is not a port`},
+		{"proxy.istio.io/config", "holdApplicationUntilProxyStarts: maybe", "holdApplicationUntilProxyStarts"},
+		{"proxy.istio.io/config", "terminationDrainDuration: 5 minutes", "terminationDrainDuration"},
+		{"proxy.istio.io/config", "terminationDrainDuration: 0s", "at least 1ms"},
+		{"proxy.istio.io/config", "[1, 2]", ""},
+		{"proxy.istio.io/config", "a: [", ""},
+		{"sidecar.istio.io/rewriteAppHTTPProbers", "sometimes", "want true or false"},
+		{"sidecar.istio.io/interceptionMode", "TPROXY", "only REDIRECT"},
+	}
+	for _, c := range cases {
+		_, err := Inject(Namespace{Name: "shop"}, podWith(map[string]string{c.annotation: c.value}), testSettings())
+		if err == nil {
+			t.Errorf("%s=%q: no error", c.annotation, c.value)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "annotation "+c.annotation) || !strings.Contains(msg, strings.TrimSpace(c.value)) || !strings.Contains(msg, c.why) {
+			t.Errorf("%s=%q: error %q should name the annotation, the value and %q", c.annotation, c.value, msg, c.why)
+		}
+	}
+}
+
+func TestInjectRefusesRequestAboveLimit(t *testing.T) {
+	_, err := Inject(Namespace{Name: "shop"}, podWith(map[string]string{
+		"sidecar.istio.io/proxyMemory": "2Gi", "sidecar.istio.io/proxyMemoryLimit": "1Gi",
+	}), testSettings())
+	if err == nil || !strings.Contains(err.Error(), "sidecar.istio.io/proxyMemory=\"2Gi\" is above annotation sidecar.istio.io/proxyMemoryLimit=\"1Gi\"") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestInjectRefusesNameClashes(t *testing.T) {
+	pod := podWith(nil)
+	pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy"})
+	if _, err := Inject(Namespace{Name: "shop"}, pod, testSettings()); err == nil || !strings.Contains(err.Error(), "container named istio-proxy") {
+		t.Errorf("container clash: %v", err)
+	}
+	pod = podWith(nil)
+	pod.Spec.Volumes = []corev1.Volume{{Name: "istio-token"}}
+	if _, err := Inject(Namespace{Name: "shop"}, pod, testSettings()); err == nil || !strings.Contains(err.Error(), "volume named istio-token") {
+		t.Errorf("volume clash: %v", err)
+	}
+	pod = podWith(map[string]string{"inject.istio.io/templates": "grpc-agent"})
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mine", MountPath: "/var/run/loom"}}
+	if _, err := Inject(Namespace{Name: "shop"}, pod, testSettings()); err == nil || !strings.Contains(err.Error(), "container app already mounts mine at /var/run/loom") {
+		t.Errorf("mount clash: %v", err)
+	}
+	if _, err := Inject(Namespace{Name: "shop"}, nil, testSettings()); err == nil {
+		t.Error("nil pod: no error")
+	}
+}
+
+// TestInjectAcceptsIstioForms: values Istio accepts are accepted.
+func TestInjectAcceptsIstioForms(t *testing.T) {
+	for _, a := range []map[string]string{
+		{"traffic.sidecar.istio.io/includeOutboundIPRanges": "*"},
+		{"traffic.sidecar.istio.io/includeOutboundIPRanges": ""},
+		{"traffic.sidecar.istio.io/includeInboundPorts": "*"},
+		{"traffic.sidecar.istio.io/includeInboundPorts": ""},
+		{"traffic.sidecar.istio.io/excludeInboundPorts": " 8080 , 9090 "},
+		{"proxy.istio.io/config": `{"terminationDrainDuration": "1.5s", "unknownField": 1}`},
+		{"proxy.istio.io/config": "hold_application_until_proxy_starts: true"},
+		{"proxy.istio.io/config": ""},
+		{"inject.istio.io/templates": "sidecar"},
+		{"sidecar.istio.io/interceptionMode": "REDIRECT"},
+		{"inject.istio.io/templates": "grpc-agent,grpc-agent"},
+		{"sidecar.istio.io/proxyCPU": "0.5", "sidecar.istio.io/proxyCPULimit": "500m"},
+	} {
+		if _, err := Inject(Namespace{Name: "shop"}, podWith(a), testSettings()); err != nil {
+			t.Errorf("%v: %v", a, err)
+		}
+	}
+}
+
+func TestInjectRefusesIncompleteSettings(t *testing.T) {
+	for field, mutate := range map[string]func(*Settings){
+		"AgentImage": func(s *Settings) { s.AgentImage = "" },
+		"ProxyImage": func(s *Settings) { s.ProxyImage = "" },
+		"CAAddress":  func(s *Settings) { s.CAAddress = "istiod" },
+		"XDSAddress": func(s *Settings) { s.XDSAddress = "" },
+	} {
+		s := testSettings()
+		mutate(&s)
+		if _, err := Inject(Namespace{Name: "shop"}, podWith(nil), s); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+}
