@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Loom demo: a local cluster with a real node, the operator installed from its image as
 # `kubectl apply -k config/default` does, the demo MeshOperator applied and `kubectl get mesh`
-# shown; then two gRPC echo Deployments and a proxyless client pod, each with `loom agent` for
-# its mesh certificate, that splits 80/20 over mTLS through the
-# control-plane pod. Needs root (the real node). Runs until Ctrl-C or `bin/loom dev cluster down`,
+# shown; then two gRPC echo Deployments and a proxyless client pod in a namespace labelled
+# istio-injection=enabled, into which the control plane's injector puts `loom agent` for their mesh
+# certificates; the client splits 80/20 over mTLS through the control-plane pod. Needs root (the real node). Runs until Ctrl-C or `bin/loom dev cluster down`,
 # then leaves no process behind and the host as it was. With --once it stops by itself after the
 # split (used by tests).
 set -euo pipefail
@@ -77,14 +77,15 @@ step "What the operator installed"
 "$kubectl" get mesh loom-demo -o jsonpath='{range .status.components[*]}{.name}{": ready "}{.readyReplicas}{"/"}{.desiredReplicas}{", version "}{.version}{"\n"}{end}'
 "$kubectl" get pods -n loom-demo -o wide
 
-step "Two gRPC echo Deployments (v1, v2) behind one Service, an 80/20 VirtualService; each pod runs loom agent for its certificate"
-"$kubectl" create namespace grpc-demo --dry-run=client -o yaml | "$kubectl" apply -f -
-"$kubectl" -n grpc-demo create configmap loom-mesh --from-literal=CA_ADDR=loom-control-plane.loom-demo.svc:15012 \
-  --from-literal=XDS_ADDRESS=loom-control-plane.loom-demo.svc:15010 --dry-run=client -o yaml | "$kubectl" apply -f -
+step "Two gRPC echo Deployments (v1, v2) behind one Service, an 80/20 VirtualService, in a namespace labelled istio-injection=enabled"
 "$kubectl" apply -f "$root/hack/demo/echo.yaml"
 wait_for 180 -n grpc-demo --for condition=Available deployment/echo-v1 deployment/echo-v2
 
-step "A proxyless gRPC client pod (with loom agent) sends 1000 RPCs through the mesh, over mTLS"
+step "What the control plane's injector added to an echo pod (grpc-agent template: loom agent for its certificate and bootstrap)"
+pod=$("$kubectl" -n grpc-demo get pods -l app=echo,version=v1 -o jsonpath='{.items[0].metadata.name}')
+"$kubectl" -n grpc-demo get pod "$pod" -o jsonpath='init containers: {range .spec.initContainers[*]}{.name} ({.args[0]}) {end}{"\n"}containers: {range .spec.containers[*]}{.name} {end}{"\n"}sidecar.istio.io/status: {.metadata.annotations.sidecar\.istio\.io/status}{"\n"}'
+
+step "A proxyless gRPC client pod (injected the same way) sends 1000 RPCs through the mesh, over mTLS"
 "$kubectl" -n grpc-demo delete pod demo-client --ignore-not-found >/dev/null
 "$kubectl" apply -f "$root/hack/demo/client.yaml"
 wait_for 180 -n grpc-demo --for jsonpath='{.status.phase}'=Succeeded pod/demo-client

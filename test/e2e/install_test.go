@@ -69,13 +69,12 @@ func TestInstallWithKustomize(t *testing.T) {
 		t.Errorf("the control-plane pod does not serve config:\n%s", logs)
 	}
 
-	// Proxyless gRPC echo servers and a client, each pod with `loom agent` getting its
-	// certificate from the installed control plane's CA with the token kubelet projects:
-	// 80/20 between the two echo Deployments over mTLS, each side seeing the other's SPIFFE id.
+	// Proxyless gRPC echo servers and a client in a namespace labelled istio-injection=enabled,
+	// injected by the control-plane pod's webhook with the grpc-agent template: `loom agent`
+	// gets each pod's certificate from the installed control plane's CA with the token kubelet
+	// projects; 80/20 between the two echo Deployments over mTLS, each side seeing the other's
+	// SPIFFE id.
 	k := &kube{t: t, cs: cs, cluster: cluster, ns: "grpc-demo"}
-	kubectl("create", "namespace", k.ns)
-	kubectl("-n", k.ns, "create", "configmap", "loom-mesh",
-		"--from-literal=CA_ADDR=loom-control-plane.loom-system.svc:15012", "--from-literal=XDS_ADDRESS=loom-control-plane.loom-system.svc:15010")
 	kubectl("apply", "-f", repoRoot+"/hack/demo/echo.yaml")
 	waitAvailable(k.ns, "echo-v1")
 	waitAvailable(k.ns, "echo-v2")
@@ -87,8 +86,28 @@ func TestInstallWithKustomize(t *testing.T) {
 	})
 	log := k.kubectl("logs", "demo-client", "-c", "client")
 	if phase != corev1.PodSucceeded {
-		t.Fatalf("client pod %s:\n%s\n%s", phase, log, k.kubectl("logs", "demo-client", "-c", "agent"))
+		t.Fatalf("client pod %s:\n%s\n%s\n%s", phase, log, k.kubectl("logs", "demo-client", "-c", "istio-agent-init"), k.kubectl("logs", "demo-client", "-c", "istio-proxy"))
 	}
+	checkInjected(t, k, "demo-client")
 	checkSplit(t, log)
 	checkMutualTLS(t, log, "spiffe://cluster.local/ns/grpc-demo/sa/echo", "spiffe://cluster.local/ns/grpc-demo/sa/demo-client")
+}
+
+// checkInjected checks that the webhook, not the manifest, put the agent into the pod.
+func checkInjected(t *testing.T, k *kube, pod string) {
+	t.Helper()
+	p, err := k.cs.CoreV1().Pods(k.ns).Get(t.Context(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Annotations["sidecar.istio.io/status"] == "" {
+		t.Errorf("pod %s has no sidecar.istio.io/status: not injected", pod)
+	}
+	var inits []string
+	for _, c := range p.Spec.InitContainers {
+		inits = append(inits, c.Name)
+	}
+	if strings.Join(inits, ",") != "istio-agent-init,istio-proxy" {
+		t.Errorf("pod %s init containers %v, want the injected istio-agent-init and istio-proxy", pod, inits)
+	}
 }
