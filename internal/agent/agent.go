@@ -63,9 +63,25 @@ type agent struct {
 }
 
 func (a *agent) run(ctx context.Context) error {
-	if a.opts.Proxy == ProxyEnvoy {
+	switch a.opts.Proxy {
+	case ProxyEnvoy:
 		return a.runEnvoy(ctx)
+	case ProxyGateway:
+		return a.runGateway(ctx)
 	}
+	return a.runCertificates(ctx)
+}
+
+// runGateway serves a gateway's Envoy, which runs in another container: its
+// xDS stream proxied to the discovery server, and its certificates over SDS.
+func (a *agent) runGateway(ctx context.Context) error {
+	log := a.opts.Logger.WithValues("identity", a.id.String())
+	xds, err := startXDSProxy(a.opts.Envoy.XDSProxySocket, a.ca, log.WithName("xds-proxy"))
+	if err != nil {
+		return err
+	}
+	defer xds.stop()
+	log.Info("proxying xDS", "socket", a.opts.Envoy.XDSProxySocket, "upstream", a.opts.CAAddress)
 	return a.runCertificates(ctx)
 }
 

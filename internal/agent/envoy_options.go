@@ -12,6 +12,13 @@ import (
 // serves its secrets and the pod's status port, and supervises it.
 const ProxyEnvoy = "envoy"
 
+// ProxyGateway is Options.Proxy for a gateway, whose Envoy runs in another
+// container of the pod with its own bootstrap: the agent serves its secrets
+// and proxies its xDS stream to the discovery server (so the gateway is sent
+// its credentials' keys, which only the authenticated port carries), and
+// neither writes a bootstrap nor supervises Envoy.
+const ProxyGateway = "gateway"
+
 // EnvoyOptions configure the Envoy sidecar (Options.Proxy ProxyEnvoy).
 type EnvoyOptions struct {
 	// BootstrapPath is where the Envoy bootstrap is written.
@@ -79,8 +86,13 @@ func (o *Options) validateProxy() error {
 	case "":
 		return nil
 	case ProxyEnvoy:
+	case ProxyGateway:
+		if o.Once {
+			return errors.New("--once cannot be used with --proxy gateway: the agent must keep serving the gateway")
+		}
+		return nil
 	default:
-		return fmt.Errorf("--proxy %q: want %q or nothing", o.Proxy, ProxyEnvoy)
+		return fmt.Errorf("--proxy %q: want %q, %q or nothing", o.Proxy, ProxyEnvoy, ProxyGateway)
 	}
 	e := &o.Envoy
 	switch {

@@ -104,7 +104,7 @@ func (o *Options) setDefaults() {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	if o.Proxy == ProxyEnvoy {
+	if o.Proxy == ProxyEnvoy || o.Proxy == ProxyGateway {
 		o.Envoy.setDefaults()
 		if o.SDSSocket == "" {
 			o.SDSSocket = DefaultSDSSocket

@@ -42,9 +42,12 @@ func newAgentCommand() *cobra.Command {
 				}
 				opts.Bootstrap.Labels = labels
 			}
-			if opts.Proxy == agent.ProxyEnvoy {
+			switch opts.Proxy {
+			case agent.ProxyEnvoy:
 				envoy.AppProbers = os.Getenv(agent.AppProbersEnv)
 				opts.Envoy = envoy
+			case agent.ProxyGateway:
+				opts.Envoy.XDSProxySocket = envoy.XDSProxySocket
 			}
 			opts.Logger = ctrl.Log.WithName("agent")
 			opts.Logger.Info("starting agent", "version", version.Version)
@@ -83,10 +86,10 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&opts.Bootstrap.Revision, "revision", "", "Control-plane revision for the gRPC bootstrap (ISTIO_REVISION metadata)")
 	f.DurationVar(&opts.Bootstrap.RefreshInterval, "grpc-cert-refresh", agent.DefaultRefreshInterval, "How often gRPC re-reads the certificate files")
 	f.StringVar(&opts.ReadyFile, "ready-file", "", "File written once the first certificate is published")
-	f.StringVar(&opts.Proxy, "proxy", "", "Data plane to run: \"envoy\" (write Envoy's bootstrap, proxy its xDS to --ca-address, serve --status-port, supervise --proxy-binary) or nothing")
+	f.StringVar(&opts.Proxy, "proxy", "", "Data plane to serve: \"envoy\" (write Envoy's bootstrap, proxy its xDS to --ca-address, serve --status-port, supervise --proxy-binary), \"gateway\" (an Envoy in another container: proxy its xDS from --xds-proxy-socket to --ca-address and serve --sds-socket) or nothing")
 	f.StringVar(&envoy.BootstrapPath, "envoy-bootstrap", agent.DefaultEnvoyBootstrap, "With --proxy envoy: file to write the Envoy bootstrap to")
 	f.StringVar(&envoy.Binary, "proxy-binary", agent.DefaultProxyBinary, "With --proxy envoy: Envoy's executable")
-	f.StringVar(&envoy.XDSProxySocket, "xds-proxy-socket", agent.DefaultXDSProxySocket, "With --proxy envoy: Unix socket Envoy's ADS goes to; forwarded over TLS to --ca-address with the pod's token")
+	f.StringVar(&envoy.XDSProxySocket, "xds-proxy-socket", agent.DefaultXDSProxySocket, "With --proxy envoy or gateway: Unix socket Envoy's ADS goes to; forwarded over TLS to --ca-address with the pod's token")
 	f.IntVar(&envoy.StatusPort, "status-port", agent.DefaultStatusPort, "With --proxy envoy: port of /healthz/ready and /app-health/<container>/livez|readyz|startupz (from $"+agent.AppProbersEnv+")")
 	f.DurationVar(&envoy.DrainDuration, "drain-duration", agent.DefaultDrainDuration, "With --proxy envoy: on SIGTERM, how long Envoy drains its inbound listeners before it is stopped")
 	f.DurationVar(&envoy.ParentShutdownDuration, "parent-shutdown-duration", agent.DefaultParentShutdownDuration, "With --proxy envoy: Envoy's --parent-shutdown-time-s")

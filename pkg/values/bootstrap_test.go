@@ -1,6 +1,7 @@
 package values
 
 import (
+	"strings"
 	"testing"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
@@ -27,17 +28,21 @@ func TestGatewayBootstrapIsValidEnvoy(t *testing.T) {
 			objs := renderChart(t, render.Gateway, GatewayNamespace(&mesh.Spec, gw), vals, err)
 			envoyYAML, _, _ := unstructured.NestedString(find(objs, "ConfigMap").Object, "data", "envoy.yaml")
 			b := parseBootstrap(t, envoyYAML)
-			clusters := map[string]bool{}
+			pipes := map[string]string{} // cluster -> the Unix socket it reaches
 			for _, c := range b.GetStaticResources().GetClusters() {
-				clusters[c.GetName()] = true
 				for key, a := range c.GetTypedExtensionProtocolOptions() {
 					validateAny(t, profile+"/"+gw.Name+" cluster "+c.GetName()+" "+key, a)
 				}
+				for _, e := range c.GetLoadAssignment().GetEndpoints() {
+					for _, lb := range e.GetLbEndpoints() {
+						pipes[c.GetName()] = lb.GetEndpoint().GetAddress().GetPipe().GetPath()
+					}
+				}
 			}
-			if !clusters["xds"] || !clusters["sds-grpc"] {
-				t.Errorf("%s/%s: static clusters %v, want xds and sds-grpc", profile, gw.Name, clusters)
+			if pipes["xds"] == "" || pipes["sds-grpc"] == "" {
+				t.Errorf("%s/%s: static clusters to Unix sockets %v, want xds and sds-grpc", profile, gw.Name, pipes)
 			}
-			checkAgentContainer(t, profile+"/"+gw.Name, find(objs, "Deployment"), &mesh.Spec)
+			checkAgentContainer(t, profile+"/"+gw.Name, find(objs, "Deployment"), &mesh.Spec, pipes)
 		}
 	}
 }
@@ -73,9 +78,10 @@ func validateAny(t *testing.T, where string, a *anypb.Any) {
 	}
 }
 
-// checkAgentContainer: the gateway pod runs loom agent serving SDS on the socket the
-// bootstrap names, with the projected token for the mesh CA at the control plane's address.
-func checkAgentContainer(t *testing.T, where string, deploy *unstructured.Unstructured, spec *operatorv1alpha1.MeshOperatorSpec) {
+// checkAgentContainer: the gateway pod runs loom agent in gateway mode, serving SDS and
+// proxying xDS on the sockets the bootstrap names, with the projected token for the control
+// plane's secure address.
+func checkAgentContainer(t *testing.T, where string, deploy *unstructured.Unstructured, spec *operatorv1alpha1.MeshOperatorSpec, pipes map[string]string) {
 	t.Helper()
 	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
 	for _, c := range containers {
@@ -84,8 +90,9 @@ func checkAgentContainer(t *testing.T, where string, deploy *unstructured.Unstru
 			continue
 		}
 		args, _, _ := unstructured.NestedStringSlice(c, "args")
-		if len(args) != 2 || args[1] != "--sds-socket=/var/run/secrets/workload-spiffe-uds/socket" {
-			t.Errorf("%s: agent args %v", where, args)
+		want := []string{"agent", "--proxy=gateway", "--sds-socket=" + pipes["sds-grpc"], "--xds-proxy-socket=" + pipes["xds"]}
+		if strings.Join(args, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: agent args %v, want %v", where, args, want)
 		}
 		env, _, _ := unstructured.NestedSlice(c, "env")
 		for _, e := range env {

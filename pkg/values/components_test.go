@@ -2,6 +2,7 @@ package values
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -91,7 +92,7 @@ func TestGatewayDefaults(t *testing.T) {
 		}
 		vals, err := Gateway(spec, gw)
 		objs := renderChart(t, render.Gateway, spec.Namespace, vals, err)
-		svc, deploy, bootstrap := find(objs, "Service"), find(objs, "Deployment"), find(objs, "ConfigMap")
+		svc, deploy := find(objs, "Service"), find(objs, "Deployment")
 		if typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type"); typ != tc.svcType {
 			t.Errorf("%s: Service type %s, want %s", tc.gw, typ, tc.svcType)
 		}
@@ -106,9 +107,8 @@ func TestGatewayDefaults(t *testing.T) {
 		if min, _, _ := unstructured.NestedInt64(find(objs, "HorizontalPodAutoscaler").Object, "spec", "minReplicas"); min != tc.replicas {
 			t.Errorf("%s: HPA min replicas %d, want %d", tc.gw, min, tc.replicas)
 		}
-		envoy, _, _ := unstructured.NestedString(bootstrap.Object, "data", "envoy.yaml")
-		if !strings.Contains(envoy, "address: loom-control-plane-1-1-0.loom-production.svc, port_value: 15010") {
-			t.Errorf("%s: bootstrap does not point at the revision's control plane:\n%s", tc.gw, envoy)
+		if env := fmt.Sprint(unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")); !strings.Contains(env, "value:loom-control-plane-1-1-0.loom-production.svc:15012") {
+			t.Errorf("%s: the gateway's agent does not point at the revision's control plane: %s", tc.gw, env)
 		}
 	}
 }

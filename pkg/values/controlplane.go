@@ -29,11 +29,6 @@ func ControlPlaneName(spec *operatorv1alpha1.MeshOperatorSpec) string {
 	return "loom-control-plane"
 }
 
-// DiscoveryAddress is where proxies reach the control plane's xDS server.
-func DiscoveryAddress(spec *operatorv1alpha1.MeshOperatorSpec) string {
-	return fmt.Sprintf("%s.%s.svc:15010", ControlPlaneName(spec), spec.Namespace)
-}
-
 // ControlPlane returns the control-plane chart's values for a spec.
 func ControlPlane(spec *operatorv1alpha1.MeshOperatorSpec) (map[string]any, error) {
 	cp := spec.ControlPlane

@@ -28,7 +28,6 @@ func Gateway(spec *operatorv1alpha1.MeshOperatorSpec, gw *operatorv1alpha1.Gatew
 	typed["name"] = gw.Name
 	typed["type"] = string(gw.Type)
 	typed["revision"] = Revision(spec)
-	typed["discoveryAddress"] = DiscoveryAddress(spec)
 	typed["caAddress"] = CAAddress(spec)
 	typed["agent"] = map[string]any{"image": map[string]any{"repository": "loom", "tag": "v" + spec.Version}}
 	typed["labels"] = gw.Labels
