@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -174,13 +175,13 @@ func TestRevisionBasedCanary(t *testing.T) {
 	if rows := kubectlRevisions(t, "canary"); strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("kubectl get meshrevisions:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
-	// The gateway follows the new revision.
-	cm := &corev1.ConfigMap{}
-	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: "canary", Name: "ingress-bootstrap"}, cm); err != nil {
+	// The gateway follows the new revision: its agent forwards xDS to the new control plane.
+	gw := &appsv1.Deployment{}
+	if err := k8sClient.Get(t.Context(), client.ObjectKey{Namespace: "canary", Name: "ingress"}, gw); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(cm.Data["envoy.yaml"], "loom-control-plane-1-1-0.canary.svc") {
-		t.Errorf("gateway still bootstrapped to the old revision:\n%s", cm.Data["envoy.yaml"])
+	if env := fmt.Sprint(gw.Spec.Template.Spec.Containers); !strings.Contains(env, "loom-control-plane-1-1-0.canary.svc:15012") {
+		t.Errorf("gateway still pointed at the old revision: %s", env)
 	}
 
 	// In use: kept past the grace period.
