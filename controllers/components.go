@@ -145,15 +145,15 @@ func (r *MeshOperatorReconciler) withRetainedRevisions(mesh *operatorv1alpha1.Me
 	return append(out, components[1:]...), nil
 }
 
-// withoutDefaultInjection drops, from a retained revision's injector, the webhooks that
-// serve the default revision (istio-injection=enabled, sidecar.istio.io/inject=true): only
-// the current revision is the default, and a retained one keeps injecting only the
-// namespaces and pods that name it with istio.io/rev.
+// withoutDefaultInjection drops, from a retained revision's injector and validator, the
+// webhooks that serve the default revision (istio-injection=enabled,
+// sidecar.istio.io/inject=true, config without istio.io/rev): only the current revision is the
+// default, and a retained one keeps serving only what names it with istio.io/rev.
 func withoutDefaultInjection(c component) component {
 	objects := make([]*unstructured.Unstructured, len(c.objects))
 	for i, obj := range c.objects {
 		objects[i] = obj
-		if obj.GetKind() != "MutatingWebhookConfiguration" {
+		if kind := obj.GetKind(); kind != "MutatingWebhookConfiguration" && kind != "ValidatingWebhookConfiguration" {
 			continue
 		}
 		hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")

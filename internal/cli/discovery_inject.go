@@ -15,6 +15,8 @@ import (
 // injectFlags are `loom discovery`'s sidecar injector settings.
 type injectFlags struct {
 	address         string
+	inject          bool
+	validate        bool
 	discoveryHost   string
 	agentImage      string
 	proxyImage      string
@@ -24,7 +26,9 @@ type injectFlags struct {
 }
 
 func (f *injectFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.address, "webhook-address", "", "Address of the admission webhooks over HTTPS (Istio's :15017); empty: no sidecar injector")
+	fs.StringVar(&f.address, "webhook-address", "", "Address of the admission webhooks over HTTPS (Istio's :15017); empty: no webhooks")
+	fs.BoolVar(&f.inject, "inject", true, "With --webhook-address: serve the sidecar injector at /inject (needs the --inject-* settings)")
+	fs.BoolVar(&f.validate, "validate", true, "With --webhook-address: serve the validating webhook of Istio config at /validate")
 	fs.StringVar(&f.discoveryHost, "inject-discovery-host", "", "Host injected proxies reach this control plane at (its Service's DNS name): CA and xDS on 15012, plaintext xDS on 15010")
 	fs.StringVar(&f.agentImage, "inject-agent-image", "", "Image of `loom agent` and `loom iptables` in injected pods (Loom's own image)")
 	fs.StringVar(&f.proxyImage, "inject-proxy-image", "", "Image of the sidecar template's istio-proxy container: `loom agent` and Envoy")
@@ -39,7 +43,12 @@ func (f *injectFlags) apply(opts *discovery.Options, ca *caFlags) error {
 		return nil
 	}
 	if opts.CA == nil {
-		return fmt.Errorf("--webhook-address needs the mesh CA: injected pods get their certificates from it (--ca-mode is None)")
+		return fmt.Errorf("--webhook-address needs the mesh CA: the webhooks are served with its certificate (--ca-mode is None)")
+	}
+	opts.WebhookAddress = f.address
+	opts.Validation = f.validate
+	if !f.inject {
+		return nil
 	}
 	required := []struct{ value, flag string }{{f.discoveryHost, "--inject-discovery-host"}, {f.agentImage, "--inject-agent-image"}, {f.proxyImage, "--inject-proxy-image"}}
 	for _, r := range required {
@@ -57,7 +66,6 @@ func (f *injectFlags) apply(opts *discovery.Options, ca *caFlags) error {
 	if revision == "" {
 		revision = "default"
 	}
-	opts.WebhookAddress = f.address
 	opts.Injection = &inject.Settings{
 		Revision:                        revision,
 		DefaultRevision:                 f.defaultRevision,

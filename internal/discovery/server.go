@@ -56,9 +56,11 @@ type Options struct {
 	// SecureListening, if set, receives the secure server's bound address.
 	SecureListening func(net.Addr)
 
-	// Injection, if set (it needs CA), serves the sidecar injector of this revision over
-	// HTTPS at WebhookAddress (Istio's port 15017) with the CA's serving certificate.
+	// Injection, if set, serves the sidecar injector of this revision, and Validation the
+	// validating webhook of Istio config, over HTTPS at WebhookAddress (Istio's port 15017)
+	// with the CA's serving certificate (so they need CA).
 	Injection      *inject.Settings
+	Validation     bool
 	WebhookAddress string
 	// WebhookListening, if set, receives the webhook server's bound address.
 	WebhookListening func(net.Addr)
@@ -113,7 +115,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}
 	var hooks *webhook.Server
-	if opts.Injection != nil {
+	if opts.Injection != nil || opts.Validation {
 		if hooks, err = newWebhookServer(opts, authority, p, reg); err != nil {
 			_ = xdsLis.Close()
 			_ = monLis.Close()

@@ -9,14 +9,20 @@ import (
 	"loom.dev/loom/internal/webhook"
 )
 
-// newWebhookServer serves this revision's sidecar injector with the mesh CA's serving
-// certificate; namespaces come from the informer cache.
+// newWebhookServer serves this revision's sidecar injector and config validator with the mesh
+// CA's serving certificate; the injector reads namespaces from the informer cache.
 func newWebhookServer(opts Options, authority *meshca.Authority, p *pipeline, reg prometheus.Registerer) (*webhook.Server, error) {
 	if authority == nil {
-		return nil, errors.New("the sidecar injector needs the mesh CA (its serving certificate and the workloads' certificates): --ca-mode None cannot inject")
+		return nil, errors.New("the webhooks need the mesh CA (their serving certificate, and the injected workloads' certificates): --ca-mode None serves none")
 	}
-	injector := webhook.NewInjector(*opts.Injection, webhook.CachedNamespaces(p.cache, p.clientset), reg)
-	s, err := webhook.NewServer(opts.WebhookAddress, authority.TLSConfig(), injector, opts.Logger.WithName("webhook"))
+	var h webhook.Handlers
+	if opts.Injection != nil {
+		h.Injector = webhook.NewInjector(*opts.Injection, webhook.CachedNamespaces(p.cache, p.clientset), reg)
+	}
+	if opts.Validation {
+		h.Validator = webhook.NewValidator(reg)
+	}
+	s, err := webhook.NewServer(opts.WebhookAddress, authority.TLSConfig(), h, opts.Logger.WithName("webhook"))
 	if err != nil {
 		return nil, err
 	}

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
-// InjectPath is the URL path of the sidecar injector (Istio's).
+// InjectPath is the URL path of the sidecar injector (Istio's); ValidatePath (validator.go) is
+// the validator's.
 const InjectPath = "/inject"
 
 // Server is the HTTPS server of the admission webhooks (Istio's port 15017).
@@ -22,16 +25,27 @@ type Server struct {
 	listener net.Listener
 }
 
-// NewServer listens on address and serves the injector at InjectPath with the TLS
-// certificates of tlsConfig (the mesh CA's serving certificate, so the operator can put the
-// mesh's root in the webhook configuration's caBundle).
-func NewServer(address string, tlsConfig *tls.Config, injector *Injector, log logr.Logger) (*Server, error) {
-	handler, err := admission.StandaloneWebhook(&admission.Webhook{Handler: injector}, admission.StandaloneOptions{Logger: log.WithName("inject")})
-	if err != nil {
-		return nil, err
-	}
+// Handlers are the webhooks a server serves; a nil one is not served.
+type Handlers struct {
+	Injector  *Injector
+	Validator *Validator
+}
+
+// NewServer listens on address and serves the handlers with the TLS certificates of
+// tlsConfig (the mesh CA's serving certificate, so the operator can put the mesh's root in the
+// webhook configurations' caBundle).
+func NewServer(address string, tlsConfig *tls.Config, h Handlers, log logr.Logger) (*Server, error) {
 	mux := http.NewServeMux()
-	mux.Handle(InjectPath, handler)
+	for path, handler := range map[string]admission.Handler{InjectPath: h.Injector, ValidatePath: h.Validator} {
+		if handler == nil || reflect.ValueOf(handler).IsNil() {
+			continue
+		}
+		served, err := admission.StandaloneWebhook(&admission.Webhook{Handler: handler}, admission.StandaloneOptions{Logger: log.WithName(strings.TrimPrefix(path, "/"))})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle(path, served)
+	}
 	cfg := tlsConfig.Clone()
 	cfg.NextProtos = []string{"h2", "http/1.1"}
 	lis, err := net.Listen("tcp", address)

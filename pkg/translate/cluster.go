@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/validation"
 )
 
 // defaultConnectTimeout is Istio's mesh-wide default connectTimeout.
@@ -50,7 +51,7 @@ func outboundClusters(snap *model.Snapshot, p model.Proxy, services []*model.Ser
 		for _, port := range svc.Ports {
 			add(b.cluster(svc, port, "", nil, dp.forPort(port.Number)))
 			for i, ss := range dp.subsets {
-				if err := checkSubsetName(ss.GetName()); err != nil {
+				if err := validation.SubsetName(ss.GetName()); err != nil {
 					b.report(dp.subsetAt[i].at(".name"), "%v; the subset is ignored", err)
 					continue
 				}

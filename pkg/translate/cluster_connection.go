@@ -13,6 +13,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 
 	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/validation"
 )
 
 const httpProtocolOptionsName = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -42,7 +43,7 @@ func (b *clusterBuilder) applyConnectionPool(c *clusterv3.Cluster, port model.Po
 		b.setLimit(&th.MaxRetries, http.GetMaxRetries(), hat.at(".maxRetries"))
 		b.setLimit(&common.MaxRequestsPerConnection, http.GetMaxRequestsPerConnection(), hat.at(".maxRequestsPerConnection"))
 		b.setLimit(&h2opts.MaxConcurrentStreams, http.GetMaxConcurrentStreams(), hat.at(".maxConcurrentStreams"))
-		common.IdleTimeout = b.duration(http.GetIdleTimeout(), hat.at(".idleTimeout"), checkDuration)
+		common.IdleTimeout = b.duration(http.GetIdleTimeout(), hat.at(".idleTimeout"), validation.Duration)
 		if http.GetH2UpgradePolicy() == networking.ConnectionPoolSettings_HTTPSettings_UPGRADE && port.Protocol == model.ProtocolHTTP {
 			h2 = true
 		}
@@ -51,10 +52,10 @@ func (b *clusterBuilder) applyConnectionPool(c *clusterv3.Cluster, port model.Po
 	if tcp := cp.GetTcp(); tcp != nil {
 		tat := at.at(".tcp")
 		b.setLimit(&th.MaxConnections, tcp.GetMaxConnections(), tat.at(".maxConnections"))
-		if d := b.duration(tcp.GetConnectTimeout(), tat.at(".connectTimeout"), checkPositiveDuration); d != nil {
+		if d := b.duration(tcp.GetConnectTimeout(), tat.at(".connectTimeout"), validation.PositiveDuration); d != nil {
 			c.ConnectTimeout = d
 		}
-		common.MaxConnectionDuration = b.duration(tcp.GetMaxConnectionDuration(), tat.at(".maxConnectionDuration"), checkDuration)
+		common.MaxConnectionDuration = b.duration(tcp.GetMaxConnectionDuration(), tat.at(".maxConnectionDuration"), validation.Duration)
 		c.UpstreamConnectionOptions = b.keepalive(tcp.GetTcpKeepalive(), tat.at(".tcpKeepalive"))
 	}
 	c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{th}}
@@ -128,7 +129,7 @@ func (b *clusterBuilder) seconds(d *durationpb.Duration, at origin) *wrapperspb.
 	if d == nil {
 		return nil
 	}
-	if err := checkDuration(d); err != nil || d.GetSeconds() < 1 || d.GetSeconds() > math.MaxUint32 {
+	if err := validation.Duration(d); err != nil || d.GetSeconds() < 1 || d.GetSeconds() > math.MaxUint32 {
 		b.report(at, "%v is not between 1s and 2^32-1 seconds; using the system default", d.AsDuration())
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // applyOutlierDetection translates outlierDetection as Istio does: only
@@ -43,8 +45,8 @@ func (b *clusterBuilder) applyOutlierDetection(c *clusterv3.Cluster, pol cluster
 		}
 		out.EnforcingLocalOriginSuccessRate = wrapperspb.UInt32(0)
 	}
-	out.Interval = b.duration(od.GetInterval(), at.at(".interval"), checkPositiveDuration)
-	out.BaseEjectionTime = b.duration(od.GetBaseEjectionTime(), at.at(".baseEjectionTime"), checkPositiveDuration)
+	out.Interval = b.duration(od.GetInterval(), at.at(".interval"), validation.PositiveDuration)
+	out.BaseEjectionTime = b.duration(od.GetBaseEjectionTime(), at.at(".baseEjectionTime"), validation.PositiveDuration)
 	if p := od.GetMaxEjectionPercent(); b.percentInt(p, at.at(".maxEjectionPercent")) && p > 0 {
 		out.MaxEjectionPercent = wrapperspb.UInt32(uint32(p))
 	}

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // forward makes r forward to the HTTPRoute's destinations, with its
@@ -55,7 +57,7 @@ func (rb *routeBuilder) forward(r *routev3.Route, http *networking.HTTPRoute, au
 // instead, so that carries the same value, the default included; Envoy
 // also caps grpc-timeout headers at it (0: uncapped).
 func (rb *routeBuilder) setTimeout(action *routev3.RouteAction, t *durationpb.Duration, at origin) bool {
-	if err := checkDuration(t); err != nil {
+	if err := validation.Duration(t); err != nil {
 		rb.report(at, "%v; the route is left out", err)
 		return false
 	}
@@ -82,7 +84,7 @@ func (rb *routeBuilder) rewrite(action *routev3.RouteAction, rw *networking.HTTP
 		rb.report(at, "uri and uriRegexRewrite cannot both be set; the route is left out")
 		return false
 	case re != nil:
-		if err := checkRegex(re.GetMatch()); err != nil {
+		if err := validation.Regex(re.GetMatch()); err != nil {
 			rb.report(at.at(".uriRegexRewrite.match"), "%v; the route is left out", err)
 			return false
 		}
@@ -111,7 +113,7 @@ func (rb *routeBuilder) setMirrors(action *routev3.RouteAction, http *networking
 	}
 	for i, m := range http.GetMirrors() {
 		mat := at.at(".mirrors[%d]", i)
-		if err := checkPercent(m.GetPercentage()); err != nil {
+		if err := validation.Percent(m.GetPercentage()); err != nil {
 			rb.report(mat.at(".percentage"), "%v; the route is left out", err)
 			return false
 		}
@@ -125,7 +127,7 @@ func (rb *routeBuilder) setMirrors(action *routev3.RouteAction, http *networking
 
 func (rb *routeBuilder) mirrorFraction(http *networking.HTTPRoute, at origin) (*typev3.FractionalPercent, bool) {
 	if p := http.GetMirrorPercentage(); p != nil {
-		if err := checkPercent(p); err != nil {
+		if err := validation.Percent(p); err != nil {
 			rb.report(at.at(".mirrorPercentage"), "%v; the route is left out", err)
 			return nil, false
 		}

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // cors translates a corsPolicy into the per-route config of the CORS
@@ -31,7 +33,7 @@ func (rb *routeBuilder) cors(c *networking.CorsPolicy, at origin) (*anypb.Any, b
 	}
 	if len(c.GetAllowOrigins()) > 0 {
 		for i, o := range c.GetAllowOrigins() {
-			if err := checkStringMatch(o); err != nil || o.GetMatchType() == nil || o.GetRegex() == "*" {
+			if err := validation.StringMatch(o); err != nil || o.GetMatchType() == nil || o.GetRegex() == "*" {
 				rb.report(at.at(".allowOrigins[%d]", i), "not a valid exact, prefix or regex match; the route is left out")
 				return nil, false
 			}
@@ -44,7 +46,7 @@ func (rb *routeBuilder) cors(c *networking.CorsPolicy, at origin) (*anypb.Any, b
 		}
 	}
 	if m := c.GetMaxAge(); m != nil {
-		if err := checkDuration(m); err != nil {
+		if err := validation.Duration(m); err != nil {
 			rb.report(at.at(".maxAge"), "%v; the route is left out", err)
 			return nil, false
 		}

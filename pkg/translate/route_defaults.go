@@ -8,6 +8,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 
 	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/validation"
 )
 
 // kindMeshConfig names the mesh config in problems about its defaults.
@@ -32,7 +33,7 @@ type fieldError struct {
 // VirtualService's timeout and retries (and its defaultHttpRetryPolicy).
 func routeDefaultsErrors(d model.RouteDefaults) []fieldError {
 	var out []fieldError
-	if err := checkDuration(d.Timeout); err != nil {
+	if err := validation.Duration(d.Timeout); err != nil {
 		out = append(out, fieldError{"defaultTimeout", err})
 	}
 	if _, field, err := convertRetry(d.Retries, false); err != nil {

@@ -9,6 +9,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 
 	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/validation"
 )
 
 // destination is a resolved Destination: the cluster traffic goes to.
@@ -65,7 +66,7 @@ func (rb *routeBuilder) resolveDestination(d *networking.Destination, at origin)
 	}
 	subset := d.GetSubset()
 	if subset != "" {
-		if err := checkSubsetName(subset); err != nil {
+		if err := validation.SubsetName(subset); err != nil {
 			rb.report(at.at(".subset"), "%v; the route is left out", err)
 			return destination{}, false
 		}
@@ -181,7 +182,7 @@ func (rb *routeBuilder) hashPolicy(d destination) *routev3.RouteAction_HashPolic
 	at := pol.loadBalancerAt.at(".consistentHash")
 	switch key := ch.GetHashKey().(type) {
 	case *networking.LoadBalancerSettings_ConsistentHashLB_HttpHeaderName:
-		if err := checkHeaderName(key.HttpHeaderName); err != nil {
+		if err := validation.HeaderName(key.HttpHeaderName); err != nil {
 			rb.report(at.at(".httpHeaderName"), "%v; no hash key is used", err)
 			return nil
 		}
@@ -190,7 +191,7 @@ func (rb *routeBuilder) hashPolicy(d destination) *routev3.RouteAction_HashPolic
 		}}
 	case *networking.LoadBalancerSettings_ConsistentHashLB_HttpCookie:
 		c := key.HttpCookie
-		if err := checkDuration(c.GetTtl()); c.GetName() == "" || err != nil {
+		if err := validation.Duration(c.GetTtl()); c.GetName() == "" || err != nil {
 			rb.report(at.at(".httpCookie"), "a cookie needs a name and a valid ttl; no hash key is used")
 			return nil
 		}

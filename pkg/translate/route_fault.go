@@ -6,6 +6,8 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	networking "istio.io/api/networking/v1alpha3"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // grpcStatusCodes maps the gRPC status names Istio accepts in
@@ -28,7 +30,7 @@ func (rb *routeBuilder) fault(f *networking.HTTPFaultInjection, at origin) (*any
 	if d := f.GetDelay(); d.GetFixedDelay() != nil {
 		dat := at.at(".delay")
 		fixed := d.GetFixedDelay()
-		if err := checkPositiveDuration(fixed); err != nil {
+		if err := validation.PositiveDuration(fixed); err != nil {
 			rb.report(dat.at(".fixedDelay"), "%v; the route is left out", err)
 			return nil, false
 		}
@@ -85,7 +87,7 @@ func (rb *routeBuilder) fault(f *networking.HTTPFaultInjection, at origin) (*any
 // faultPercent reads percentage, or the deprecated integer percent.
 func (rb *routeBuilder) faultPercent(p *networking.Percent, legacy int32, at origin) (*typev3.FractionalPercent, bool) {
 	if p != nil {
-		if err := checkPercent(p); err != nil {
+		if err := validation.Percent(p); err != nil {
 			rb.report(at.at(".percentage"), "%v; the route is left out", err)
 			return nil, false
 		}

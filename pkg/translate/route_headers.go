@@ -8,6 +8,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	networking "istio.io/api/networking/v1alpha3"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // headerOps are the header changes of a route or of one destination.
@@ -87,11 +89,11 @@ func (rb *routeBuilder) headerValues(values map[string]string, action corev3.Hea
 	authority := ""
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		value := values[name]
-		if err := checkHeaderName(name); err != nil {
+		if err := validation.HeaderName(name); err != nil {
 			rb.report(at.at("[%s]", name), "%v; the route is left out", err)
 			return nil, "", false
 		}
-		if err := checkHeaderValue(value); err != nil {
+		if err := validation.HeaderValue(value); err != nil {
 			rb.report(at.at("[%s]", name), "%v; the route is left out", err)
 			return nil, "", false
 		}
@@ -110,7 +112,7 @@ func (rb *routeBuilder) headerValues(values map[string]string, action corev3.Hea
 func (rb *routeBuilder) headerNames(names []string, at origin) ([]string, bool) {
 	var out []string
 	for i, name := range names {
-		if err := checkHeaderName(name); err != nil {
+		if err := validation.HeaderName(name); err != nil {
 			rb.report(at.at("[%d]", i), "%v; the route is left out", err)
 			return nil, false
 		}

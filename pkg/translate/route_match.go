@@ -9,6 +9,8 @@ import (
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // routeMatch translates one HTTPMatchRequest; conditions within it all
@@ -26,7 +28,7 @@ func (rb *routeBuilder) routeMatch(m *networking.HTTPMatchRequest, at origin) (*
 		case *networking.StringMatch_Prefix:
 			out.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: v.Prefix}
 		case *networking.StringMatch_Regex:
-			if err := checkRegex(v.Regex); err != nil {
+			if err := validation.Regex(v.Regex); err != nil {
 				rb.report(at.at(".uri.regex"), "%v; the route is left out", err)
 				return nil, false
 			}
@@ -51,7 +53,7 @@ func (rb *routeBuilder) routeMatch(m *networking.HTTPMatchRequest, at origin) (*
 				rb.report(hat, "matching on %s (JWT claims) is not supported; the route is left out", name)
 				return nil, false
 			}
-			if err := checkHeaderName(name); err != nil {
+			if err := validation.HeaderName(name); err != nil {
 				rb.report(hat, "%v; the route is left out", err)
 				return nil, false
 			}
@@ -99,7 +101,7 @@ func (rb *routeBuilder) headerMatcher(name string, sm *networking.StringMatch, a
 		hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
 		return hm, true
 	}
-	if err := checkStringMatch(sm); err != nil {
+	if err := validation.StringMatch(sm); err != nil {
 		rb.report(at, "%v; the route is left out", err)
 		return nil, false
 	}
@@ -120,7 +122,7 @@ func (rb *routeBuilder) queryMatcher(name string, sm *networking.StringMatch, at
 		qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
 		return qm, true
 	}
-	if err := checkStringMatch(sm); err != nil {
+	if err := validation.StringMatch(sm); err != nil {
 		rb.report(at, "%v; the route is left out", err)
 		return nil, false
 	}
@@ -132,7 +134,7 @@ func presentOnly(sm *networking.StringMatch) bool {
 	return sm.GetMatchType() == nil || sm.GetRegex() == "*"
 }
 
-// stringMatcher converts a StringMatch checked by checkStringMatch.
+// stringMatcher converts a StringMatch checked by validation.StringMatch.
 func stringMatcher(sm *networking.StringMatch) *matcherv3.StringMatcher {
 	switch v := sm.GetMatchType().(type) {
 	case *networking.StringMatch_Prefix:

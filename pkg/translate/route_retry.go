@@ -12,6 +12,8 @@ import (
 	previouspriorities "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+
+	"loom.dev/loom/pkg/validation"
 )
 
 // Istio's retry policy when neither the route nor the mesh config sets one
@@ -82,7 +84,7 @@ func convertRetry(in *networking.HTTPRetry, consistentHash bool) (*routev3.Retry
 		out.RetryOn, out.RetriableStatusCodes, _ = parseRetryOn(in.GetRetryOn())
 	}
 	if t := in.GetPerTryTimeout(); t != nil {
-		if err := checkPositiveDuration(t); err != nil {
+		if err := validation.PositiveDuration(t); err != nil {
 			return nil, ".perTryTimeout", err
 		}
 		out.PerTryTimeout = t
@@ -100,7 +102,7 @@ func convertRetry(in *networking.HTTPRetry, consistentHash bool) (*routev3.Retry
 		}
 	}
 	if b := in.GetBackoff(); b != nil {
-		if err := checkPositiveDuration(b); err != nil {
+		if err := validation.PositiveDuration(b); err != nil {
 			return nil, ".backoff", err
 		}
 		out.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: b}

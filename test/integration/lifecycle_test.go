@@ -141,6 +141,7 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 		"Role install/loom-control-plane-ca", "RoleBinding install/loom-control-plane-ca",
 		"Service install/loom-control-plane", "Deployment install/loom-control-plane",
 		"MutatingWebhookConfiguration /loom-control-plane-install-injector",
+		"ValidatingWebhookConfiguration /loom-control-plane-install-validator",
 	}
 	if got := managedObjects(t, "install"); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("managed objects %v, want %v", got, want)

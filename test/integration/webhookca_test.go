@@ -18,8 +18,8 @@ import (
 	"loom.dev/loom/pkg/ca"
 )
 
-// TestInjectorWebhookGetsTheMeshRoot: the operator installs the control plane's injector
-// configuration and writes the root the control plane publishes (the CA state ConfigMap,
+// TestInjectorWebhookGetsTheMeshRoot: the operator installs the control plane's injector and
+// validator configurations and writes the root the control plane publishes (the CA state ConfigMap,
 // written here as the control plane would) into every webhook's caBundle, under a field
 // manager of its own: re-applying the configuration without caBundle, as a GitOps tool
 // would, keeps it; a deleted configuration comes back with it; a new root replaces it.
@@ -47,6 +47,7 @@ func TestInjectorWebhookGetsTheMeshRoot(t *testing.T) {
 		t.Fatalf("creating %s in namespace %s: %v", state.Name, name, err)
 	}
 	waitCABundle(t, cfgName, first)
+	waitValidatorCABundle(t, "loom-control-plane-"+name+"-validator", first)
 
 	// A GitOps tool re-applies the rendered configuration, which has no caBundle.
 	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
@@ -84,6 +85,27 @@ func TestInjectorWebhookGetsTheMeshRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCABundle(t, cfgName, second)
+	waitValidatorCABundle(t, "loom-control-plane-"+name+"-validator", second)
+}
+
+// waitValidatorCABundle waits until every webhook of the validating configuration carries bundle.
+func waitValidatorCABundle(t *testing.T, name string, bundle []byte) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: name}, cfg); err != nil || len(cfg.Webhooks) == 0 {
+			return false, nil
+		}
+		for _, w := range cfg.Webhooks {
+			if !bytes.Equal(w.ClientConfig.CABundle, bundle) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("ValidatingWebhookConfiguration %s never carried the mesh root in every webhook: %v", name, err)
+	}
 }
 
 // waitCABundle waits until every webhook of the configuration carries bundle.
