@@ -24,6 +24,7 @@ type discoveryProcess struct {
 	xdsAddr, monitoringAddr, secureAddr string
 	// webhookAddr serves the sidecar injector (Istio's 15017).
 	webhookAddr string
+	revision    string
 	logPath     string
 	cmd         *exec.Cmd
 }
@@ -37,7 +38,11 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startDiscovery() (*discoveryProcess, error) {
+func startDiscovery() (*discoveryProcess, error) { return startDiscoveryOfRevision("") }
+
+// startDiscoveryOfRevision starts `loom discovery` of a control-plane revision ("": the
+// default one); another revision is not the default injector.
+func startDiscoveryOfRevision(revision string) (*discoveryProcess, error) {
 	xdsPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -59,7 +64,8 @@ func startDiscovery() (*discoveryProcess, error) {
 		secureAddr:     "127.0.0.1:" + strconv.Itoa(securePort),
 		xdsAddr:        "127.0.0.1:" + strconv.Itoa(xdsPort),
 		monitoringAddr: "127.0.0.1:" + strconv.Itoa(monPort),
-		logPath:        filepath.Join(cluster.Dir, "discovery.log"),
+		logPath:        filepath.Join(cluster.Dir, "discovery"+revision+".log"),
+		revision:       revision,
 	}
 	return p, p.start()
 }
@@ -82,6 +88,9 @@ func (p *discoveryProcess) start() error {
 		"--secure-address", p.secureAddr, "--ca-dns-names", caServerName+",localhost", "--workload-cert-ttl", "1m",
 		"--webhook-address", p.webhookAddr, "--inject-discovery-host", caServerName,
 		"--inject-agent-image", injectAgentImage, "--inject-proxy-image", injectProxyImage)
+	if p.revision != "" {
+		p.cmd.Args = append(p.cmd.Args, "--revision", p.revision, "--inject-default-revision=false")
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

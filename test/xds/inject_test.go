@@ -2,10 +2,14 @@ package xds
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -45,7 +49,7 @@ func injectorConfig(t *testing.T, revision, url string, caBundle []byte) *admiss
 		for i := range cfg.Webhooks {
 			cfg.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle}
 		}
-		cfg.Name += "-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+		cfg.Name += "-" + revision + "-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 		return cfg
 	}
 	t.Fatal("the control-plane chart renders no MutatingWebhookConfiguration")
@@ -222,4 +226,74 @@ func containerNames(cs []corev1.Container) []string {
 func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
 	return port
+}
+
+// TestRevisionsInjectTheirOwnNamespaces runs a second control plane of revision canary beside
+// the default one, each registering its own injector configuration (rendered from the chart as
+// the operator renders a kept revision: without the default revision's webhooks): a namespace
+// labelled istio.io/rev=canary gets canary's proxies, one labelled istio-injection=enabled the
+// default's, and relabelling a namespace moves its new pods to the other revision.
+func TestRevisionsInjectTheirOwnNamespaces(t *testing.T) {
+	canary, err := startDiscoveryOfRevision("canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(canary.stop)
+	bundle := waitTrustBundle(t, "istio-system")
+	registerWebhook(t, injectorConfig(t, "", "https://"+net.JoinHostPort("localhost", portOf(plane.webhookAddr))+"/inject", bundle))
+	canaryCfg := injectorConfig(t, "canary", "https://"+net.JoinHostPort("localhost", portOf(canary.webhookAddr))+"/inject", bundle)
+	canaryCfg.Webhooks = slices.DeleteFunc(canaryCfg.Webhooks, func(w admissionregistrationv1.MutatingWebhook) bool { return !strings.HasPrefix(w.Name, "rev.") })
+	registerWebhook(t, canaryCfg)
+
+	revisionOf := func(pod *corev1.Pod) string {
+		var status struct {
+			Revision string `json:"revision"`
+		}
+		if pod.Annotations["sidecar.istio.io/status"] == "" {
+			return ""
+		}
+		if err := json.Unmarshal([]byte(pod.Annotations["sidecar.istio.io/status"]), &status); err != nil {
+			t.Fatalf("pod %s: sidecar.istio.io/status: %v", pod.Name, err)
+		}
+		return status.Revision
+	}
+	onCanary := labelledNamespace(t, "canary", map[string]string{"istio.io/rev": "canary"})
+	onDefault := labelledNamespace(t, "default", map[string]string{"istio-injection": "enabled"})
+	for ns, want := range map[string]string{onCanary: "canary", onDefault: "default"} {
+		pod := testPod(ns, "before", nil, nil)
+		create(t, pod)
+		if !injected(pod) || revisionOf(pod) != want || pod.Annotations["istio.io/rev"] != want {
+			t.Errorf("namespace %s: injected %v by revision %q (annotation %q), want %s", ns, injected(pod), revisionOf(pod), pod.Annotations["istio.io/rev"], want)
+		}
+		for _, c := range pod.Spec.InitContainers {
+			if c.Name == "istio-proxy" && !strings.Contains(strings.Join(c.Args, " "), "--revision "+want) {
+				t.Errorf("namespace %s: the proxy's agent %v does not name revision %s, so that revision's discovery would refuse it", ns, c.Args, want)
+			}
+		}
+	}
+
+	// The canary becomes the namespace's revision: relabel, and its new pods follow.
+	ns := &corev1.Namespace{}
+	if err := k8sClient.Get(context.Background(), client.ObjectKey{Name: onDefault}, ns); err != nil {
+		t.Fatal(err)
+	}
+	delete(ns.Labels, "istio-injection")
+	ns.Labels["istio.io/rev"] = "canary"
+	if err := k8sClient.Update(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	// The apiserver and the injectors see the new label through their caches: eventually.
+	var last string
+	err = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		pod := testPod(onDefault, "", nil, nil)
+		pod.GenerateName = "after-"
+		if err := k8sClient.Create(ctx, pod); err != nil {
+			return false, err
+		}
+		last = fmt.Sprintf("injected %v, revision %q", injected(pod), revisionOf(pod))
+		return injected(pod) && revisionOf(pod) == "canary", nil
+	})
+	if err != nil {
+		t.Fatalf("after relabelling, new pods are not injected by canary: %v (last: %s)", err, last)
+	}
 }
