@@ -85,6 +85,18 @@ step "What the control plane's injector added to an echo pod (grpc-agent templat
 pod=$("$kubectl" -n grpc-demo get pods -l app=echo,version=v1 -o jsonpath='{.items[0].metadata.name}')
 "$kubectl" -n grpc-demo get pod "$pod" -o jsonpath='init containers: {range .spec.initContainers[*]}{.name} ({.args[0]}) {end}{"\n"}containers: {range .spec.containers[*]}{.name} {end}{"\n"}sidecar.istio.io/status: {.metadata.annotations.sidecar\.istio\.io/status}{"\n"}'
 
+step "Istio config is checked before it is stored: kubectl apply --dry-run=server of a VirtualService whose regex Envoy's RE2 refuses"
+"$kubectl" apply --dry-run=server -f - <<'VS' 2>&1 || true
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bad-regex, namespace: grpc-demo}
+spec:
+  hosts: [echo.grpc-demo.svc.cluster.local]
+  http:
+  - match: [{uri: {regex: "(unclosed"}}]
+    route: [{destination: {host: echo.grpc-demo.svc.cluster.local}}]
+VS
+
 step "A proxyless gRPC client pod (injected the same way) sends 1000 RPCs through the mesh, over mTLS"
 "$kubectl" -n grpc-demo delete pod demo-client --ignore-not-found >/dev/null
 "$kubectl" apply -f "$root/hack/demo/client.yaml"

@@ -43,6 +43,12 @@ func TestDemoRunsTwiceInARow(t *testing.T) {
 		if !strings.Contains(string(out), "1000 RPCs: server spiffe://cluster.local/ns/grpc-demo/sa/echo, client spiffe://cluster.local/ns/grpc-demo/sa/demo-client") {
 			t.Fatalf("demo run %d did not show all 1000 RPCs over mTLS with both peers' SPIFFE ids:\n%s", run, out)
 		}
+		if !strings.Contains(string(out), "sidecar.istio.io/status: {") || !strings.Contains(string(out), "init containers: istio-agent-init (agent) istio-proxy (agent)") {
+			t.Fatalf("demo run %d did not show the injected echo pod:\n%s", run, out)
+		}
+		if !strings.Contains(string(out), `The VirtualService "bad-regex" is invalid: spec.http[0].match[0].uri.regex: invalid RE2 regular expression`) {
+			t.Fatalf("demo run %d did not show the refused VirtualService:\n%s", run, out)
+		}
 		assertSessionEmpty(t, cmd.Process.Pid)
 	}
 }
