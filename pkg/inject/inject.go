@@ -34,7 +34,7 @@ func Inject(ns Namespace, pod *corev1.Pod, s Settings) (*corev1.Pod, error) {
 	if out.Namespace == "" {
 		out.Namespace = ns.Name
 	}
-	setLabels(out, opts.template)
+	setLabels(out, opts.template, s.revision())
 	var added injected
 	switch opts.template {
 	case TemplateGRPCAgent:
@@ -76,12 +76,17 @@ func checkNameClashes(spec *corev1.PodSpec) error {
 
 // setLabels adds the labels Istio's templates set, keeping the pod's own:
 // the canonical service name and revision, and (sidecar only: a proxyless
-// gRPC app must opt into mTLS itself) security.istio.io/tlsMode=istio.
-func setLabels(pod *corev1.Pod, template string) {
+// gRPC app must opt into mTLS itself) security.istio.io/tlsMode=istio. It
+// also labels the pod istio.io/rev with the revision that injected it (as
+// Istio's templates once did; today's write only the annotation): the
+// operator counts a revision's workloads by this label, and must not retire
+// a revision whose proxies still run.
+func setLabels(pod *corev1.Pod, template, revision string) {
 	if pod.Labels == nil {
 		pod.Labels = map[string]string{}
 	}
 	l := pod.Labels
+	l[labelRev] = revision
 	if _, ok := l[labelCanonicalName]; !ok {
 		l[labelCanonicalName] = firstNonEmpty(l[labelAppName], l[labelApp], workloadName(pod))
 	}

@@ -262,8 +262,9 @@ func TestRevisionsInjectTheirOwnNamespaces(t *testing.T) {
 	for ns, want := range map[string]string{onCanary: "canary", onDefault: "default"} {
 		pod := testPod(ns, "before", nil, nil)
 		create(t, pod)
-		if !injected(pod) || revisionOf(pod) != want || pod.Annotations["istio.io/rev"] != want {
-			t.Errorf("namespace %s: injected %v by revision %q (annotation %q), want %s", ns, injected(pod), revisionOf(pod), pod.Annotations["istio.io/rev"], want)
+		if !injected(pod) || revisionOf(pod) != want || pod.Annotations["istio.io/rev"] != want || pod.Labels["istio.io/rev"] != want {
+			t.Errorf("namespace %s: injected %v by revision %q (annotation %q, label %q), want %s", ns, injected(pod), revisionOf(pod),
+				pod.Annotations["istio.io/rev"], pod.Labels["istio.io/rev"], want)
 		}
 		for _, c := range pod.Spec.InitContainers {
 			if c.Name == "istio-proxy" && !strings.Contains(strings.Join(c.Args, " "), "--revision "+want) {
