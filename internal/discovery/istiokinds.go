@@ -90,6 +90,9 @@ func enforcedIstioKinds() []istioKind {
 		enforcedKindOf(securityv1.SchemeGroupVersion, "PeerAuthentication", "peerauthentications", func(in *model.Input, o *securityv1.PeerAuthentication) {
 			in.PeerAuthentications = append(in.PeerAuthentications, convertPeerAuthentication(o))
 		}),
+		enforcedKindOf(securityv1.SchemeGroupVersion, "AuthorizationPolicy", "authorizationpolicies", func(in *model.Input, o *securityv1.AuthorizationPolicy) {
+			in.AuthorizationPolicies = append(in.AuthorizationPolicies, convertAuthorizationPolicy(o))
+		}),
 	}
 }
 

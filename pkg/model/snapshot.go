@@ -35,6 +35,8 @@ type Input struct {
 	MeshMTLSMode MTLSMode
 	// TrustDomain names workload identities (DefaultTrustDomain if empty).
 	TrustDomain string
+	// AuthorizationPolicies decide which requests workloads let in.
+	AuthorizationPolicies []*AuthorizationPolicy
 }
 
 // Snapshot is an immutable, indexed view of the mesh.
@@ -56,6 +58,8 @@ type Snapshot struct {
 	peerAuthentications []*PeerAuthentication // oldest first
 	meshMTLSMode        MTLSMode
 	trustDomain         string
+
+	authorizationPolicies []*AuthorizationPolicy // oldest first
 
 	problems []Problem
 }
@@ -89,6 +93,8 @@ func Build(in Input) *Snapshot {
 	}
 	s.peerAuthentications = validPeerAuthentications(in.PeerAuthentications)
 	s.checkPeerAuthentications(s.peerAuthentications)
+	s.authorizationPolicies = validAuthorizationPolicies(in.AuthorizationPolicies)
+	s.checkAuthorizationPolicies()
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return strings.Compare(a.Kind+"/"+a.Meta.String()+"/"+a.Field, b.Kind+"/"+b.Meta.String()+"/"+b.Field)
 	})

@@ -15,6 +15,9 @@ func forGateway(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 	services := servicesFor(snap, p)
 	g := &gatewayBuilder{snap: snap, proxy: p, l4: newL4Context(snap, p, "", services)}
 	ports, problems := gatewayPorts(snap, p, snap.GatewaysFor(p))
+	authz, ps := authzFor(snap, p)
+	problems = append(problems, ps...)
+	g.authz = authz
 
 	var listeners, routes, secrets []types.Resource
 	secretSeen := map[string]bool{}

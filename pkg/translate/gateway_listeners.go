@@ -13,6 +13,9 @@ type gatewayBuilder struct {
 	proxy    model.Proxy
 	l4       *l4Context // gateway is set per server
 	problems []model.Problem
+	// authz guards every chain: the AuthorizationPolicies selecting the
+	// gateway's pods.
+	authz inboundAuthz
 }
 
 // listener builds "0.0.0.0_<port>", bound to the port, with one filter
@@ -27,13 +30,13 @@ func (g *gatewayBuilder) listener(gp *gatewayPort) *listenerv3.Listener {
 			set.add(chainMatch{}, name, g.hcm(s, "outbound_"+name), nil)
 		case modeTCP:
 			if f := g.tcpFilter(s); f != nil {
-				set.add(chainMatch{}, name, []*listenerv3.Filter{f}, nil)
+				set.add(chainMatch{}, name, g.authz.withNetwork(f), nil)
 			}
 		case modeTerminateHTTP:
 			g.addChain(set, s, s.sniHosts(), g.hcm(s, s.routeName), transportSocketTLS(s.tls.downstreamContext(true)))
 		case modeTerminateTCP:
 			if f := g.tcpFilter(s); f != nil {
-				g.addChain(set, s, s.sniHosts(), []*listenerv3.Filter{f}, transportSocketTLS(s.tls.downstreamContext(false)))
+				g.addChain(set, s, s.sniHosts(), g.authz.withNetwork(f), transportSocketTLS(s.tls.downstreamContext(false)))
 			}
 		case modePassthrough:
 			g.passthroughChains(set, s)
@@ -63,6 +66,7 @@ func (g *gatewayBuilder) hcm(s *gwServer, statPrefix string) []*listenerv3.Filte
 		rds:        s.routeName,
 		kind:       model.KindGateway,
 		gateway:    true,
+		authz:      g.authz.http,
 	})}
 }
 
@@ -110,7 +114,7 @@ func (g *gatewayBuilder) passthroughChains(set *chainSet, s *gwServer) {
 		routes, problems := c.tlsRoutes(vs, s.port, func(sni []string) []string { return intersectHosts(sni, serverHosts) })
 		g.problems = append(g.problems, problems...)
 		for _, r := range routes {
-			set.add(chainMatch{serverNames: r.serverNames, prefixes: r.prefixes}, vs.Namespace+"/"+vs.Name, []*listenerv3.Filter{r.filter}, nil)
+			set.add(chainMatch{serverNames: r.serverNames, prefixes: r.prefixes}, vs.Namespace+"/"+vs.Name, g.authz.withNetwork(r.filter), nil)
 		}
 	}
 }

@@ -29,8 +29,8 @@ var wildcardAddresses = []string{"0.0.0.0", "::"}
 // mode of the port says (see grpcServerRequiresMTLS).
 func grpcServerListeners(snap *model.Snapshot, p model.Proxy) ([]types.Resource, []model.Problem) {
 	var out []types.Resource
-	var problems []model.Problem
 	mtls := snap.MTLSFor(p.Namespace, p.Labels)
+	authz, problems := authzFor(snap, p)
 	seen := map[string]bool{}
 	add := func(ip string, port uint32) {
 		addr := net.JoinHostPort(ip, strconv.FormatUint(uint64(port), 10))
@@ -40,7 +40,7 @@ func grpcServerListeners(snap *model.Snapshot, p model.Proxy) ([]types.Resource,
 		seen[addr] = true
 		strict, ps := grpcServerRequiresMTLS(p, port, mtls)
 		problems = append(problems, ps...)
-		out = append(out, grpcServerListener(addr, ip, port, strict))
+		out = append(out, grpcServerListener(addr, ip, port, strict, authz.http))
 	}
 	for _, svc := range snap.Services() {
 		for _, ep := range svc.Endpoints {
@@ -62,7 +62,9 @@ func grpcServerListeners(snap *model.Snapshot, p model.Proxy) ([]types.Resource,
 	return out, problems
 }
 
-func grpcServerListener(addr, ip string, port uint32, requireMTLS bool) *listenerv3.Listener {
+// authz are the RBAC filters gRPC-Go evaluates for AuthorizationPolicy
+// (gRFC A41), before the router.
+func grpcServerListener(addr, ip string, port uint32, requireMTLS bool, authz []*hcmv3.HttpFilter) *listenerv3.Listener {
 	name := GRPCServerListenerName(addr)
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix: "inbound_" + addr,
@@ -77,7 +79,7 @@ func grpcServerListener(addr, ip string, port uint32, requireMTLS bool) *listene
 				}},
 			}},
 		}},
-		HttpFilters: []*hcmv3.HttpFilter{routerFilter()},
+		HttpFilters: append(append([]*hcmv3.HttpFilter(nil), authz...), routerFilter()),
 	}
 	chain := &listenerv3.FilterChain{
 		Name:    "inbound|" + addr,

@@ -44,7 +44,9 @@ func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 		inbound = inboundPortsFromServices(snap, p)
 	}
 	mtls := inboundMTLS{workload: snap.MTLSFor(p.Namespace, p.Labels), trustDomain: snap.TrustDomain()}
-	listeners = append(listeners, virtualInbound(inbound, mtls))
+	authz, ps := authzFor(snap, p)
+	problems = append(problems, ps...)
+	listeners = append(listeners, virtualInbound(inbound, mtls, authz))
 
 	clusters, assignments, ps := outboundClusters(snap, p, services)
 	problems = append(problems, ps...)

@@ -81,22 +81,24 @@ func inboundPortsFromServices(snap *model.Snapshot, p model.Proxy) []inboundPort
 // workload and picks a filter chain by the original destination port, and
 // by TLS or not as the port's PeerAuthentication mode says (see
 // inboundMTLS.addChains).
-func virtualInbound(ports []inboundPort, mtls inboundMTLS) *listenerv3.Listener {
+//
+// AuthorizationPolicy filters (authz) guard every chain but the loop guard.
+func virtualInbound(ports []inboundPort, mtls inboundMTLS, authz inboundAuthz) *listenerv3.Listener {
 	set := newChainSet()
 	// A connection addressed to 15006 itself would loop back here forever.
 	set.add(chainMatch{port: virtualInboundPort}, "virtualInbound-blackhole", []*listenerv3.Filter{tcpProxyToCluster(BlackHoleCluster, BlackHoleCluster)}, nil)
 	var sniffed []uint32
 	for _, ip := range ports {
 		name := listenerName(wildcardIPv4, ip.port)
-		tcp := []*listenerv3.Filter{tcpProxyToCluster(ip.cluster(), ip.cluster())}
+		tcp := authz.withNetwork(tcpProxyToCluster(ip.cluster(), ip.cluster()))
 		switch {
 		case ip.protocol.IsHTTP():
-			mtls.addChains(set, chainMatch{port: ip.port}, name, inboundHCM(ip), ip.protocol)
+			mtls.addChains(set, chainMatch{port: ip.port}, name, inboundHCM(ip, authz), ip.protocol)
 		case ip.protocol == model.ProtocolUnknown:
 			// Mutual TLS on an UNKNOWN port is proxied as TCP: the
 			// decrypted stream is not sniffed.
 			if mtls.mode(ip.port) != model.MTLSStrict {
-				set.add(chainMatch{port: ip.port, sniffHTTP: true}, name+"-http", inboundHCM(ip), nil)
+				set.add(chainMatch{port: ip.port, sniffHTTP: true}, name+"-http", inboundHCM(ip, authz), nil)
 				sniffed = append(sniffed, ip.port)
 			}
 			mtls.addChains(set, chainMatch{port: ip.port}, name, tcp, ip.protocol)
@@ -104,7 +106,7 @@ func virtualInbound(ports []inboundPort, mtls inboundMTLS) *listenerv3.Listener 
 			mtls.addChains(set, chainMatch{port: ip.port}, name, tcp, ip.protocol)
 		}
 	}
-	passthrough := []*listenerv3.Filter{tcpProxyToCluster(InboundPassthroughCluster, InboundPassthroughCluster)}
+	passthrough := authz.withNetwork(tcpProxyToCluster(InboundPassthroughCluster, InboundPassthroughCluster))
 	for _, port := range mtls.portLevelOnly(ports) {
 		mtls.addChains(set, chainMatch{port: port}, listenerName(wildcardIPv4, port), passthrough, model.ProtocolUnknown)
 	}
@@ -130,11 +132,12 @@ func virtualInbound(ports []inboundPort, mtls inboundMTLS) *listenerv3.Listener 
 	}
 }
 
-func inboundHCM(ip inboundPort) []*listenerv3.Filter {
+func inboundHCM(ip inboundPort, authz inboundAuthz) []*listenerv3.Filter {
 	cluster := ip.cluster()
 	return []*listenerv3.Filter{httpConnectionManager(hcmOptions{
 		statPrefix: "inbound_" + listenerName(wildcardIPv4, ip.port),
 		kind:       model.KindSidecar,
+		authz:      authz.http,
 		routes: &routev3.RouteConfiguration{
 			Name: cluster,
 			VirtualHosts: []*routev3.VirtualHost{{

@@ -116,13 +116,15 @@ type hcmOptions struct {
 	// gateway: the proxy is the edge, so it sets X-Forwarded-For from the
 	// peer address instead of trusting the client's.
 	gateway bool
+	// authz are the AuthorizationPolicy filters, run before all others.
+	authz []*hcmv3.HttpFilter
 }
 
 func httpConnectionManager(o hcmOptions) *listenerv3.Filter {
 	m := &hcmv3.HttpConnectionManager{
 		StatPrefix:  o.statPrefix,
 		CodecType:   hcmv3.HttpConnectionManager_AUTO,
-		HttpFilters: httpFilters(o.kind),
+		HttpFilters: append(append([]*hcmv3.HttpFilter(nil), o.authz...), httpFilters(o.kind)...),
 	}
 	if o.rds != "" {
 		m.RouteSpecifier = &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{ConfigSource: viaADS(), RouteConfigName: o.rds}}

@@ -286,29 +286,16 @@ spec:
 }
 
 // Istio kinds Loom does not enforce yet are listed as problems and get a
-// Warning event: a DENY policy that does not deny must never be invisible.
+// Warning event: a policy that does not act must never be invisible.
 func TestUnenforcedPoliciesReported(t *testing.T) {
 	ns := newNamespace(t)
-	apply(t, ns, `
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: jwt}
-spec:
-  jwtRules: [{issuer: "https://issuer.example"}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-all}
-spec:
-  action: DENY
-  rules: [{}]
-`)
+	requestAuthentication := func(name, issuer string) string {
+		return "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: " + name + "}\nspec:\n  jwtRules: [{issuer: \"" + issuer + "\"}]\n"
+	}
+	apply(t, ns, requestAuthentication("jwt", "https://issuer.example"))
 	waitForProblem(t, "RequestAuthentication "+ns+"/jwt: ", "not enforced")
-	waitForProblem(t, "AuthorizationPolicy "+ns+"/deny-all: ", "not enforced")
 	ra := get(t, ns, "security.istio.io/v1", "RequestAuthentication", "jwt")
-	deny := get(t, ns, "security.istio.io/v1", "AuthorizationPolicy", "deny-all")
-	waitForWarning(t, ra, "NotEnforced")
-	first := waitForWarning(t, deny, "NotEnforced")
+	first := waitForWarning(t, ra, "NotEnforced")
 	if !strings.Contains(first.Message, "not enforced") {
 		t.Errorf("event message %q does not say the policy is not enforced", first.Message)
 	}
@@ -318,23 +305,16 @@ spec:
 	// new generation records it again, so in the end it was recorded twice.
 	recorded := func() int32 {
 		var n int32
-		for _, e := range warningEvents(t, deny, "NotEnforced") {
+		for _, e := range warningEvents(t, ra, "NotEnforced") {
 			n += e.Count
 		}
 		return n
 	}
-	deny.SetLabels(map[string]string{"touched": "yes"})
-	if err := k8sClient.Update(context.Background(), deny); err != nil {
+	ra.SetLabels(map[string]string{"touched": "yes"})
+	if err := k8sClient.Update(context.Background(), ra); err != nil {
 		t.Fatal(err)
 	}
-	apply(t, ns, `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-all}
-spec:
-  action: DENY
-  rules: [{to: [{operation: {methods: [POST]}}]}]
-`)
+	apply(t, ns, requestAuthentication("jwt", "https://other-issuer.example"))
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return recorded() >= 2, nil
 	})
@@ -343,13 +323,8 @@ spec:
 	}
 	// Negative check: a later object's event is recorded, and more than the
 	// debounce maximum (1 s) passes, without a third recording.
-	apply(t, ns, `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: marker}
-spec: {action: DENY, rules: [{}]}
-`)
-	waitForWarning(t, get(t, ns, "security.istio.io/v1", "AuthorizationPolicy", "marker"), "NotEnforced")
+	apply(t, ns, requestAuthentication("marker", "https://marker.example"))
+	waitForWarning(t, get(t, ns, "security.istio.io/v1", "RequestAuthentication", "marker"), "NotEnforced")
 	time.Sleep(3 * time.Second)
 	if n := recorded(); n != 2 {
 		t.Errorf("the event was recorded %d times for one relabel and one spec change, want 2 (once per generation)", n)
