@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X loom.dev/loom/internal/version.Version=$(VERSION) -X loom.dev/loom/internal/version.Commit=$(COMMIT)
 TEST_TIMEOUT ?= 30m
-GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/*/zz_generated.deepcopy.go
+GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/*/zz_generated.deepcopy.go charts/loom-operator/files/crds/*.yaml charts/loom-operator/files/rbac/*.yaml
 
 .PHONY: all
 all: build
@@ -23,8 +23,9 @@ help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## Build bin/loom (and bin/grpcecho, the demo's gRPC sample app).
+build: ## Build bin/loom, bin/kubectl-mesh (the kubectl plugin) and bin/grpcecho (the demo's gRPC sample app).
 	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/loom .
+	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/kubectl-mesh ./cmd/kubectl-mesh
 	go build -o $(LOCALBIN)/grpcecho ./test/grpcecho
 
 IMAGE_TAG ?= $(VERSION)
@@ -70,6 +71,14 @@ image-push: image ## Push the images to $(REGISTRY)/<name>:$(IMAGE_TAG) (make im
 	@[ -n "$(REGISTRY)" ] || { echo "set REGISTRY, e.g. make image-push REGISTRY=ghcr.io/loom-dev"; exit 1; }
 	@for image in $(IMAGES); do $(LOCALBIN)/loom dev image push --layout $(IMAGE_DIR)/$$image --to $(REGISTRY)/$$image:$(IMAGE_TAG); done
 
+.PHONY: bundle
+bundle: build ## Regenerate the OLM bundle (bundle/: ClusterServiceVersion, CRDs, annotations) and the file-based catalog (catalog/) from config/; commit both.
+	$(LOCALBIN)/loom dev bundle --out bundle --catalog catalog
+
+.PHONY: bundle-image
+bundle-image: bundle ## Build the OLM bundle image (registry+v1, linux/amd64 + arm64) into bin/images/loom-operator-bundle/ (OCI layout) and a tarball; prints its digest.
+	$(LOCALBIN)/loom dev bundle image --bundle bundle --created $(IMAGE_CREATED) --out $(IMAGE_DIR)
+
 .PHONY: node-binaries
 node-binaries: ## Build the real node's kubelet, kube-proxy, CNI plugins, CoreDNS and pause (cached outside the checkout); install containerd, runc, iptables, nftables, conntrack from Debian when missing.
 	@assets=$$(hack/node-binaries.sh) && mkdir -p $(LOCALBIN) && ln -sfn "$$assets" $(LOCALBIN)/node
@@ -93,6 +102,7 @@ TEST_ENV = LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) LOOM_NODE_ASSETS=$$(r
 test: k8s-binaries node-binaries istio-agent ## Run unit and integration tests against a real local Kubernetes, with a real node where pods must run (race detector on pkg, internal, controllers).
 	$(TEST_ENV) go test -count=1 -shuffle=on -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
 	$(TEST_ENV) go test -count=1 -shuffle=on -timeout $(TEST_TIMEOUT) $(OTHER_PACKAGES)
+	cd test/tools/argocd-health && go test -count=1 ./...   # Argo CD's own Lua health evaluator (a module of its own: it pins k8s.io/* v0.34)
 
 .PHONY: bench
 bench: k8s-binaries ## Run the Go benchmarks, then the scale benchmark (see bench-scale), then the soak (see bench-soak).
@@ -118,8 +128,10 @@ demo: build k8s-binaries node-binaries demo-images ## Start a local cluster with
 	$(TEST_ENV) LOOM_DEMO_IMAGES=$(DEMO_IMAGE_DIR) hack/demo.sh $(DEMO_ARGS)
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests.
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests (and the operator chart's copies of them).
 	$(CONTROLLER_GEN) rbac:roleName=loom-operator crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml charts/loom-operator/files/crds/
+	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml charts/loom-operator/files/rbac/
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.

@@ -10,6 +10,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 loom=${LOOM_BIN:-$root/bin/loom}
+kubectl_mesh=${KUBECTL_MESH:-$root/bin/kubectl-mesh}
 images=${LOOM_DEMO_IMAGES:-$root/bin/demo-images}
 assets=${LOOM_K8S_ASSETS:?set LOOM_K8S_ASSETS (make demo does)}
 kubectl=$assets/kubectl
@@ -114,6 +115,9 @@ for ids, n in sorted(s.get("identities", {}).items()):
     server, client = ids.split(" ", 1)
     print(f"  {n} RPCs: {server.replace('=', ' ', 1)}, {client.replace('=', ' ', 1)} (as the server saw it)")
 PY
+
+step "kubectl mesh status (the kubectl plugin: conditions, components, revisions, the CA)"
+"$kubectl_mesh" status loom-demo
 
 cat <<MSG
 

@@ -20,7 +20,7 @@ func newDevCommand() *cobra.Command {
 	dev := &cobra.Command{Use: "dev", Short: "Tools for developing Loom locally"}
 	cluster := &cobra.Command{Use: "cluster", Short: "Run a local Kubernetes control plane with fake nodes"}
 	cluster.AddCommand(newClusterUpCommand(), newClusterDownCommand(), newClusterKubeconfigCommand())
-	dev.AddCommand(cluster, newImageCommand())
+	dev.AddCommand(cluster, newImageCommand(), newBundleCommand())
 	return dev
 }
 

@@ -19,7 +19,7 @@ func demoCommand(t *testing.T, stateDir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(t.Context(), "bash", append([]string{repoRoot + "/hack/demo.sh"}, args...)...)
 	requireRealNode(t)
 	images := filepath.Dir(imageTarballs(t)[0])
-	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "LOOM_DEMO_IMAGES="+images, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
+	cmd.Env = append(os.Environ(), "LOOM_BIN="+loomBin, "KUBECTL_MESH="+kubectlMeshBin, "LOOM_DEMO_IMAGES="+images, "LOOM_K8S_ASSETS="+assets, "LOOM_DEV_DIR="+stateDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
 }
@@ -45,6 +45,9 @@ func TestDemoRunsTwiceInARow(t *testing.T) {
 		}
 		if !strings.Contains(string(out), "sidecar.istio.io/status: {") || !strings.Contains(string(out), "init containers: istio-agent-init (agent) istio-proxy (agent)") {
 			t.Fatalf("demo run %d did not show the injected echo pod:\n%s", run, out)
+		}
+		if !meshStatusShown(string(out)) {
+			t.Fatalf("demo run %d did not end with kubectl mesh status:\n%s", run, out)
 		}
 		if !strings.Contains(string(out), `The VirtualService "bad-regex" is invalid: spec.http[0].match[0].uri.regex: invalid RE2 regular expression`) {
 			t.Fatalf("demo run %d did not show the refused VirtualService:\n%s", run, out)
@@ -150,4 +153,21 @@ func splitShown(out string) bool {
 		}
 	}
 	return math.Abs(shares["echo-v1"]-80) <= 5 && math.Abs(shares["echo-v2"]-20) <= 5
+}
+
+// meshStatusShown checks the demo printed `kubectl mesh status` for its mesh, with the mesh Ready
+// and its CA signing.
+func meshStatusShown(out string) bool {
+	var mesh, ready, ca bool
+	for _, line := range strings.Split(out, "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) == 2 && f[0] == "Mesh:" && f[1] == "loom-demo":
+			mesh = true
+		case len(f) >= 2 && f[0] == "Ready" && f[1] == "True":
+			ready = true
+		case len(f) >= 2 && f[0] == "CAReady" && f[1] == "True":
+			ca = true
+		}
+	}
+	return mesh && ready && ca
 }

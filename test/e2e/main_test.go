@@ -21,6 +21,8 @@ var (
 	assets   string
 	// imageLoomBin is loom as the images carry it (built with -tags nodev).
 	imageLoomBin string
+	// kubectlMeshBin is the kubectl plugin the demo ends with.
+	kubectlMeshBin string
 )
 
 func TestMain(m *testing.M) {
@@ -45,10 +47,12 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(binDir) }()
 	loomBin, echoBin = filepath.Join(binDir, "loom"), filepath.Join(binDir, "grpcecho")
+	kubectlMeshBin = filepath.Join(binDir, "kubectl-mesh")
 	imageLoomBin = filepath.Join(binDir, "image", "loom")
 	for _, b := range []struct{ bin, pkg, tags string }{
 		{loomBin, ".", ""},
 		{echoBin, "./test/grpcecho", ""},
+		{kubectlMeshBin, "./cmd/kubectl-mesh", ""},
 		// What `make image` puts in the image: no developer tools.
 		{imageLoomBin, ".", "nodev"},
 	} {
