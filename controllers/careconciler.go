@@ -95,16 +95,8 @@ func (r *CAStatusReconciler) announce(mesh *operatorv1alpha1.MeshOperator, befor
 // ConfigMaps (a cache of its own holds only those, by name), so that a change of the CA is in
 // status at once; the periodic recheck only moves expiry against the clock.
 func (r *CAStatusReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	states, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Field: fields.OneTermEqualSelector("metadata.name", operatorv1alpha1.CAStateConfigMap)},
-		},
-	})
+	states, err := newCAStateCache(mgr)
 	if err != nil {
-		return err
-	}
-	if err := mgr.Add(states); err != nil {
 		return err
 	}
 	r.APIReader = states
@@ -126,4 +118,19 @@ func (r *CAStatusReconciler) meshesOfNamespace(ctx context.Context, obj client.O
 		}
 	}
 	return out
+}
+
+// newCAStateCache is a cache of the CA state ConfigMaps alone (by name), added to the manager:
+// the manager's own cache holds only the objects the operator manages.
+func newCAStateCache(mgr ctrl.Manager) (cache.Cache, error) {
+	states, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Field: fields.OneTermEqualSelector("metadata.name", operatorv1alpha1.CAStateConfigMap)},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return states, mgr.Add(states)
 }

@@ -7,11 +7,9 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	admissionregistrationv1ac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -115,16 +113,8 @@ func validatingCABundlePatch(cfg *admissionregistrationv1.ValidatingWebhookConfi
 // SetupWithManager wakes a mesh when its CA state ConfigMap or one of its webhook
 // configurations changes (a configuration re-created without caBundle gets it back).
 func (r *WebhookCABundleReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	states, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Field: fields.OneTermEqualSelector("metadata.name", operatorv1alpha1.CAStateConfigMap)},
-		},
-	})
+	states, err := newCAStateCache(mgr)
 	if err != nil {
-		return err
-	}
-	if err := mgr.Add(states); err != nil {
 		return err
 	}
 	r.States = states
