@@ -76,7 +76,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&opts.ClusterID, "cluster-id", agentEnv("ISTIO_META_CLUSTER_ID", "Kubernetes"), "Cluster id sent to the CA; defaults to $ISTIO_META_CLUSTER_ID")
 	f.DurationVar(&opts.CertTTL, "cert-ttl", agent.DefaultCertTTL, "Certificate validity asked of the CA; renewed at half of it")
 	f.DurationVar(&opts.RequestTimeout, "request-timeout", agent.DefaultRequestTimeout, "Timeout of one request to the CA")
-	f.StringVar(&opts.OutputDir, "output-dir", "", "Directory to write cert-chain.pem, key.pem and root-cert.pem to (0600, atomically)")
+	f.StringVar(&opts.OutputDir, "output-dir", "", "Directory to write cert-chain.pem, key.pem and root-cert.pem to (0640: owner and the pod's fsGroup; atomically)")
 	f.StringVar(&opts.SDSSocket, "sds-socket", "", "Unix socket to serve Envoy SDS on (secrets default and ROOTCA)")
 	f.StringVar(&opts.GRPCBootstrap, "grpc-bootstrap", "", "File to write the proxyless gRPC xDS bootstrap to (for GRPC_XDS_BOOTSTRAP); needs --output-dir")
 	f.StringVar(&opts.Bootstrap.XDSAddress, "xds-address", os.Getenv("XDS_ADDRESS"), "xDS server for the gRPC bootstrap (plaintext); defaults to $XDS_ADDRESS")
