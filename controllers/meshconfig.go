@@ -9,17 +9,14 @@ import (
 )
 
 // unhonoredMeshConfig lists the fields of spec.meshConfig that ask for something Loom does
-// not do yet, each with what actually happens. outboundTrafficPolicy, defaultTimeout,
-// defaultRetries, mtlsMode (the mesh-wide PeerAuthentication default) and trustDomain (the
-// identities the mesh CA issues) are honoured by `loom discovery`; a field left at a value
-// that asks for nothing (logging or tracing off) is not listed.
+// not do, each with what actually happens. Every field is honoured by `loom discovery`
+// (accessLogging and tracing by the Envoy sidecars and gateways; proxyless gRPC, which
+// implements neither, is reported by discovery itself); tracing without a collector (no
+// collectorAddress and the Jaeger add-on off, which would supply it) traces nothing.
 func unhonoredMeshConfig(mc *operatorv1alpha1.MeshConfigSpec) []string {
 	var fields []string
-	if mc.AccessLogging.Enabled {
-		fields = append(fields, "spec.meshConfig.accessLogging is enabled, but proxies are not configured to write access logs yet")
-	}
-	if mc.Tracing.Enabled {
-		fields = append(fields, "spec.meshConfig.tracing is enabled, but proxies are not configured to send traces yet")
+	if mc.Tracing.Enabled && mc.Tracing.CollectorAddress == "" {
+		fields = append(fields, "spec.meshConfig.tracing is enabled, but no collectorAddress is set and the Jaeger add-on is off, so proxies send no traces")
 	}
 	return fields
 }

@@ -38,12 +38,16 @@ func TestMeshConfigHonored(t *testing.T) {
 		}, nil},
 		{"logging settings while it is off", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.AccessLogging.Encoding = "JSON" }, nil},
 		{"strict mTLS and a trust domain, honoured since the mesh CA", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.MTLSMode, mc.TrustDomain = "STRICT", "example.org" }, nil},
-		{"access logging", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.AccessLogging.Enabled = true }, []string{"spec.meshConfig.accessLogging"}},
-		{"tracing", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.Tracing.Enabled = true }, []string{"spec.meshConfig.tracing"}},
+		{"access logging, honoured since discovery configures Envoy's access log", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.AccessLogging.Enabled = true }, nil},
+		{"tracing to a collector, honoured since discovery configures Zipkin tracing", func(mc *operatorv1alpha1.MeshConfigSpec) {
+			mc.Tracing.Enabled, mc.Tracing.CollectorAddress = true, "zipkin.tracing.svc:9411"
+		}, nil},
+		{"tracing without a collector", func(mc *operatorv1alpha1.MeshConfigSpec) { mc.Tracing.Enabled = true }, []string{"spec.meshConfig.tracing", "collectorAddress"}},
 		{"all at once", func(mc *operatorv1alpha1.MeshConfigSpec) {
 			mc.MTLSMode, mc.TrustDomain, mc.AccessLogging.Enabled, mc.Tracing.Enabled = "STRICT", "example.org", true, true
+			mc.Tracing.CollectorAddress = "zipkin.tracing.svc:9411"
 			mc.OutboundTrafficPolicy = "REGISTRY_ONLY"
-		}, []string{"accessLogging", "tracing"}},
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mc := defaults()
@@ -126,9 +130,20 @@ func TestAnnounce(t *testing.T) {
 // Mesh config set through the chart overrides is judged too: the control plane reads it.
 func TestMeshConfigHonoredSeesChartOverrides(t *testing.T) {
 	mesh := &operatorv1alpha1.MeshOperator{Spec: operatorv1alpha1.MeshOperatorSpec{Namespace: "loom-system", Version: "1.1.0"}}
-	mesh.Spec.Values.ControlPlane = &apiextensionsv1.JSON{Raw: []byte(`{"meshConfig":{"accessLogging":{"enabled":true}}}`)}
+	mesh.Spec.Values.ControlPlane = &apiextensionsv1.JSON{Raw: []byte(`{"meshConfig":{"tracing":{"enabled":true}}}`)}
 	c := meta.FindStatusCondition(newStatus(mesh).status.Conditions, operatorv1alpha1.ConditionMeshConfigHonored)
-	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "accessLogging") {
-		t.Fatalf("accessLogging set through spec.values.controlPlane.meshConfig: condition %+v, want False naming accessLogging", c)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "tracing") {
+		t.Fatalf("tracing without a collector set through spec.values.controlPlane.meshConfig: condition %+v, want False naming tracing", c)
+	}
+}
+
+// The Jaeger add-on supplies the collector tracing needs, so tracing is honoured with it.
+func TestTracingHonouredWithTheJaegerAddon(t *testing.T) {
+	mesh := &operatorv1alpha1.MeshOperator{Spec: operatorv1alpha1.MeshOperatorSpec{Namespace: "loom-system", Version: "1.1.0"}}
+	mesh.Spec.MeshConfig.Tracing.Enabled = true
+	mesh.Spec.Addons.Jaeger.Enabled = true
+	c := meta.FindStatusCondition(newStatus(mesh).status.Conditions, operatorv1alpha1.ConditionMeshConfigHonored)
+	if c == nil || c.Status != metav1.ConditionTrue {
+		t.Fatalf("tracing with the Jaeger add-on: condition %+v, want True", c)
 	}
 }

@@ -28,14 +28,14 @@ type MeshConfigSpec struct {
 	// +optional
 	OutboundTrafficPolicy string `json:"outboundTrafficPolicy,omitempty"`
 
-	// AccessLogging configures proxies' access logs. Not built yet: enabling it is named in
-	// the MeshConfigHonored condition.
+	// AccessLogging configures proxies' access logs: Envoy sidecars and gateways write them
+	// (proxyless gRPC cannot, which loom discovery reports).
 	// +kubebuilder:default={}
 	// +optional
 	AccessLogging AccessLoggingSpec `json:"accessLogging,omitempty"`
 
-	// Tracing configures distributed tracing. Not built yet: enabling it is named in the
-	// MeshConfigHonored condition.
+	// Tracing configures distributed tracing: Envoy sidecars and gateways send Zipkin spans
+	// to the collector (proxyless gRPC cannot, which loom discovery reports).
 	// +kubebuilder:default={}
 	// +optional
 	Tracing TracingSpec `json:"tracing,omitempty"`

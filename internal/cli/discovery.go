@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -82,7 +84,49 @@ func applyMeshConfig(opts *discovery.Options, path string) error {
 	if err := translate.CheckRouteDefaults(opts.RouteDefaults); err != nil {
 		return fmt.Errorf("mesh config %s: %w", path, err)
 	}
+	if opts.Telemetry, err = telemetry(mc); err != nil {
+		return fmt.Errorf("mesh config %s: %w", path, err)
+	}
 	return nil
+}
+
+// telemetry converts the mesh config's accessLogging and tracing to the
+// model's settings, refusing values Envoy could not use.
+func telemetry(mc *v1alpha1.MeshConfigSpec) (model.Telemetry, error) {
+	var out model.Telemetry
+	if a := mc.AccessLogging; a.Enabled {
+		if a.Path == "" {
+			return out, fmt.Errorf("spec.meshConfig.accessLogging.path: required when access logging is enabled")
+		}
+		enc := model.AccessLogEncoding(a.Encoding)
+		switch enc {
+		case "":
+			enc = model.AccessLogText
+		case model.AccessLogText, model.AccessLogJSON:
+		default:
+			return out, fmt.Errorf("spec.meshConfig.accessLogging.encoding: %q is neither TEXT nor JSON", a.Encoding)
+		}
+		out.AccessLog = &model.AccessLog{Path: a.Path, Encoding: enc}
+	}
+	if tr := mc.Tracing; tr.Enabled {
+		pct := 1.0
+		if tr.SamplingPercentage != "" {
+			v, err := strconv.ParseFloat(tr.SamplingPercentage, 64)
+			if err != nil || v < 0 || v > 100 || math.IsNaN(v) {
+				return out, fmt.Errorf("spec.meshConfig.tracing.samplingPercentage: %q is not a number from 0 to 100", tr.SamplingPercentage)
+			}
+			pct = v
+		}
+		out.Tracing = &model.Tracing{SamplingPercentage: pct}
+		if tr.CollectorAddress != "" { // else the snapshot reports that nothing is traced
+			host, port, err := translate.ParseCollectorAddress(tr.CollectorAddress)
+			if err != nil {
+				return out, fmt.Errorf("spec.meshConfig.tracing.collectorAddress: %w", err)
+			}
+			out.Tracing.CollectorHost, out.Tracing.CollectorPort = host, port
+		}
+	}
+	return out, nil
 }
 
 // routeDefaults converts the mesh config's defaultTimeout and

@@ -66,7 +66,8 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	snaps := &snapshots{
 		reader: &inputReader{Reader: c, istio: istio},
 		mesh: model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly,
-			RouteDefaults: opts.RouteDefaults, MeshMTLSMode: mtlsMode, TrustDomain: opts.TrustDomain},
+			RouteDefaults: opts.RouteDefaults, MeshMTLSMode: mtlsMode, TrustDomain: opts.TrustDomain,
+			Telemetry: opts.Telemetry},
 		log:     opts.Logger,
 		metrics: m,
 		reports: problems,

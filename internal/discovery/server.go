@@ -43,6 +43,8 @@ type Options struct {
 	MeshMTLSMode string
 	// TrustDomain names workload identities ("cluster.local" if empty).
 	TrustDomain string
+	// Telemetry is the mesh config's access logging and tracing.
+	Telemetry model.Telemetry
 	// Revision is this control plane's revision ("" or "default": the default one).
 	Revision string
 	Logger   logr.Logger

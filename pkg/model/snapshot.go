@@ -37,6 +37,8 @@ type Input struct {
 	TrustDomain string
 	// AuthorizationPolicies decide which requests workloads let in.
 	AuthorizationPolicies []*AuthorizationPolicy
+	// Telemetry is the mesh config's access logging and tracing.
+	Telemetry Telemetry
 }
 
 // Snapshot is an immutable, indexed view of the mesh.
@@ -45,6 +47,7 @@ type Snapshot struct {
 	rootNamespace string
 	registryOnly  bool
 	routeDefaults RouteDefaults
+	telemetry     Telemetry
 
 	services       []*Service            // sorted by hostname, then namespace
 	servicesByHost map[string][]*Service // oldest source first
@@ -72,6 +75,7 @@ func Build(in Input) *Snapshot {
 		rootNamespace: in.RootNamespace,
 		registryOnly:  in.RegistryOnly,
 		routeDefaults: in.RouteDefaults,
+		telemetry:     in.Telemetry,
 	}
 	if s.domainSuffix == "" {
 		s.domainSuffix = DefaultDomainSuffix
@@ -95,6 +99,7 @@ func Build(in Input) *Snapshot {
 	s.checkPeerAuthentications(s.peerAuthentications)
 	s.authorizationPolicies = validAuthorizationPolicies(in.AuthorizationPolicies)
 	s.checkAuthorizationPolicies()
+	s.checkTelemetry()
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return strings.Compare(a.Kind+"/"+a.Meta.String()+"/"+a.Field, b.Kind+"/"+b.Meta.String()+"/"+b.Field)
 	})

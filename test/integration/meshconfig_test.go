@@ -69,28 +69,21 @@ func TestMeshConfigChangeRollsTheControlPlane(t *testing.T) {
 	waitCondition(t, name, operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 }
 
-// TestMeshConfigThatTakesNoEffectIsReported: a field Loom does not act on yet is named in a
-// False MeshConfigHonored condition and a Warning Event, and the condition turns True when
-// the field is unset.
-func TestMeshConfigThatTakesNoEffectIsReported(t *testing.T) {
+// TestMeshConfigHonored: every field the API offers takes effect now (access logging and
+// tracing included), so MeshConfigHonored is True with them set. (What is named when a field
+// takes no effect is unit-tested in controllers: the API can no longer express such a field.)
+func TestMeshConfigHonored(t *testing.T) {
 	const name = "meshconfig-honored"
 	mesh := newMesh(name)
 	mesh.Spec.MeshConfig.MTLSMode = "STRICT"
 	mesh.Spec.MeshConfig.AccessLogging.Enabled = true
+	mesh.Spec.MeshConfig.Tracing.Enabled = true
+	mesh.Spec.MeshConfig.Tracing.CollectorAddress = "zipkin.tracing.svc:9411"
 	mesh.Spec.MeshConfig.OutboundTrafficPolicy = "REGISTRY_ONLY"
 	createMesh(t, mesh)
 
-	got := waitCondition(t, name, operatorv1alpha1.ConditionMeshConfigHonored, metav1.ConditionFalse)
-	c := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionMeshConfigHonored)
-	if c.Reason != operatorv1alpha1.ReasonFieldsNotImplemented || !strings.Contains(c.Message, "spec.meshConfig.accessLogging") ||
-		strings.Contains(c.Message, "mtlsMode") || strings.Contains(c.Message, "outboundTrafficPolicy") {
-		t.Errorf("MeshConfigHonored %s: %q, want %s naming accessLogging only (mtlsMode and outboundTrafficPolicy are honoured)", c.Reason, c.Message, operatorv1alpha1.ReasonFieldsNotImplemented)
-	}
-	waitEvent(t, name, operatorv1alpha1.ReasonFieldsNotImplemented, corev1.EventTypeWarning)
-
-	patchMesh(t, name, `{"spec":{"meshConfig":{"mtlsMode":"PERMISSIVE","accessLogging":{"enabled":false}}}}`)
-	got = waitCondition(t, name, operatorv1alpha1.ConditionMeshConfigHonored, metav1.ConditionTrue)
+	got := waitCondition(t, name, operatorv1alpha1.ConditionMeshConfigHonored, metav1.ConditionTrue)
 	if c := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionMeshConfigHonored); c.Reason != operatorv1alpha1.ReasonAllFieldsHonored {
-		t.Errorf("MeshConfigHonored reason %s, want %s", c.Reason, operatorv1alpha1.ReasonAllFieldsHonored)
+		t.Errorf("MeshConfigHonored reason %s (%q), want %s", c.Reason, c.Message, operatorv1alpha1.ReasonAllFieldsHonored)
 	}
 }
