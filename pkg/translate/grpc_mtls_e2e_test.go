@@ -210,23 +210,7 @@ func TestGRPCGoEnforcesStrictMTLS(t *testing.T) {
 	serverSA := model.SpiffeID(model.DefaultTrustDomain, "default", "echo")
 	clientSA := model.SpiffeID(model.DefaultTrustDomain, "default", "client")
 
-	// The server asks for the listener of the address it binds, so the
-	// port is picked first and given to the model.
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := uint32(lis.Addr().(*net.TCPAddr).Port)
-	_ = lis.Close()
-
-	echo := mkService("echo", "default", mkPorts("grpc:7070"))
-	ep := mkEndpoint("127.0.0.1", "app=echo", model.TLSModeLabel+"="+model.TLSModeIstio)
-	ep.Ports = map[string]uint32{"grpc": port}
-	ep.ServiceAccount = "echo"
-	echo.Endpoints = []*model.Endpoint{ep}
-	strict := &model.PeerAuthentication{Meta: mkMeta("default", "default"), Spec: &security.PeerAuthentication{
-		Mtls: &security.PeerAuthentication_MutualTLS{Mode: security.PeerAuthentication_MutualTLS_STRICT},
-	}}
+	echo, strict, port := strictMeshedEcho(t)
 	snap := model.Build(model.Input{Services: []*model.Service{echo}, PeerAuthentications: []*model.PeerAuthentication{strict}})
 	xs.serve(t, snap, model.Proxy{ID: serverID, Kind: model.KindGRPC, Namespace: "default", IPs: []string{"127.0.0.1"}, Labels: map[string]string{"app": "echo"}})
 	xs.serve(t, snap, model.Proxy{ID: clientID, Kind: model.KindGRPC, Namespace: "default"})
@@ -334,4 +318,28 @@ func TestGRPCGoAutoMTLSFollowsDestinationMode(t *testing.T) {
 			xs.checkNoNACK(t)
 		})
 	}
+}
+
+// strictMeshedEcho is Service echo in namespace default with one meshed endpoint (service
+// account echo) on 127.0.0.1 and a free port, and a namespace-wide STRICT
+// PeerAuthentication. The server asks for the listener of the address it binds, so the port
+// is picked first and given to the model.
+func strictMeshedEcho(t *testing.T) (*model.Service, *model.PeerAuthentication, uint32) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint32(lis.Addr().(*net.TCPAddr).Port)
+	_ = lis.Close()
+
+	echo := mkService("echo", "default", mkPorts("grpc:7070"))
+	ep := mkEndpoint("127.0.0.1", "app=echo", model.TLSModeLabel+"="+model.TLSModeIstio)
+	ep.Ports = map[string]uint32{"grpc": port}
+	ep.ServiceAccount = "echo"
+	echo.Endpoints = []*model.Endpoint{ep}
+	strict := &model.PeerAuthentication{Meta: mkMeta("default", "default"), Spec: &security.PeerAuthentication{
+		Mtls: &security.PeerAuthentication_MutualTLS{Mode: security.PeerAuthentication_MutualTLS_STRICT},
+	}}
+	return echo, strict, port
 }

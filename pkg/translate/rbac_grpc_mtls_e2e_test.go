@@ -1,13 +1,11 @@
 package translate
 
 import (
-	"net"
 	"strconv"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	security "istio.io/api/security/v1beta1"
 
 	"loom.dev/loom/pkg/model"
 )
@@ -22,21 +20,7 @@ func TestGRPCServerAuthorizesPeerIdentity(t *testing.T) {
 	}
 	ca := newTestCA(t)
 	xs := startXDSServer(t)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := uint32(lis.Addr().(*net.TCPAddr).Port)
-	_ = lis.Close()
-
-	echo := mkService("echo", "default", mkPorts("grpc:7070"))
-	ep := mkEndpoint("127.0.0.1", "app=echo", model.TLSModeLabel+"="+model.TLSModeIstio)
-	ep.Ports = map[string]uint32{"grpc": port}
-	ep.ServiceAccount = "echo"
-	echo.Endpoints = []*model.Endpoint{ep}
-	strict := &model.PeerAuthentication{Meta: mkMeta("default", "default"), Spec: &security.PeerAuthentication{
-		Mtls: &security.PeerAuthentication_MutualTLS{Mode: security.PeerAuthentication_MutualTLS_STRICT},
-	}}
+	echo, strict, port := strictMeshedEcho(t)
 	snap := model.Build(model.Input{
 		Services:            []*model.Service{echo},
 		PeerAuthentications: []*model.PeerAuthentication{strict},

@@ -67,49 +67,37 @@ type permissionGen func(v string) (*rbacpb.Permission, string)
 const httpOnly = "applies to HTTP requests only"
 
 func (b *ruleBuilder) principals(and []*rbacpb.Principal, field string, values []string, negate bool, gen principalGen) []*rbacpb.Principal {
-	if len(values) == 0 {
-		return and
-	}
-	or := make([]*rbacpb.Principal, 0, len(values))
-	for _, v := range values {
-		p, why := gen(v)
-		if why != "" {
-			b.unexpressed = append(b.unexpressed, unexpressed{field, why})
-			return and
-		}
-		or = append(or, p)
-	}
-	p := or[0]
-	if len(or) > 1 || negate {
-		p = principalOr(or)
-	}
-	if negate {
-		p = principalNot(p)
-	}
-	return append(and, p)
+	return appendAnyOf(b, and, field, values, negate, gen, principalOr, principalNot)
 }
 
 func (b *ruleBuilder) permissions(and []*rbacpb.Permission, field string, values []string, negate bool, gen permissionGen) []*rbacpb.Permission {
+	return appendAnyOf(b, and, field, values, negate, gen, permissionOr, permissionNot)
+}
+
+// appendAnyOf appends to and the matcher of "any of values" (negated when negate), or
+// nothing when values is empty or one of them cannot be expressed (noted in b.unexpressed).
+func appendAnyOf[T any](b *ruleBuilder, and []T, field string, values []string, negate bool,
+	gen func(string) (T, string), anyOf func([]T) T, not func(T) T) []T {
 	if len(values) == 0 {
 		return and
 	}
-	or := make([]*rbacpb.Permission, 0, len(values))
+	or := make([]T, 0, len(values))
 	for _, v := range values {
-		p, why := gen(v)
+		m, why := gen(v)
 		if why != "" {
 			b.unexpressed = append(b.unexpressed, unexpressed{field, why})
 			return and
 		}
-		or = append(or, p)
+		or = append(or, m)
 	}
-	p := or[0]
+	m := or[0]
 	if len(or) > 1 || negate {
-		p = permissionOr(or)
+		m = anyOf(or)
 	}
 	if negate {
-		p = permissionNot(p)
+		m = not(m)
 	}
-	return append(and, p)
+	return append(and, m)
 }
 
 // both adds a values/notValues pair.
