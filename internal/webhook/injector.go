@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"loom.dev/loom/pkg/inject"
@@ -75,7 +76,13 @@ func (i *Injector) Handle(ctx context.Context, req admission.Request) admission.
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	i.count("injected")
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	resp.Warnings = inject.Warnings(pod)
+	if len(resp.Warnings) > 0 {
+		// A ReplicaSet's pods are created by a controller that shows nobody the warnings.
+		logf.FromContext(ctx).Info("injected; Istio settings not acted on", "pod", podName(pod), "warnings", resp.Warnings)
+	}
+	return resp
 }
 
 func (i *Injector) count(result string) { i.requests.WithLabelValues(result).Inc() }

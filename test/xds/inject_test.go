@@ -181,6 +181,22 @@ func TestSidecarInjectionPolicy(t *testing.T) {
 		}
 	})
 
+	t.Run("an Istio annotation the injector does not act on is warned about", func(t *testing.T) {
+		out, err := kubectlApply(t, enabled, `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: warned
+  annotations: {sidecar.istio.io/proxyImage: example/proxy:1}
+spec:
+  serviceAccountName: default
+  containers: [{name: app, image: app:1}]
+`)
+		if err != nil || !strings.Contains(out, "Warning: annotation sidecar.istio.io/proxyImage: not acted on by Loom's injector") {
+			t.Fatalf("kubectl apply: %v\n%s\nwant the pod created with a warning naming the annotation", err, out)
+		}
+	})
+
 	t.Run("a bad annotation refuses the pod, naming it", func(t *testing.T) {
 		pod := testPod(enabled, "bad-annotation", nil, map[string]string{"sidecar.istio.io/proxyCPU": "banana"})
 		err := k8sClient.Create(context.Background(), pod)
