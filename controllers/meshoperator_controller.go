@@ -94,6 +94,12 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// The update triggers the next reconcile.
 		return ctrl.Result{}, r.Update(ctx, mesh)
 	}
+	// A cache that has not yet seen the deletion would install the mesh again after its
+	// uninstall released it, and nothing would ever remove what that install created. The
+	// cache's own event for the deletion brings the next reconcile.
+	if gone, err := r.deletedMeanwhile(ctx, mesh); gone || err != nil {
+		return ctrl.Result{}, err
+	}
 
 	mem, err := r.loadMemory(ctx, mesh)
 	if err != nil {
@@ -175,6 +181,19 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	status.revisions(out.memory, &target.Spec)
 	return ctrl.Result{RequeueAfter: out.requeueAfter}, r.writeStatus(ctx, mesh, status)
+}
+
+// deletedMeanwhile reports whether the apiserver holds the MeshOperator as gone or being
+// deleted while the cached copy says otherwise.
+func (r *MeshOperatorReconciler) deletedMeanwhile(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) (bool, error) {
+	live := &operatorv1alpha1.MeshOperator{}
+	if err := r.uncached().Get(ctx, client.ObjectKeyFromObject(mesh), live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	}
+	return live.UID != mesh.UID || !live.DeletionTimestamp.IsZero(), nil
 }
 
 // remember stores what changed from before to next: the rollback state in the state
@@ -281,7 +300,7 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	}
 	kinds := slices.Clone(managedKinds)
 	slices.Reverse(kinds)
-	deleted, err := r.Applier.Prune(ctx, ownedBy(mesh.Name, ""), kinds, nil)
+	deleted, err := r.Applier.PruneListedBy(ctx, r.uncached(), ownedBy(mesh.Name, ""), kinds, nil)
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,13 @@ func identity(obj client.Object) string {
 // Prune deletes the objects of the given kinds that match selector and are not in keep.
 // It returns what it deleted, described as kind namespace/name.
 func (a *Applier) Prune(ctx context.Context, selector labels.Selector, kinds []schema.GroupVersionKind, keep []*unstructured.Unstructured) ([]string, error) {
+	return a.PruneListedBy(ctx, a.Client, selector, kinds, keep)
+}
+
+// PruneListedBy prunes as Prune does, finding the objects through lister. An uninstall
+// lists from the apiserver itself: a cache that has not seen an object applied a moment
+// ago would leave it behind for good.
+func (a *Applier) PruneListedBy(ctx context.Context, lister client.Reader, selector labels.Selector, kinds []schema.GroupVersionKind, keep []*unstructured.Unstructured) ([]string, error) {
 	wanted := map[string]bool{}
 	for _, obj := range keep {
 		wanted[identity(obj)] = true
@@ -124,7 +131,7 @@ func (a *Applier) Prune(ctx context.Context, selector labels.Selector, kinds []s
 	for _, gvk := range kinds {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := a.Client.List(ctx, list, client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		if err := lister.List(ctx, list, client.MatchingLabelsSelector{Selector: selector}); err != nil {
 			if meta.IsNoMatchError(err) {
 				continue
 			}

@@ -52,7 +52,7 @@ func TestMeshOperatorIsReconciledWithDefaults(t *testing.T) {
 	if err := k8sClient.Create(ctx, mesh); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
+	t.Cleanup(func() { deleteMesh(t, mesh.Name) })
 
 	got := waitReconciled(t, "defaults")
 	if got.Spec.Profile != "default" {
@@ -128,7 +128,7 @@ func TestNamespaceCannotChange(t *testing.T) {
 	if err := k8sClient.Create(t.Context(), mesh); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
+	t.Cleanup(func() { deleteMesh(t, mesh.Name) })
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"namespace":"elsewhere"}}`))
 	err := k8sClient.Patch(t.Context(), mesh, patch)
 	if err == nil || !strings.Contains(err.Error(), "spec.namespace cannot be changed") {
@@ -141,7 +141,7 @@ func TestDefaultsFillEveryLevel(t *testing.T) {
 	if err := k8sClient.Create(t.Context(), mesh); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
+	t.Cleanup(func() { deleteMesh(t, mesh.Name) })
 	s := mesh.Spec
 	if s.Namespace != "loom-system" || s.Version != "1.1.0" || s.ControlPlane.LogLevel != "info" || s.MeshConfig.TrustDomain != "cluster.local" ||
 		s.MeshConfig.MTLSMode != "PERMISSIVE" || s.MeshConfig.OutboundTrafficPolicy != "ALLOW_ANY" ||
@@ -158,7 +158,7 @@ func TestKubectlGetMeshShowsState(t *testing.T) {
 	if err := k8sClient.Create(t.Context(), mesh); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), mesh) })
+	t.Cleanup(func() { deleteMesh(t, mesh.Name) })
 	waitCondition(t, "printed", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 
 	out, err := exec.CommandContext(t.Context(), cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "get", "mesh", "printed").CombinedOutput()
@@ -199,6 +199,6 @@ func TestEverySampleIsAccepted(t *testing.T) {
 			t.Errorf("%s rejected: %v", path, err)
 			continue
 		}
-		_ = k8sClient.Delete(t.Context(), mesh)
+		deleteMesh(t, mesh.Name)
 	}
 }
