@@ -23,6 +23,8 @@ var (
 	imageLoomBin string
 	// kubectlMeshBin is the kubectl plugin the demo ends with.
 	kubectlMeshBin string
+	// standInEnvoyBin replaces Envoy in the test-only proxy image (no Envoy binary exists here).
+	standInEnvoyBin string
 )
 
 func TestMain(m *testing.M) {
@@ -49,12 +51,14 @@ func run(m *testing.M) int {
 	loomBin, echoBin = filepath.Join(binDir, "loom"), filepath.Join(binDir, "grpcecho")
 	kubectlMeshBin = filepath.Join(binDir, "kubectl-mesh")
 	imageLoomBin = filepath.Join(binDir, "image", "loom")
+	standInEnvoyBin = filepath.Join(binDir, "image", "envoy")
 	for _, b := range []struct{ bin, pkg, tags string }{
 		{loomBin, ".", ""},
 		{echoBin, "./test/grpcecho", ""},
 		{kubectlMeshBin, "./cmd/kubectl-mesh", ""},
 		// What `make image` puts in the image: no developer tools.
 		{imageLoomBin, ".", "nodev"},
+		{standInEnvoyBin, "./test/standinenvoy/cmd/envoy", ""},
 	} {
 		bin, pkg := b.bin, b.pkg
 		// Static, so that the binaries also run in the real node's images.

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +21,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -25,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"loom.dev/loom/internal/agent"
 	"loom.dev/loom/internal/devcluster"
 	"loom.dev/loom/internal/imagebuild"
 )
@@ -47,7 +53,8 @@ var (
 )
 
 // imageTarballs builds, once, the images the real node runs from the binaries TestMain
-// built: loom (under the operator's and the control plane's default tags) and grpcecho.
+// built: loom (under the operator's and the control plane's default tags), grpcecho, and the
+// test-only proxy image (see proxyImage).
 func imageTarballs(t *testing.T) []string {
 	t.Helper()
 	imagesOnce.Do(func() { images, imagesErr = buildImageTarballs(filepath.Dir(imageLoomBin)) })
@@ -64,6 +71,7 @@ func buildImageTarballs(dir string) ([]string, error) {
 		{"loom", imageLoomBin, "loom:latest"},
 		{"loom", imageLoomBin, "loom:v1.1.0"},
 		{"grpcecho", echoBin, echoImage},
+		{"loom", imageLoomBin, proxyImage},
 	} {
 		idx, err := imagebuild.Build(imagebuild.Spec{
 			Name:     img.name,
@@ -73,17 +81,63 @@ func buildImageTarballs(dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		image, err := imagebuild.ImageFor(idx, platform)
+		if err != nil {
+			return nil, err
+		}
+		if img.ref == proxyImage {
+			if image, err = withStandInEnvoy(image); err != nil {
+				return nil, err
+			}
+		}
 		tag, err := name.NewTag(img.ref)
 		if err != nil {
 			return nil, err
 		}
 		path := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(img.ref)+".tar")
-		if err := imagebuild.WriteTarball(path, idx, platform, tag); err != nil {
-			return nil, err
+		if err := tarball.WriteToFile(path, tag, image); err != nil {
+			return nil, fmt.Errorf("tarball %s: %w", path, err)
 		}
 		tarballs = append(tarballs, path)
 	}
 	return tarballs, nil
+}
+
+// proxyImage is the sidecar template's istio-proxy image as the control plane names it by
+// default (<image>-proxy): Loom plus Envoy. No Envoy binary exists here, so the tests' image
+// carries the stand-in (package standinenvoy) at Envoy's path: `loom agent` supervises it,
+// serves it its certificate and its xDS, and reports ready once it ACKs its listeners; it
+// routes no traffic.
+const proxyImage = "loom-proxy:v1.1.0"
+
+// withStandInEnvoy adds the stand-in as /usr/local/bin/envoy.
+func withStandInEnvoy(image v1.Image) (v1.Image, error) {
+	binary, err := os.ReadFile(standInEnvoyBin)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mtime := time.Unix(1700000000, 0)
+	for _, dir := range []string{"usr/", "usr/local/", "usr/local/bin/"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: mtime}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(agent.DefaultProxyBinary, "/"), Mode: 0o755, Size: int64(len(binary)), ModTime: mtime}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(binary); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(image, layer)
 }
 
 // TestRealNode brings up a real node, runs pods from Loom's images on it, checks DNS,
