@@ -93,6 +93,9 @@ func enforcedIstioKinds() []istioKind {
 		enforcedKindOf(securityv1.SchemeGroupVersion, "AuthorizationPolicy", "authorizationpolicies", func(in *model.Input, o *securityv1.AuthorizationPolicy) {
 			in.AuthorizationPolicies = append(in.AuthorizationPolicies, convertAuthorizationPolicy(o))
 		}),
+		enforcedKindOf(securityv1.SchemeGroupVersion, "RequestAuthentication", "requestauthentications", func(in *model.Input, o *securityv1.RequestAuthentication) {
+			in.RequestAuthentications = append(in.RequestAuthentications, convertRequestAuthentication(o))
+		}),
 	}
 }
 

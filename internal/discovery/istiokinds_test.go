@@ -25,7 +25,7 @@ func TestIstioKindsCoverEveryInstalledCRD(t *testing.T) {
 		}
 	}
 	slices.Sort(reported)
-	if want := []string{"RequestAuthentication", "WorkloadGroup"}; !slices.Equal(reported, want) {
+	if want := []string{"WorkloadGroup"}; !slices.Equal(reported, want) {
 		t.Errorf("reported as not enforced: %v, want %v (enforced: %v)", reported, want, enforced)
 	}
 	for _, k := range kinds {

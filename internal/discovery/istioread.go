@@ -117,10 +117,12 @@ func (w *istioInputs) keepOnly(seen map[types.UID]decodedObject) {
 }
 
 // inputReader is the cache as readInputs reads it, with the Istio kinds
-// being watched.
+// being watched and the fetcher of JWT keys (nil: every jwksUri fails
+// closed).
 type inputReader struct {
 	client.Reader
 	istio *istioInputs
+	jwks  *jwksFetcher
 }
 
 // readIstio adds the watched Istio objects to in. An object that cannot be
@@ -160,5 +162,8 @@ func readIstio(ctx context.Context, r client.Reader, in *model.Input) ([]model.P
 		}
 	}
 	w.keepOnly(seen)
+	if ir.jwks != nil {
+		in.FetchedJWKS = ir.jwks.resolve(ctx, jwksSources(in.RequestAuthentications))
+	}
 	return problems, nil
 }

@@ -26,6 +26,7 @@ type pipeline struct {
 	refresher *modelRefresher
 	generator *generator
 	clientset kubernetes.Interface
+	jwks      *jwksFetcher
 }
 
 // newPipeline builds the pipeline for cfg; reg (may be nil) receives its metrics.
@@ -63,8 +64,10 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	events := newProblemEvents(eventRecorder(ctx, clientset, scheme), c, istio, opts.Logger.WithName("events"))
 	problems.appeared = events.notify
 	go events.run(ctx)
+	jwks := newJWKSFetcher(clock.RealClock{})
+	go jwks.run(ctx)
 	snaps := &snapshots{
-		reader: &inputReader{Reader: c, istio: istio},
+		reader: &inputReader{Reader: c, istio: istio, jwks: jwks},
 		mesh: model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly,
 			RouteDefaults: opts.RouteDefaults, MeshMTLSMode: mtlsMode, TrustDomain: opts.TrustDomain,
 			Telemetry: opts.Telemetry},
@@ -78,7 +81,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 		keys: &keyAccess{client: clientset, clock: clock.RealClock{}, ctx: ctx, answers: map[keyAccessQuestion]keyAccessAnswer{}}}
 	refresher := newModelRefresher()
 	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })
-	return &pipeline{cache: c, istio: istioWatch{inputs: istio, mapper: mapper, log: opts.Logger}, refresher: refresher, generator: gen, clientset: clientset}, nil
+	return &pipeline{cache: c, istio: istioWatch{inputs: istio, mapper: mapper, log: opts.Logger}, refresher: refresher, generator: gen, clientset: clientset, jwks: jwks}, nil
 }
 
 // eventRecorder records Events through the API server until ctx is done;
@@ -100,5 +103,7 @@ func (p *pipeline) watch(ctx context.Context, changed, endpointsChanged func()) 
 	if endpointsChanged != nil {
 		slice = func(key string) { snaps.noteEndpoints(key); endpointsChanged() }
 	}
-	return watch(ctx, p.cache, p.istio, func() { snaps.markDirty(); p.refresher.changed(); changed() }, slice)
+	rebuild := func() { snaps.markDirty(); p.refresher.changed(); changed() }
+	p.jwks.onChange(rebuild) // refreshed keys reach the proxies like a config change
+	return watch(ctx, p.cache, p.istio, rebuild, slice)
 }

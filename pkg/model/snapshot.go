@@ -37,6 +37,11 @@ type Input struct {
 	TrustDomain string
 	// AuthorizationPolicies decide which requests workloads let in.
 	AuthorizationPolicies []*AuthorizationPolicy
+	// RequestAuthentications decide which JWTs workloads verify.
+	RequestAuthentications []*RequestAuthentication
+	// FetchedJWKS are the keys the control plane fetched for JWT rules
+	// without inline jwks; a rule whose source is missing fails closed.
+	FetchedJWKS map[JWKSSource]FetchedJWKS
 	// Telemetry is the mesh config's access logging and tracing.
 	Telemetry Telemetry
 }
@@ -63,6 +68,9 @@ type Snapshot struct {
 	trustDomain         string
 
 	authorizationPolicies []*AuthorizationPolicy // oldest first
+
+	requestAuthentications []*RequestAuthentication // oldest first
+	fetchedJWKS            map[JWKSSource]FetchedJWKS
 
 	problems []Problem
 }
@@ -99,6 +107,8 @@ func Build(in Input) *Snapshot {
 	s.checkPeerAuthentications(s.peerAuthentications)
 	s.authorizationPolicies = validAuthorizationPolicies(in.AuthorizationPolicies)
 	s.checkAuthorizationPolicies()
+	s.requestAuthentications, s.fetchedJWKS = validRequestAuthentications(in.RequestAuthentications), in.FetchedJWKS
+	s.checkRequestAuthentications()
 	s.checkTelemetry()
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return strings.Compare(a.Kind+"/"+a.Meta.String()+"/"+a.Field, b.Kind+"/"+b.Meta.String()+"/"+b.Field)

@@ -40,9 +40,19 @@ type inboundAuthz struct {
 }
 
 // authzFor builds the inboundAuthz of proxy p from the policies that apply
-// to its workload. Proxyless gRPC gets only the HTTP filters, in the form
-// gRPC-Go evaluates.
+// to its workload: RequestAuthentication's jwt_authn filter first (see
+// jwtFilterFor), then the RBAC filters. Proxyless gRPC gets only the RBAC
+// HTTP filters, in the form gRPC-Go evaluates.
 func authzFor(snap *model.Snapshot, p model.Proxy) (inboundAuthz, []model.Problem) {
+	jwt, jwtProblems := jwtFilterFor(snap, p)
+	out, problems := rbacFor(snap, p)
+	if jwt != nil {
+		out.http = append([]*hcmv3.HttpFilter{jwt}, out.http...)
+	}
+	return out, append(jwtProblems, problems...)
+}
+
+func rbacFor(snap *model.Snapshot, p model.Proxy) (inboundAuthz, []model.Problem) {
 	applied := snap.AuthorizationPoliciesFor(p.Namespace, p.Labels)
 	if len(applied) == 0 {
 		return inboundAuthz{}, nil

@@ -157,7 +157,7 @@ func (b *ruleBuilder) source(s *security.Source, at string, when []*rbacpb.Princ
 	b.noteLiteralStars(at+".notPrincipals", s.GetNotPrincipals())
 	and = b.principalPair(and, at+".principals", at+".notPrincipals", s.GetPrincipals(), s.GetNotPrincipals(),
 		func(v string) (*rbacpb.Principal, string) { return principalName(v, td), "" })
-	and = b.principalPair(and, at+".requestPrincipals", at+".notRequestPrincipals", s.GetRequestPrincipals(), s.GetNotRequestPrincipals(), b.httpPrincipal(requestPrincipal))
+	and = b.principalPair(and, at+".requestPrincipals", at+".notRequestPrincipals", s.GetRequestPrincipals(), s.GetNotRequestPrincipals(), b.jwtPrincipal(requestPrincipal))
 	and = b.principalPair(and, at+".serviceAccounts", at+".notServiceAccounts", s.GetServiceAccounts(), s.GetNotServiceAccounts(),
 		func(v string) (*rbacpb.Principal, string) { return serviceAccountName(v, b.policyNamespace), "" })
 	and = b.principalPair(and, at+".trustDomains", at+".notTrustDomains", s.GetTrustDomains(), s.GetNotTrustDomains(),
@@ -195,14 +195,23 @@ func (b *ruleBuilder) path(v string) (*rbacpb.Permission, string) {
 	return pathPermission(v), ""
 }
 
-func (b *ruleBuilder) httpPrincipal(gen func(string) *rbacpb.Principal) principalGen {
+// jwtPrincipal is a generator of a match on the request's verified token. gRPC-Go
+// verifies no token and its RBAC never matches the metadata the token's claims are in: an
+// ALLOW rule naming them is dropped and a DENY rule widened there, never evaluated as
+// "no such principal".
+func (b *ruleBuilder) jwtPrincipal(gen func(string) *rbacpb.Principal) principalGen {
 	return func(v string) (*rbacpb.Principal, string) {
-		if b.ctx.tcp {
+		switch {
+		case b.ctx.tcp:
 			return nil, httpOnly
+		case b.ctx.grpc:
+			return nil, noJWTInGRPC
 		}
 		return gen(v), ""
 	}
 }
+
+const noJWTInGRPC = "gRPC-Go verifies no JWT (RequestAuthentication) and its RBAC never matches Envoy filter metadata"
 
 func (b *ruleBuilder) httpPermission(gen func(string) *rbacpb.Permission) permissionGen {
 	return func(v string) (*rbacpb.Permission, string) {
@@ -230,21 +239,19 @@ func (b *ruleBuilder) whenPrincipal(key string) (principalGen, bool) {
 	case key == "source.trustDomain":
 		return func(v string) (*rbacpb.Principal, string) { return trustDomainName(v), "" }, true
 	case key == "request.auth.principal":
-		return b.httpPrincipal(requestPrincipal), true
+		return b.jwtPrincipal(requestPrincipal), true
 	case key == "request.auth.audiences":
-		return b.httpPrincipal(func(v string) *rbacpb.Principal { return jwtClaim([]string{"aud"}, stringMatch(v, "", false), true) }), true
+		return b.jwtPrincipal(func(v string) *rbacpb.Principal { return jwtClaim([]string{"aud"}, stringMatch(v, "", false), true) }), true
 	case key == "request.auth.presenter":
-		return b.httpPrincipal(func(v string) *rbacpb.Principal { return jwtClaim([]string{"azp"}, stringMatch(v, "", false), true) }), true
+		return b.jwtPrincipal(func(v string) *rbacpb.Principal { return jwtClaim([]string{"azp"}, stringMatch(v, "", false), true) }), true
 	case strings.HasPrefix(key, "request.auth.claims"):
 		claims, ok := bracketed(strings.TrimPrefix(key, "request.auth.claims"))
 		return func(v string) (*rbacpb.Principal, string) {
 			switch {
 			case !ok:
 				return nil, "bad key " + key + ": should be request.auth.claims[name]"
-			case b.ctx.tcp:
-				return nil, httpOnly
 			}
-			return jwtClaim(claims, stringMatch(v, "", false), true), ""
+			return b.jwtPrincipal(func(v string) *rbacpb.Principal { return jwtClaim(claims, stringMatch(v, "", false), true) })(v)
 		}, true
 	case strings.HasPrefix(key, "request.headers"):
 		names, ok := bracketed(strings.TrimPrefix(key, "request.headers"))
