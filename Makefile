@@ -98,8 +98,12 @@ OTHER_PACKAGES = . ./api/... ./test/...
 
 TEST_ENV = LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) LOOM_NODE_ASSETS=$$(readlink -f $(LOCALBIN)/node) LOOM_PILOT_AGENT=$$(readlink -f $(LOCALBIN)/pilot-agent)
 
+.PHONY: prometheus-tools
+prometheus-tools: ## Install Debian's prometheus package (prometheus and promtool, for the Prometheus add-on's tests) when promtool is missing.
+	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus; }
+
 .PHONY: test
-test: k8s-binaries node-binaries istio-agent ## Run unit and integration tests against a real local Kubernetes, with a real node where pods must run (race detector on pkg, internal, controllers).
+test: k8s-binaries node-binaries istio-agent prometheus-tools ## Run unit and integration tests against a real local Kubernetes, with a real node where pods must run (race detector on pkg, internal, controllers).
 	$(TEST_ENV) go test -count=1 -shuffle=on -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
 	$(TEST_ENV) go test -count=1 -shuffle=on -timeout $(TEST_TIMEOUT) $(OTHER_PACKAGES)
 	cd test/tools/argocd-health && go test -count=1 ./...   # Argo CD's own Lua health evaluator (a module of its own: it pins k8s.io/* v0.34)

@@ -171,6 +171,7 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	case out.rollBack != "":
 		status.rollBack(out.rollBack)
 		log.FromContext(ctx).Info("upgrade failed; rolling back", "generation", mesh.Generation, "to", mem.state.LastGood.Generation)
+		recordRollback(mesh.Name)
 	case rolledBack:
 		status.keepRolledBack()
 	case out.unhealthy != "":

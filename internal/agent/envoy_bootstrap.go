@@ -42,8 +42,9 @@ const (
 // EnvoyBootstrap returns the Envoy bootstrap of an injected sidecar, as
 // JSON: the node as Loom's discovery reads it (ParseNode), ADS over the
 // agent's xDS proxy socket, SDS over the agent's SDS socket, admin on
-// 127.0.0.1 only, Prometheus stats on 15090 and readiness on 15021. It is
-// validated as Envoy would, typed configs inside Any included.
+// 127.0.0.1 only, Prometheus stats on 15090 (tagged by StatsConfig) and
+// readiness on 15021. It is validated as Envoy would, typed configs inside
+// Any included.
 func EnvoyBootstrap(o *Options) ([]byte, error) {
 	b, err := envoyBootstrap(o)
 	if err != nil {
@@ -101,7 +102,8 @@ func envoyBootstrap(o *Options) (*bootstrapv3.Bootstrap, error) {
 		}
 	}
 	return &bootstrapv3.Bootstrap{
-		Node: node,
+		Node:        node,
+		StatsConfig: StatsConfig(),
 		Admin: &bootstrapv3.Admin{
 			Address: socketAddress("127.0.0.1", o.Envoy.AdminPort),
 		},

@@ -196,6 +196,7 @@ func (a *Authority) reload(ctx context.Context) {
 		if old := a.signer.Load(); old == nil || !sameSigner(old, signer) {
 			log.Info("mesh CA loaded", "mode", a.opts.Mode, "signingCertExpires", signer.NotAfter(), "rootExpires", signer.RootNotAfter())
 			a.signer.Store(signer)
+			a.service.metrics.recordSigner(signer)
 		}
 	}
 	if cur := a.signer.Load(); cur != nil {

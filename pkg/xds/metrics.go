@@ -19,6 +19,7 @@ type metrics struct {
 	resources      *prometheus.GaugeVec
 	views          prometheus.Gauge
 	invalid        prometheus.Counter
+	outOfDate      *outOfDateCollector
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -76,10 +77,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "loom_xds_invalid_resources_total",
 			Help: "Generated resources skipped because they cannot be served (nil, unnamed, duplicate, wrong type).",
 		}),
+		outOfDate: newOutOfDateCollector(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.pushes, m.pushDuration, m.generate, m.generateErrors, m.proxies, m.nacks,
-			m.bytesSent, m.responses, m.convergence, m.resources, m.views, m.invalid)
+			m.bytesSent, m.responses, m.convergence, m.resources, m.views, m.invalid, m.outOfDate)
 	}
 	return m
 }

@@ -135,7 +135,7 @@ func NewServer(opts Options) *Server {
 		opts.NackMemory = 10 * time.Minute
 	}
 	m := newMetrics(opts.Registerer)
-	return &Server{
+	s := &Server{
 		gen:       opts.Generator,
 		full:      newDebouncer(opts.DebounceQuiet, opts.DebounceMax),
 		endpoints: newDebouncer(opts.EndpointDebounceQuiet, opts.EndpointDebounceMax),
@@ -150,6 +150,8 @@ func NewServer(opts Options) *Server {
 		views:     map[string]*view{},
 		streams:   map[uint64]*stream{},
 	}
+	m.outOfDate.watch(s)
+	return s
 }
 
 // Register registers the aggregated discovery service (SotW and delta) on g.
