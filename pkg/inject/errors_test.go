@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,6 +44,14 @@ func TestInjectRefusesBadAnnotations(t *testing.T) {
 		{"proxy.istio.io/config", "a: [", ""},
 		{"sidecar.istio.io/rewriteAppHTTPProbers", "sometimes", "want true or false"},
 		{"sidecar.istio.io/interceptionMode", "TPROXY", "only REDIRECT"},
+		{"sidecar.istio.io/proxyImage", "Registry/Proxy:1", "could not parse reference"},
+		{"sidecar.istio.io/proxyImage", "", "could not parse reference"},
+		{"sidecar.istio.io/userVolume", `{"certs": "secret"}`, "want a JSON object of name to item"},
+		{"sidecar.istio.io/userVolume", `{"Certs": {"emptyDir": {}}}`, `volume name "Certs"`},
+		{"sidecar.istio.io/userVolume", `{"loom": {"emptyDir": {}}}`, "already has a volume loom"},
+		{"sidecar.istio.io/userVolume", `[{"emptyDir": {}}]`, "item 0 has no name"},
+		{"sidecar.istio.io/userVolumeMount", `{"certs": {"mountPath": "/etc/certs"}}`, "no volume certs in the pod"},
+		{"sidecar.istio.io/userVolumeMount", `{"loom": {"mountPath": "etc"}}`, `mountPath "etc" must be absolute`},
 	}
 	for _, c := range cases {
 		_, err := Inject(Namespace{Name: "shop"}, podWith(map[string]string{c.annotation: c.value}), testSettings())
@@ -51,7 +60,8 @@ func TestInjectRefusesBadAnnotations(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, "annotation "+c.annotation) || !strings.Contains(msg, strings.TrimSpace(c.value)) || !strings.Contains(msg, c.why) {
+		namesValue := strings.Contains(msg, strings.TrimSpace(c.value)) || strings.Contains(msg, strconv.Quote(c.value))
+		if !strings.Contains(msg, "annotation "+c.annotation) || !namesValue || !strings.Contains(msg, c.why) {
 			t.Errorf("%s=%q: error %q should name the annotation, the value and %q", c.annotation, c.value, msg, c.why)
 		}
 	}
@@ -68,7 +78,7 @@ func TestInjectRefusesRequestAboveLimit(t *testing.T) {
 
 func TestInjectRefusesNameClashes(t *testing.T) {
 	pod := podWith(nil)
-	pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy"})
+	pod.Spec.InitContainers = append(pod.Spec.InitContainers, corev1.Container{Name: "istio-proxy"})
 	if _, err := Inject(Namespace{Name: "shop"}, pod, testSettings()); err == nil || !strings.Contains(err.Error(), "container named istio-proxy") {
 		t.Errorf("container clash: %v", err)
 	}

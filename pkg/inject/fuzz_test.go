@@ -18,6 +18,7 @@ var fuzzAnnotations = []string{
 	"traffic.sidecar.istio.io/includeInboundPorts", "traffic.sidecar.istio.io/excludeInboundPorts",
 	"traffic.sidecar.istio.io/excludeOutboundPorts", "traffic.sidecar.istio.io/includeOutboundPorts",
 	"sidecar.istio.io/inject", "istio.io/rev",
+	"sidecar.istio.io/proxyImage", "sidecar.istio.io/userVolume", "sidecar.istio.io/userVolumeMount",
 }
 
 // fuzzPod varies the parts of a pod the templates read, driven by shape.
@@ -53,6 +54,10 @@ func fuzzPod(shape uint8, annotations map[string]string) *corev1.Pod {
 	}
 	if shape&64 != 0 {
 		pod.Labels = map[string]string{"app": "x"}
+	}
+	if shape&128 != 0 {
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "auto",
+			Env: []corev1.EnvVar{{Name: "X", Value: "y"}}, VolumeMounts: []corev1.VolumeMount{{Name: "loom", MountPath: "/extra"}}})
 	}
 	return pod
 }
@@ -100,6 +105,7 @@ func FuzzInject(f *testing.F) {
 	f.Add(uint8(7), "10.0.0.0/8,::/0", uint8(10), "1,2,3", uint8(9))
 	f.Add(uint8(1), "terminationDrainDuration: 99999999999s", uint8(2), "false", uint8(0x1f))
 	f.Add(uint8(1), "{\"holdApplicationUntilProxyStarts\": null}", uint8(0), "sidecar", uint8(0x2a))
+	f.Add(uint8(16), `{"v":{"emptyDir":{}}}`, uint8(17), `{"v":{"mountPath":"/v"}}`, uint8(0x80))
 	f.Fuzz(func(t *testing.T, k1 uint8, v1 string, k2 uint8, v2 string, shape uint8) {
 		annotations := map[string]string{
 			fuzzAnnotations[int(k1)%len(fuzzAnnotations)]: v1,
@@ -114,7 +120,8 @@ func FuzzInject(f *testing.F) {
 func TestInjectRandomAnnotations(t *testing.T) {
 	values := []string{"", "*", "grpc-agent", "sidecar", "true", "false", "0", "-1", "65535", "65536", "100m", "1Gi", "1e3",
 		"10.0.0.0/8", "::/0", "10.0.0.0/33", "1,2,,3", " 80 , 443 ", "{", "null", "[]", "holdApplicationUntilProxyStarts: true",
-		"terminationDrainDuration: 1ms", "terminationDrainDuration: -5s", "terminationDrainDuration: 315576000001s", "\x00", "é"}
+		"terminationDrainDuration: 1ms", "terminationDrainDuration: -5s", "terminationDrainDuration: 315576000001s", "\x00", "é",
+		"loom:1", "example.com/proxy@sha256:abc", `{"v":{"emptyDir":{}}}`, `{"v":{"mountPath":"/v"}}`, `[{"name":"v","mountPath":"v"}]`}
 	r := rand.New(rand.NewPCG(1, 13))
 	for range 5000 {
 		annotations := map[string]string{}

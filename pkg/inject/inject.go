@@ -27,6 +27,10 @@ func Inject(ns Namespace, pod *corev1.Pod, s Settings) (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
+	custom, err := parseOverrides(pod)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkNameClashes(&pod.Spec); err != nil {
 		return nil, err
 	}
@@ -45,6 +49,9 @@ func Inject(ns Namespace, pod *corev1.Pod, s Settings) (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := custom.apply(out, &added); err != nil {
+		return nil, err
+	}
 	setAnnotations(out, added, s)
 	return out, nil
 }
@@ -55,12 +62,14 @@ type injected struct {
 }
 
 // checkNameClashes refuses pods that already define what the templates
-// add; Istio's merging of a user-defined istio-proxy is not supported.
+// add, but for a container named istio-proxy, which is merged over the
+// injected one as Istio does (see overrides).
 func checkNameClashes(spec *corev1.PodSpec) error {
-	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+	for i, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for _, c := range list {
-			switch c.Name {
-			case containerInit, containerProxy, containerAgentInit:
+			switch {
+			case c.Name == containerProxy && i == 1:
+			case c.Name == containerInit, c.Name == containerProxy, c.Name == containerAgentInit:
 				return fmt.Errorf("pod already has a container named %s, which injection adds", c.Name)
 			}
 		}

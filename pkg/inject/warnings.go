@@ -19,6 +19,7 @@ var actedOn = []string{
 	annotationProxyCPU, annotationProxyMemory, annotationProxyCPULimit, annotationProxyMemLimit,
 	annotationIncludeOutCIDR, annotationExcludeOutCIDR, annotationIncludeInPorts, annotationExcludeInPorts,
 	annotationIncludeOutPort, annotationExcludeOutPort, annotationRev, annotationInterception,
+	annotationProxyImage, annotationUserVolume, annotationUserVolumeMount,
 }
 
 // proxyConfigFieldsActedOn are the fields of proxy.istio.io/config the injector reads.

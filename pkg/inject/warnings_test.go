@@ -10,7 +10,7 @@ import (
 
 func TestWarningsNameWhatTheInjectorIgnores(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
-		"sidecar.istio.io/proxyImage":                 "example/proxy:1",
+		"sidecar.istio.io/proxyImageType":             "distroless",
 		"sidecar.istio.io/proxyCPU":                   "200m",
 		"proxy.istio.io/config":                       "{holdApplicationUntilProxyStarts: true, concurrency: 2}",
 		"example.com/unrelated":                       "x",
@@ -18,7 +18,7 @@ func TestWarningsNameWhatTheInjectorIgnores(t *testing.T) {
 	}}}
 	want := []string{
 		"annotation proxy.istio.io/config: field concurrency is not acted on by Loom's injector",
-		"annotation sidecar.istio.io/proxyImage: not acted on by Loom's injector",
+		"annotation sidecar.istio.io/proxyImageType: not acted on by Loom's injector",
 		"annotation traffic.sidecar.istio.io/kubevirtInterfaces: not acted on by Loom's injector",
 	}
 	if got := Warnings(pod); !slices.Equal(got, want) {
