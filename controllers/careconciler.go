@@ -101,23 +101,26 @@ func (r *CAStatusReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.APIReader = states
 	return ctrl.NewControllerManagedBy(mgr).For(&operatorv1alpha1.MeshOperator{}).Named("meshoperator-ca").
-		WatchesRawSource(source.Kind(states, client.Object(&corev1.ConfigMap{}), handler.EnqueueRequestsFromMapFunc(r.meshesOfNamespace))).
+		WatchesRawSource(source.Kind(states, client.Object(&corev1.ConfigMap{}), handler.EnqueueRequestsFromMapFunc(meshesOfNamespace(r.Client)))).
 		Complete(r)
 }
 
-// meshesOfNamespace wakes the meshes whose namespace a CA state ConfigMap is in.
-func (r *CAStatusReconciler) meshesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	list := &operatorv1alpha1.MeshOperatorList{}
-	if err := r.List(ctx, list); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, m := range list.Items {
-		if m.Spec.Namespace == obj.GetNamespace() {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: m.Name}})
+// meshesOfNamespace wakes the meshes whose namespace an object the control plane publishes
+// (the CA state, proxy counts) is in.
+func meshesOfNamespace(c client.Reader) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		list := &operatorv1alpha1.MeshOperatorList{}
+		if err := c.List(ctx, list); err != nil {
+			return nil
 		}
+		var out []reconcile.Request
+		for _, m := range list.Items {
+			if m.Spec.Namespace == obj.GetNamespace() {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: m.Name}})
+			}
+		}
+		return out
 	}
-	return out
 }
 
 // newCAStateCache is a cache of the CA state ConfigMaps alone (by name), added to the manager:

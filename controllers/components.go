@@ -39,10 +39,13 @@ func (r *MeshOperatorReconciler) istioCRDsComponent(version string) component {
 // plan returns the components the spec asks for, rendering them only when this mesh's spec
 // differs from the last one planned: rendering is a pure function of the spec.
 func (r *MeshOperatorReconciler) plan(mesh *operatorv1alpha1.MeshOperator) ([]component, error) {
+	// Whether mode Auto wants the monitors depends on the cluster: the cached CRDs say.
+	monitors := values.WantsMonitors(&mesh.Spec, r.monitoringCRDsInstalled(context.Background()))
 	key, err := json.Marshal(struct {
-		Name string
-		Spec operatorv1alpha1.MeshOperatorSpec
-	}{mesh.Name, mesh.Spec})
+		Name     string
+		Spec     operatorv1alpha1.MeshOperatorSpec
+		Monitors bool
+	}{mesh.Name, mesh.Spec, monitors})
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +53,7 @@ func (r *MeshOperatorReconciler) plan(mesh *operatorv1alpha1.MeshOperator) ([]co
 	if cached, ok := r.plans.Load(mesh.Name); ok && cached.(cachedPlan).sum == sum {
 		return cached.(cachedPlan).components, nil
 	}
-	components, err := r.render(mesh)
+	components, err := r.render(mesh, monitors)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +68,9 @@ type cachedPlan struct {
 }
 
 // render renders every component the spec asks for, in install order: the control plane,
-// then the gateways, then the add-ons. An error names the component and the field at fault.
-func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]component, error) {
+// then the gateways, then the add-ons, then the Prometheus Operator's objects when monitors
+// is set. An error names the component and the field at fault.
+func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator, monitors bool) ([]component, error) {
 	spec := &mesh.Spec
 	type step struct {
 		name, chart, namespace string
@@ -94,6 +98,10 @@ func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator) ([]
 			steps = append(steps, step{"addon-" + a.chart, a.chart, spec.Namespace, operatorv1alpha1.ComponentAddon,
 				func() (map[string]any, error) { return a.values(spec) }})
 		}
+	}
+	if monitors {
+		steps = append(steps, step{monitorsComponent, values.MonitorsChart, spec.Namespace, operatorv1alpha1.ComponentAddon,
+			func() (map[string]any, error) { return r.monitorsValues(mesh) }})
 	}
 
 	components := make([]component, 0, len(steps)+1)
@@ -132,7 +140,7 @@ func (r *MeshOperatorReconciler) withRetainedRevisions(mesh *operatorv1alpha1.Me
 	for _, name := range retained {
 		old := mesh.DeepCopy()
 		old.Spec = mem.revisions[name].Spec
-		rendered, err := r.render(old)
+		rendered, err := r.render(old, false)
 		if err != nil {
 			return nil, fmt.Errorf("revision %s: %w", name, err)
 		}
@@ -174,6 +182,9 @@ func withoutDefaultInjection(c component) component {
 func (r *MeshOperatorReconciler) install(ctx context.Context, mesh string, c component) error {
 	if c.shared {
 		return r.applyIstioCRDs(ctx, c.objects)
+	}
+	if c.name == monitorsComponent {
+		return r.installMonitors(ctx, mesh, c)
 	}
 	if err := r.Applier.Apply(ctx, c.objects); err != nil {
 		return err

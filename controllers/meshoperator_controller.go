@@ -49,6 +49,8 @@ type MeshOperatorReconciler struct {
 	plans sync.Map
 	// verdicts remembers readiness per applied object and resourceVersion.
 	verdicts verdicts
+	// monitors applies the Prometheus Operator's objects.
+	monitors monitorsSupport
 }
 
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators,verbs=get;list;watch;update;patch
@@ -64,11 +66,12 @@ type MeshOperatorReconciler struct {
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io;security.istio.io;telemetry.istio.io,resources=*,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests,verbs=create;get;list;watch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
 // Reconcile drives the mesh toward its spec, one step per call, and records the truth in status.
 func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -90,9 +93,9 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			fmt.Sprintf("namespace %s is already owned by MeshOperator %s; only one MeshOperator may own a namespace", mesh.Spec.Namespace, owner))
 		return ctrl.Result{}, r.writeStatus(ctx, mesh, status)
 	}
-	if controllerutil.AddFinalizer(mesh, Finalizer) {
-		// The update triggers the next reconcile.
-		return ctrl.Result{}, r.Update(ctx, mesh)
+	if before := mesh.DeepCopy(); controllerutil.AddFinalizer(mesh, Finalizer) {
+		// The patch triggers the next reconcile.
+		return ctrl.Result{}, r.patchFinalizers(ctx, before, mesh)
 	}
 	// A cache that has not yet seen the deletion would install the mesh again after its
 	// uninstall released it, and nothing would ever remove what that install created. The
@@ -305,6 +308,11 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	if err != nil {
 		return err
 	}
+	monitors, err := r.pruneMonitors(ctx, ownedBy(mesh.Name, ""))
+	if err != nil {
+		return err
+	}
+	deleted = append(deleted, monitors...)
 	if len(deleted) > 0 {
 		log.FromContext(ctx).Info("uninstalled", "objects", deleted)
 	}
@@ -322,10 +330,18 @@ func (r *MeshOperatorReconciler) uninstall(ctx context.Context, mesh *operatorv1
 	forgetComponents(mesh.Name)
 	r.plans.Delete(mesh.Name)
 	r.verdicts.forget(mesh.Name)
+	before := mesh.DeepCopy()
 	controllerutil.RemoveFinalizer(mesh, Finalizer)
 	// A reconcile woken by the removal of its own objects may find the MeshOperator gone
 	// already, released by the one before it.
-	return client.IgnoreNotFound(r.Update(ctx, mesh))
+	return client.IgnoreNotFound(r.patchFinalizers(ctx, before, mesh))
+}
+
+// patchFinalizers writes only the finalizers: an update of the whole object would take
+// ownership of spec fields the user (or a GitOps tool's server-side apply) owns, and write
+// the empty structs Go serializes into a spec that left them out.
+func (r *MeshOperatorReconciler) patchFinalizers(ctx context.Context, before, after *operatorv1alpha1.MeshOperator) error {
+	return r.Patch(ctx, after, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 func (r *MeshOperatorReconciler) removeNamespaces(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
@@ -409,6 +425,8 @@ func (r *MeshOperatorReconciler) pruneRemovedComponents(ctx context.Context, mes
 		return err
 	}
 	deleted, err := r.Applier.Prune(ctx, selector, managedKinds, nil)
+	monitors, monitorsErr := r.pruneMonitors(ctx, selector)
+	deleted, err = append(deleted, monitors...), errors.Join(err, monitorsErr)
 	if len(deleted) > 0 {
 		log.FromContext(ctx).Info("removed components no longer in the spec", "objects", deleted)
 	}

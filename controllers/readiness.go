@@ -18,6 +18,9 @@ import (
 // readiness judges each of a component's objects, as live in the cluster, with kstatus; the
 // first that is not Ready explains why the component is not.
 func (r *MeshOperatorReconciler) readiness(ctx context.Context, mesh string, c component) (operatorv1alpha1.ComponentStatus, error) {
+	if c.name == monitorsComponent {
+		return r.monitorsReadiness(ctx, c), nil
+	}
 	st := operatorv1alpha1.ComponentStatus{Name: c.name, Kind: c.kind, Namespace: c.namespace, Version: c.version, Ready: true}
 	for _, obj := range c.objects {
 		rd, err := r.objectReadiness(ctx, mesh, obj)

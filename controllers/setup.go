@@ -66,6 +66,7 @@ func (r *MeshOperatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// that readiness judges, and the metadata one that the applier compares with what it
 	// applied.
 	b = b.Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.meshesUsingIstioCRD))
+	b = b.Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.meshesUsingMonitoringCRD))
 	for _, gvk := range managedKinds {
 		typed, err := mgr.GetScheme().New(gvk)
 		if err != nil {

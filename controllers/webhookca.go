@@ -118,7 +118,7 @@ func (r *WebhookCABundleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.States = states
-	namespaceMeshes := (&CAStatusReconciler{Client: r.Client}).meshesOfNamespace
+	namespaceMeshes := meshesOfNamespace(r.Client)
 	return ctrl.NewControllerManagedBy(mgr).For(&operatorv1alpha1.MeshOperator{}).Named("meshoperator-webhook-ca").
 		WatchesRawSource(source.Kind(states, client.Object(&corev1.ConfigMap{}), handler.EnqueueRequestsFromMapFunc(namespaceMeshes))).
 		Watches(&admissionregistrationv1.MutatingWebhookConfiguration{}, handler.EnqueueRequestsFromMapFunc(meshOfObject)).

@@ -16,6 +16,41 @@ type AddonsSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Jaeger JaegerSpec `json:"jaeger,omitempty"`
+	// PrometheusOperator has the Prometheus Operator (kube-prometheus-stack, say) scrape the
+	// mesh: PodMonitors for the control plane, the operator and every proxy, and a
+	// PrometheusRule with Loom's rules. It is independent of the Prometheus add-on.
+	// +kubebuilder:default={}
+	// +optional
+	PrometheusOperator PrometheusOperatorSpec `json:"prometheusOperator,omitempty"`
+}
+
+// PrometheusOperatorMode says when the operator creates the Prometheus Operator's objects.
+// +kubebuilder:validation:Enum=Auto;Enabled;Disabled
+type PrometheusOperatorMode string
+
+// Prometheus Operator modes.
+const (
+	// PrometheusOperatorAuto creates the objects when the monitoring.coreos.com/v1 CRDs
+	// (PodMonitor, ServiceMonitor, PrometheusRule) are installed, and nothing otherwise.
+	PrometheusOperatorAuto PrometheusOperatorMode = "Auto"
+	// PrometheusOperatorEnabled creates the objects, and reports the mesh not Ready while
+	// the CRDs are missing.
+	PrometheusOperatorEnabled PrometheusOperatorMode = "Enabled"
+	// PrometheusOperatorDisabled never creates them, and removes those created before.
+	PrometheusOperatorDisabled PrometheusOperatorMode = "Disabled"
+)
+
+// PrometheusOperatorSpec configures the Prometheus Operator's objects.
+type PrometheusOperatorSpec struct {
+	// Mode: Auto (the default) creates the objects when the Prometheus Operator's CRDs exist,
+	// Enabled always (the mesh is not Ready without the CRDs), Disabled never.
+	// +kubebuilder:default=Auto
+	// +optional
+	Mode PrometheusOperatorMode `json:"mode,omitempty"`
+	// Labels are put on every object, for the Prometheus's podMonitorSelector and
+	// ruleSelector: kube-prometheus-stack selects release: <its Helm release name>.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // PrometheusSpec configures the Prometheus add-on.

@@ -47,6 +47,13 @@ type MeshConfigSpec struct {
 	// DefaultRetries applies to HTTP routes that set none.
 	// +optional
 	DefaultRetries *RetryPolicy `json:"defaultRetries,omitempty"`
+
+	// ExtensionProviders are the external authorizers (Envoy ext_authz) that CUSTOM
+	// AuthorizationPolicies name, with Istio's meaning; names are unique.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.name == p.name))",message="extension provider names must be unique"
+	// +optional
+	ExtensionProviders []ExtensionProvider `json:"extensionProviders,omitempty"`
 }
 
 // AccessLoggingSpec configures access logs.
@@ -97,4 +104,100 @@ type RetryPolicy struct {
 	// retriable-status-codes, with no status code: 503 is not retried, as in Istio 1.24+).
 	// +optional
 	RetryOn string `json:"retryOn,omitempty"`
+}
+
+// ExtensionProvider is an external authorizer that CUSTOM AuthorizationPolicies name in
+// spec.provider.name, as in Istio's MeshConfig extensionProviders (the ext_authz kinds).
+// +kubebuilder:validation:XValidation:rule="has(self.envoyExtAuthzHttp) != has(self.envoyExtAuthzGrpc)",message="exactly one of envoyExtAuthzHttp and envoyExtAuthzGrpc must be set"
+type ExtensionProvider struct {
+	// Name is what an AuthorizationPolicy's spec.provider.name refers to.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// EnvoyExtAuthzHTTP checks requests with an HTTP authorization service (Envoy ext_authz).
+	// +optional
+	EnvoyExtAuthzHTTP *ExtAuthzHTTPProvider `json:"envoyExtAuthzHttp,omitempty"`
+	// EnvoyExtAuthzGRPC checks requests and TCP connections with a gRPC authorization
+	// service (envoy.service.auth.v3.Authorization).
+	// +optional
+	EnvoyExtAuthzGRPC *ExtAuthzGRPCProvider `json:"envoyExtAuthzGrpc,omitempty"`
+}
+
+// ExtAuthzService is what both kinds of external authorizer set.
+type ExtAuthzService struct {
+	// Service is the authorizer's hostname, optionally namespace-qualified:
+	// "ext-authz.foo.svc.cluster.local" or "foo/ext-authz.foo.svc.cluster.local". A
+	// ServiceEntry host works too.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	Service string `json:"service"`
+	// Port of the authorizer's service.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+	// Timeout of each check; 600s if unset (Istio's default).
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// FailOpen lets a request through when the authorizer cannot be reached or fails.
+	// +optional
+	FailOpen bool `json:"failOpen,omitempty"`
+	// StatusOnError is the HTTP status returned when the authorizer cannot be reached or
+	// fails (and failOpen is false); Envoy's default is 403.
+	// +kubebuilder:validation:Pattern=`^[1-5][0-9][0-9]$`
+	// +optional
+	StatusOnError string `json:"statusOnError,omitempty"`
+	// IncludeRequestBodyInCheck sends the buffered request body in the check.
+	// +optional
+	IncludeRequestBodyInCheck *ExtAuthzRequestBody `json:"includeRequestBodyInCheck,omitempty"`
+}
+
+// ExtAuthzHTTPProvider is an HTTP external authorizer: Envoy sends the check as an HTTP
+// request to the service, and a 200 response allows.
+type ExtAuthzHTTPProvider struct {
+	ExtAuthzService `json:",inline"`
+	// PathPrefix is prepended to the path of the check request.
+	// +kubebuilder:validation:Pattern=`^/`
+	// +optional
+	PathPrefix string `json:"pathPrefix,omitempty"`
+	// IncludeRequestHeadersInCheck are the client headers sent in the check besides Host,
+	// Method, Path and Content-Length; "abc*" and "*abc" match by prefix and suffix.
+	// +optional
+	IncludeRequestHeadersInCheck []string `json:"includeRequestHeadersInCheck,omitempty"`
+	// IncludeAdditionalHeadersInCheck are fixed headers added to the check request; they
+	// replace client headers of the same name.
+	// +optional
+	IncludeAdditionalHeadersInCheck map[string]string `json:"includeAdditionalHeadersInCheck,omitempty"`
+	// HeadersToUpstreamOnAllow are the authorizer's response headers added to (or replacing
+	// those of) the request sent upstream when it allows.
+	// +optional
+	HeadersToUpstreamOnAllow []string `json:"headersToUpstreamOnAllow,omitempty"`
+	// HeadersToDownstreamOnDeny are the authorizer's response headers sent to the client
+	// when it denies.
+	// +optional
+	HeadersToDownstreamOnDeny []string `json:"headersToDownstreamOnDeny,omitempty"`
+	// HeadersToDownstreamOnAllow are the authorizer's response headers added to the
+	// response sent to the client when it allows.
+	// +optional
+	HeadersToDownstreamOnAllow []string `json:"headersToDownstreamOnAllow,omitempty"`
+}
+
+// ExtAuthzGRPCProvider is a gRPC external authorizer (envoy.service.auth.v3.Authorization);
+// it also checks TCP connections.
+type ExtAuthzGRPCProvider struct {
+	ExtAuthzService `json:",inline"`
+}
+
+// ExtAuthzRequestBody says how much of the request body is sent in the check.
+type ExtAuthzRequestBody struct {
+	// MaxRequestBytes buffered before the check; a larger body gets 413 unless
+	// allowPartialMessage is set.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxRequestBytes int32 `json:"maxRequestBytes,omitempty"`
+	// AllowPartialMessage sends the first maxRequestBytes of a larger body.
+	// +optional
+	AllowPartialMessage bool `json:"allowPartialMessage,omitempty"`
+	// PackAsBytes sends the body as raw bytes (gRPC only) instead of a UTF-8 string.
+	// +optional
+	PackAsBytes bool `json:"packAsBytes,omitempty"`
 }

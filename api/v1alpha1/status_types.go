@@ -82,6 +82,11 @@ type MeshOperatorStatus struct {
 	// +optional
 	CA *CAStatus `json:"ca,omitempty"`
 
+	// Proxies are the proxies connected to the control plane and how many are out of date,
+	// as its running pods report them.
+	// +optional
+	Proxies *ProxiesStatus `json:"proxies,omitempty"`
+
 	// Components are the control plane, each gateway and each add-on.
 	// +listType=map
 	// +listMapKey=name

@@ -1,4 +1,4 @@
-// Command kubectl-mesh is Loom's kubectl plugin: `kubectl mesh status|version|proxy-config`.
+// Command kubectl-mesh is Loom's kubectl plugin: `kubectl mesh status|version|proxy-config|translate|analyze`.
 package main
 
 import (

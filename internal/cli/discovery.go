@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/durationpb"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 	networking "istio.io/api/networking/v1alpha3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/yaml"
 
@@ -47,6 +49,9 @@ func newDiscoveryCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if opts.Status.LeaseNamespace != "" && opts.Status.LeaseIdentity == "" {
+				return fmt.Errorf("--status-lease-namespace needs this replica's name: set $POD_NAME")
+			}
 			opts.Logger = ctrl.Log.WithName("discovery")
 			opts.Logger.Info("starting discovery", "version", version.Version, "revision", opts.Revision)
 			return discovery.Run(ctrl.SetupSignalHandler(), cfg, opts)
@@ -63,6 +68,11 @@ func newDiscoveryCommand() *cobra.Command {
 	f.StringVar(&opts.RootNamespace, "root-namespace", rootNamespace, "Namespace of mesh-wide defaults (Sidecar, DestinationRule); defaults to $POD_NAMESPACE")
 	f.StringVar(&meshConfig, "mesh-config", "", "Mesh configuration file written by the operator (read at start: outboundTrafficPolicy, defaultTimeout, defaultRetries)")
 	f.StringVar(&opts.Revision, "revision", "", "Control-plane revision this instance belongs to; proxies of another revision (ISTIO_REVISION) are counted and logged")
+	f.StringVar(&opts.PodName, "pod-name", os.Getenv("POD_NAME"), "This control-plane pod's name (defaults to $POD_NAME): when set, its proxy counts are published in the root namespace for the operator's status")
+	f.BoolVar(&opts.WriteStatus, "write-status", true, "Write status on the Istio objects served: observedGeneration, Accepted, and Reconciled with how many proxies run the current generation")
+	f.Float64Var(&opts.Status.WritesPerSecond, "status-writes-per-second", 20, "Most status writes per second sent to the apiserver (waiting writes are coalesced per object)")
+	f.StringVar(&opts.Status.LeaseNamespace, "status-lease-namespace", "", "With several replicas: write status only while holding the Lease "+discovery.StatusLeaseName+" in this namespace (needs get/create/update on leases there; identity $POD_NAME)")
+	opts.Status.LeaseIdentity = os.Getenv("POD_NAME")
 	caFlags.register(f, rootNamespace)
 	inject.register(f)
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
@@ -87,7 +97,53 @@ func applyMeshConfig(opts *discovery.Options, path string) error {
 	if opts.Telemetry, err = telemetry(mc); err != nil {
 		return fmt.Errorf("mesh config %s: %w", path, err)
 	}
+	opts.ExtensionProviders = extensionProviders(mc)
 	return nil
+}
+
+// extensionProviders converts the mesh config's extensionProviders to
+// Istio's MeshConfig form; translation checks them (an unusable provider
+// fails the CUSTOM policies naming it closed).
+func extensionProviders(mc *v1alpha1.MeshConfigSpec) []*model.ExtensionProvider {
+	var out []*model.ExtensionProvider
+	for _, p := range mc.ExtensionProviders {
+		ep := &model.ExtensionProvider{Name: p.Name}
+		switch {
+		case p.EnvoyExtAuthzHTTP != nil:
+			h := p.EnvoyExtAuthzHTTP
+			ep.Provider = &meshconfig.MeshConfig_ExtensionProvider_EnvoyExtAuthzHttp{EnvoyExtAuthzHttp: &meshconfig.MeshConfig_ExtensionProvider_EnvoyExternalAuthorizationHttpProvider{
+				Service: h.Service, Port: uint32(max(h.Port, 0)), Timeout: optionalDuration(h.Timeout), FailOpen: h.FailOpen,
+				StatusOnError: h.StatusOnError, IncludeRequestBodyInCheck: requestBody(h.IncludeRequestBodyInCheck),
+				PathPrefix: h.PathPrefix, IncludeRequestHeadersInCheck: h.IncludeRequestHeadersInCheck,
+				IncludeAdditionalHeadersInCheck: h.IncludeAdditionalHeadersInCheck, HeadersToUpstreamOnAllow: h.HeadersToUpstreamOnAllow,
+				HeadersToDownstreamOnDeny: h.HeadersToDownstreamOnDeny, HeadersToDownstreamOnAllow: h.HeadersToDownstreamOnAllow,
+			}}
+		case p.EnvoyExtAuthzGRPC != nil:
+			g := p.EnvoyExtAuthzGRPC
+			ep.Provider = &meshconfig.MeshConfig_ExtensionProvider_EnvoyExtAuthzGrpc{EnvoyExtAuthzGrpc: &meshconfig.MeshConfig_ExtensionProvider_EnvoyExternalAuthorizationGrpcProvider{
+				Service: g.Service, Port: uint32(max(g.Port, 0)), Timeout: optionalDuration(g.Timeout), FailOpen: g.FailOpen,
+				StatusOnError: g.StatusOnError, IncludeRequestBodyInCheck: requestBody(g.IncludeRequestBodyInCheck),
+			}}
+		}
+		out = append(out, ep)
+	}
+	return out
+}
+
+func optionalDuration(d *metav1.Duration) *durationpb.Duration {
+	if d == nil {
+		return nil
+	}
+	return durationpb.New(d.Duration)
+}
+
+func requestBody(b *v1alpha1.ExtAuthzRequestBody) *meshconfig.MeshConfig_ExtensionProvider_EnvoyExternalAuthorizationRequestBody {
+	if b == nil {
+		return nil
+	}
+	return &meshconfig.MeshConfig_ExtensionProvider_EnvoyExternalAuthorizationRequestBody{
+		MaxRequestBytes: uint32(max(b.MaxRequestBytes, 0)), AllowPartialMessage: b.AllowPartialMessage, PackAsBytes: b.PackAsBytes,
+	}
 }
 
 // telemetry converts the mesh config's accessLogging and tracing to the

@@ -28,6 +28,8 @@ type istioKind struct {
 	typed func() runtime.Object
 	// add puts a decoded object into the model's input.
 	add func(*model.Input, runtime.Object)
+	// decode replaces decodeIstio for a kind outside its scheme.
+	decode func(obj map[string]any, into runtime.Object) (field string, err error)
 }
 
 func (k istioKind) enforced() bool { return k.typed != nil }
@@ -96,6 +98,7 @@ func enforcedIstioKinds() []istioKind {
 		enforcedKindOf(securityv1.SchemeGroupVersion, "RequestAuthentication", "requestauthentications", func(in *model.Input, o *securityv1.RequestAuthentication) {
 			in.RequestAuthentications = append(in.RequestAuthentications, convertRequestAuthentication(o))
 		}),
+		telemetryKind(),
 	}
 }
 

@@ -99,7 +99,11 @@ func (w *istioInputs) decode(k istioKind, u *unstructured.Unstructured, seen map
 	if !ok || d.resourceVersion != u.GetResourceVersion() {
 		d = decodedObject{name: k.gvk.Kind + " " + u.GetNamespace() + "/" + u.GetName(), resourceVersion: u.GetResourceVersion()}
 		obj := k.typed()
-		if field, err := decodeIstio(u.Object, obj); err != nil {
+		decode := decodeIstio
+		if k.decode != nil {
+			decode = k.decode
+		}
+		if field, err := decode(u.Object, obj); err != nil {
 			d.problem = &model.Problem{Kind: k.gvk.Kind, Meta: meta(u), Field: field,
 				Message: fmt.Sprintf("cannot be decoded, the object is skipped: %v", err)}
 		} else {

@@ -70,7 +70,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 		reader: &inputReader{Reader: c, istio: istio, jwks: jwks},
 		mesh: model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly,
 			RouteDefaults: opts.RouteDefaults, MeshMTLSMode: mtlsMode, TrustDomain: opts.TrustDomain,
-			Telemetry: opts.Telemetry},
+			Telemetry: opts.Telemetry, ExtensionProviders: opts.ExtensionProviders},
 		log:     opts.Logger,
 		metrics: m,
 		reports: problems,

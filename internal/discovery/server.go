@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"loom.dev/loom/internal/meshca"
@@ -45,9 +46,14 @@ type Options struct {
 	TrustDomain string
 	// Telemetry is the mesh config's access logging and tracing.
 	Telemetry model.Telemetry
+	// ExtensionProviders are the mesh config's external authorizers (CUSTOM policies).
+	ExtensionProviders []*model.ExtensionProvider
 	// Revision is this control plane's revision ("" or "default": the default one).
 	Revision string
-	Logger   logr.Logger
+	// PodName, if set, is this control-plane pod's name: it then publishes its proxy counts
+	// in RootNamespace for the operator (see v1alpha1.ProxyStatusConfigMapPrefix).
+	PodName string
+	Logger  logr.Logger
 	// Listening, if set, receives the bound addresses once both listen.
 	Listening func(xdsAddr, monitoringAddr net.Addr)
 
@@ -66,6 +72,10 @@ type Options struct {
 	WebhookAddress string
 	// WebhookListening, if set, receives the webhook server's bound address.
 	WebhookListening func(net.Addr)
+
+	// WriteStatus writes status on the Istio objects served (see statusWriter), tuned by Status.
+	WriteStatus bool
+	Status      StatusOptions
 }
 
 // Run watches the cluster and serves xDS until ctx is done. Nothing is sent
@@ -80,7 +90,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	c, problems := p.cache, p.generator.problems
-	srv := xds.NewServer(xds.Options{Generator: p.generator, Logger: log.WithName("xds"), Registerer: reg})
+	var gen xds.Generator = p.generator
+	var models *modelRecorder
+	if opts.WriteStatus {
+		models = newModelRecorder(p.generator)
+		gen = models
+	}
+	srv := xds.NewServer(xds.Options{Generator: gen, Logger: log.WithName("xds"), Registerer: reg})
 	if err := p.watch(ctx, srv.Trigger, srv.TriggerEndpoints); err != nil {
 		return err
 	}
@@ -172,6 +188,29 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if hooks != nil {
 		g.Go(hooks.Serve)
+	}
+	if models != nil {
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return fmt.Errorf("status writer: %w", err)
+		}
+		statuses := newStatusWriter(p, models, srv, dyn, opts.Status, log.WithName("status"), reg)
+		g.Go(func() error {
+			if !c.WaitForCacheSync(ctx) {
+				return ctx.Err()
+			}
+			if opts.Status.LeaseNamespace == "" || opts.Status.LeaseIdentity == "" {
+				return statuses.run(ctx)
+			}
+			return runWhileLeading(ctx, p.clientset, opts.Status.LeaseNamespace, opts.Status.LeaseIdentity, log.WithName("status"), statuses.run)
+		})
+	}
+	if opts.PodName != "" {
+		publisher, err := newProxyStatusPublisher(cfg, opts, srv)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return publisher.run(ctx) })
 	}
 	g.Go(func() error {
 		<-ctx.Done()

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,7 +98,15 @@ func watch(ctx context.Context, c cache.Cache, istio istioWatch, changed func(),
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}
 	}
-	istio.cache, istio.handler, istio.changed = c, handler, changed
+	// Istio objects carry status that discovery itself writes (see statusWriter): an update
+	// of status alone changes nothing discovery reads, and must not cost a rebuild.
+	istioHandler := handler
+	istioHandler.UpdateFunc = func(old, obj any) {
+		if !statusOnly(old, obj) {
+			changed()
+		}
+	}
+	istio.cache, istio.handler, istio.changed = c, istioHandler, changed
 	return istio.start(ctx)
 }
 
@@ -139,4 +148,16 @@ func trimNode(obj any) (any, error) {
 
 func metaOnlyLabels(m metav1.ObjectMeta) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion, Labels: m.Labels}
+}
+
+// statusOnly reports whether an update left what discovery reads as it was: the spec
+// (generation: Istio's CRDs have a status subresource), labels, annotations and deletion.
+func statusOnly(old, obj any) bool {
+	o, err1 := apimeta.Accessor(old)
+	n, err2 := apimeta.Accessor(obj)
+	if err1 != nil || err2 != nil || o.GetGeneration() == 0 {
+		return false
+	}
+	return o.GetGeneration() == n.GetGeneration() && maps.Equal(o.GetLabels(), n.GetLabels()) &&
+		maps.Equal(o.GetAnnotations(), n.GetAnnotations()) && o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
 }

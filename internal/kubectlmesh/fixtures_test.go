@@ -48,6 +48,8 @@ func canaryMesh() *operatorv1alpha1.MeshOperator {
 			},
 			Revisions: []operatorv1alpha1.RevisionStatus{{Name: "1-1-0", Version: "1.1.0", Ready: true}, {Name: "1-0-0", Version: "1.0.0", Ready: true}},
 			CA:        &operatorv1alpha1.CAStatus{Mode: operatorv1alpha1.CAMode("SelfSigned"), RootExpiresAt: &rootExp, SigningCertExpiresAt: &rootExp},
+			Proxies: &operatorv1alpha1.ProxiesStatus{Connected: 12, OutOfDate: 2, Summary: "10/12 current", Revisions: []operatorv1alpha1.RevisionProxies{
+				{Revision: "1-1-0", Connected: 2, OutOfDate: 2, Reporting: 1}, {Revision: "default", Connected: 10, Reporting: 2}}},
 			Components: []operatorv1alpha1.ComponentStatus{
 				{Name: "istio-crds", Kind: operatorv1alpha1.ComponentCRDs, Ready: true},
 				{Name: "control-plane-1-1-0", Kind: operatorv1alpha1.ComponentControlPlane, Namespace: "loom-system", Version: "1.1.0", Ready: true, DesiredReplicas: 1, ReadyReplicas: 1},

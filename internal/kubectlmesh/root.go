@@ -31,6 +31,6 @@ func rootCommand(o *Options) *cobra.Command {
 	}
 	cmd.SetOut(o.IO.Out)
 	cmd.SetErr(o.IO.ErrOut)
-	cmd.AddCommand(newStatusCommand(o), newVersionCommand(o), newProxyConfigCommand(o))
+	cmd.AddCommand(newStatusCommand(o), newVersionCommand(o), newProxyConfigCommand(o), newTranslateCommand(o), newAnalyzeCommand(o))
 	return cmd
 }

@@ -42,6 +42,7 @@ func printMesh(out io.Writer, s meshState, wide bool) error {
 		func(w io.Writer) { printComponents(w, st.Components, wide) },
 		func(w io.Writer) { printRevisions(w, s, wide) },
 		func(w io.Writer) { printCA(w, st) },
+		func(w io.Writer) { printProxies(w, st.Proxies) },
 	}
 	for i, section := range sections {
 		if i > 0 {
@@ -136,6 +137,19 @@ func printCA(w io.Writer, st *operatorv1alpha1.MeshOperatorStatus) {
 	fmt.Fprintf(w, "CA mode:\t%s\n", orNone(string(st.CA.Mode)))
 	fmt.Fprintf(w, "Root expires:\t%s\n", timestamp(st.CA.RootExpiresAt))
 	fmt.Fprintf(w, "Signing certificate expires:\t%s\n", timestamp(st.CA.SigningCertExpiresAt))
+}
+
+// printProxies shows the proxies the control plane reports, per revision.
+func printProxies(w io.Writer, p *operatorv1alpha1.ProxiesStatus) {
+	if p == nil {
+		fmt.Fprintln(w, "Proxies:\tnone reported")
+		return
+	}
+	fmt.Fprintf(w, "Proxies:\t%s\n", p.Summary)
+	fmt.Fprintln(w, "REVISION\tCONNECTED\tOUT OF DATE\tREPORTING PODS")
+	for _, r := range p.Revisions {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\n", r.Revision, r.Connected, r.OutOfDate, r.Reporting)
+	}
 }
 
 func conditionStatus(c *metav1.Condition) string {

@@ -85,6 +85,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := caStatus.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MeshOperator CA status controller: %w", err)
 	}
+	proxies := &controllers.ProxyStatusReconciler{Client: mgr.GetClient(), Pods: mgr.GetAPIReader()}
+	if err := proxies.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up MeshOperator proxy status controller: %w", err)
+	}
 	webhookCA := &controllers.WebhookCABundleReconciler{Client: mgr.GetClient()}
 	if err := webhookCA.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the webhook caBundle controller: %w", err)

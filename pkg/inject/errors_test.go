@@ -44,8 +44,9 @@ func TestInjectRefusesBadAnnotations(t *testing.T) {
 		{"proxy.istio.io/config", "a: [", ""},
 		{"sidecar.istio.io/rewriteAppHTTPProbers", "sometimes", "want true or false"},
 		{"sidecar.istio.io/interceptionMode", "TPROXY", "only REDIRECT"},
-		{"sidecar.istio.io/proxyImage", "Registry/Proxy:1", "could not parse reference"},
-		{"sidecar.istio.io/proxyImage", "", "could not parse reference"},
+		{"sidecar.istio.io/proxyImage", "registry/Proxy:1", "not an image reference"},
+		{"sidecar.istio.io/proxyImage", "", "not an image reference"},
+		{"sidecar.istio.io/proxyImage", "proxy:1 ", "not an image reference"},
 		{"sidecar.istio.io/userVolume", `{"certs": "secret"}`, "want a JSON object of name to item"},
 		{"sidecar.istio.io/userVolume", `{"Certs": {"emptyDir": {}}}`, `volume name "Certs"`},
 		{"sidecar.istio.io/userVolume", `{"loom": {"emptyDir": {}}}`, "already has a volume loom"},
@@ -130,6 +131,18 @@ func TestInjectRefusesIncompleteSettings(t *testing.T) {
 		mutate(&s)
 		if _, err := Inject(Namespace{Name: "shop"}, podWith(nil), s); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: %v", field, err)
+		}
+	}
+}
+
+func TestImageReferences(t *testing.T) {
+	for ref, ok := range map[string]bool{
+		"loom-proxy:v1.1.0": true, "localhost:5000/team/loom-proxy:dev": true, "registry.example/loom-proxy": true,
+		"ghcr.io/x/y@sha256:" + strings.Repeat("ab", 32): true, "ghcr.io/x/y:1@sha256:" + strings.Repeat("0", 64): true,
+		"": false, "Loom:1": false, "loom:": false, "loom proxy:1": false, "-loom:1": false, "loom@sha256:abc": false,
+	} {
+		if got := imageReference.MatchString(ref); got != ok {
+			t.Errorf("%q: reference %v, want %v", ref, got, ok)
 		}
 	}
 }

@@ -3,10 +3,10 @@ package inject
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"istio.io/api/annotation"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -18,6 +18,12 @@ var (
 	annotationUserVolume      = annotation.SidecarUserVolume.Name
 	annotationUserVolumeMount = annotation.SidecarUserVolumeMount.Name
 )
+
+// imageReference is the grammar of an image reference (the distribution project's, without
+// its rarely used corners): what kubelet would refuse to pull is refused at admission.
+var imageReference = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?` +
+	`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` +
+	`(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
 
 // imageAuto is the image a pod's own istio-proxy container names to keep the injected one
 // (Istio's convention).
@@ -37,8 +43,8 @@ func parseOverrides(pod *corev1.Pod) (overrides, error) {
 	var o overrides
 	a := pod.Annotations
 	if v, ok := a[annotationProxyImage]; ok {
-		if _, err := name.ParseReference(v, name.StrictValidation); err != nil {
-			return o, annotationError(annotationProxyImage, v, err)
+		if !imageReference.MatchString(v) {
+			return o, annotationError(annotationProxyImage, v, fmt.Errorf("not an image reference ([registry[:port]/]repository[:tag][@digest], lower-case repository)"))
 		}
 		o.image = v
 	}

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1beta1"
+	telemetry "istio.io/api/telemetry/v1alpha1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,6 +27,7 @@ type kind struct {
 var (
 	networkingVersions = []string{"v1", "v1beta1", "v1alpha3"}
 	securityVersions   = []string{"v1", "v1beta1"}
+	telemetryVersions  = []string{"v1", "v1alpha1"}
 )
 
 // kinds are the Istio APIs Loom serves. Every version shares one schema and v1 is stored,
@@ -41,6 +43,7 @@ var kinds = []kind{
 	{"security.istio.io", "PeerAuthentication", "peerauthentications", []string{"pa"}, &security.PeerAuthentication{}},
 	{"security.istio.io", "AuthorizationPolicy", "authorizationpolicies", []string{"ap"}, &security.AuthorizationPolicy{}},
 	{"security.istio.io", "RequestAuthentication", "requestauthentications", []string{"ra"}, &security.RequestAuthentication{}},
+	{"telemetry.istio.io", "Telemetry", "telemetries", []string{"telemetry"}, &telemetry.Telemetry{}},
 }
 
 // CRDs builds every Istio CRD Loom installs.
@@ -80,9 +83,13 @@ func (k kind) crd() *apiextensionsv1.CustomResourceDefinition {
 	}
 	versionNames := networkingVersions
 	categories := []string{"istio-io", "networking-istio-io"}
-	if k.group == "security.istio.io" {
+	switch k.group {
+	case "security.istio.io":
 		versionNames = securityVersions
 		categories = []string{"istio-io", "security-istio-io"}
+	case "telemetry.istio.io":
+		versionNames = telemetryVersions
+		categories = []string{"istio-io", "telemetry-istio-io"}
 	}
 	var versions []apiextensionsv1.CustomResourceDefinitionVersion
 	for i, v := range versionNames {

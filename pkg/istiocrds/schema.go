@@ -1,4 +1,4 @@
-// Package istiocrds builds the CustomResourceDefinitions of Istio's networking and security
+// Package istiocrds builds the CustomResourceDefinitions of Istio's networking, security and telemetry
 // APIs, with structural OpenAPI schemas generated from the protobuf descriptors of the
 // pinned istio.io/api Go types, so that users' Istio YAML is accepted and validated as Istio
 // itself would: types and enums, integer ranges, protobuf oneofs, fields marked
@@ -50,6 +50,7 @@ func (g *generator) message(md protoreflect.MessageDescriptor) schema {
 			s.Required = append(s.Required, fd.JSONName())
 		}
 	}
+	s.XValidations = messageRules[md.FullName()]
 	switch groups := oneofs(md); len(groups) {
 	case 0:
 	case 1:
@@ -68,6 +69,9 @@ func (g *generator) field(fd protoreflect.FieldDescriptor) schema {
 	s := g.single(fd)
 	if fd.IsList() {
 		return schema{Type: "array", Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &s}, MaxItems: maxItems[fd.FullName()]}
+	}
+	if mark, ok := fieldMarkers[fd.FullName()]; ok {
+		mark(&s)
 	}
 	return s
 }

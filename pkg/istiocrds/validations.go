@@ -81,6 +81,25 @@ func durationSchema(fd protoreflect.FieldDescriptor) schema {
 // the list filled the whole request).
 var maxItems = map[protoreflect.FullName]*int64{
 	"istio.networking.v1alpha3.TrafficPolicy.port_level_settings": ptr.To[int64](4096),
+	"istio.telemetry.v1alpha1.Telemetry.target_refs":              ptr.To[int64](16),
+}
+
+// fieldMarkers are the other kubebuilder comment markers of Istio's protos that the Go
+// descriptors do not carry, for the single (not list) fields that have them.
+var fieldMarkers = map[protoreflect.FullName]func(*schema){
+	"istio.telemetry.v1alpha1.Tracing.random_sampling_percentage": func(s *schema) {
+		s.Minimum, s.Maximum = ptr.To(0.0), ptr.To(100.0)
+	},
+	"istio.telemetry.v1alpha1.ProviderRef.name": func(s *schema) { s.MinLength = ptr.To[int64](1) },
+}
+
+// messageRules are message-level XValidation markers of Istio's protos: a policy names its
+// workloads with a selector or target references, never both.
+var messageRules = map[protoreflect.FullName]apiextensionsv1.ValidationRules{
+	"istio.telemetry.v1alpha1.Telemetry": {{
+		Rule:    "(has(self.selector) ? 1 : 0) + (has(self.targetRef) ? 1 : 0) + (has(self.targetRefs) ? 1 : 0) <= 1",
+		Message: "only one of targetRefs or selector can be set",
+	}},
 }
 
 // withoutCEL returns a deep copy of s with every x-kubernetes-validations rule removed.

@@ -44,6 +44,12 @@ type Input struct {
 	FetchedJWKS map[JWKSSource]FetchedJWKS
 	// Telemetry is the mesh config's access logging and tracing.
 	Telemetry Telemetry
+	// Telemetries are telemetry.istio.io Telemetry objects, merged with
+	// Telemetry per proxy (TelemetryFor).
+	Telemetries []*TelemetryPolicy
+	// ExtensionProviders are the mesh config's external authorizers, which
+	// CUSTOM AuthorizationPolicies name.
+	ExtensionProviders []*ExtensionProvider
 }
 
 // Snapshot is an immutable, indexed view of the mesh.
@@ -53,6 +59,7 @@ type Snapshot struct {
 	registryOnly  bool
 	routeDefaults RouteDefaults
 	telemetry     Telemetry
+	extProviders  []*ExtensionProvider
 
 	services       []*Service            // sorted by hostname, then namespace
 	servicesByHost map[string][]*Service // oldest source first
@@ -72,6 +79,9 @@ type Snapshot struct {
 	requestAuthentications []*RequestAuthentication // oldest first
 	fetchedJWKS            map[JWKSSource]FetchedJWKS
 
+	telemetries   []*TelemetryPolicy // oldest first
+	badLogFilters map[string]bool    // filter expressions that do not parse
+
 	problems []Problem
 }
 
@@ -84,6 +94,7 @@ func Build(in Input) *Snapshot {
 		registryOnly:  in.RegistryOnly,
 		routeDefaults: in.RouteDefaults,
 		telemetry:     in.Telemetry,
+		extProviders:  in.ExtensionProviders,
 	}
 	if s.domainSuffix == "" {
 		s.domainSuffix = DefaultDomainSuffix
@@ -110,6 +121,8 @@ func Build(in Input) *Snapshot {
 	s.requestAuthentications, s.fetchedJWKS = validRequestAuthentications(in.RequestAuthentications), in.FetchedJWKS
 	s.checkRequestAuthentications()
 	s.checkTelemetry()
+	s.telemetries = validTelemetries(in.Telemetries)
+	s.checkTelemetries()
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return strings.Compare(a.Kind+"/"+a.Meta.String()+"/"+a.Field, b.Kind+"/"+b.Meta.String()+"/"+b.Field)
 	})

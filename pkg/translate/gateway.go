@@ -62,7 +62,7 @@ func forGateway(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 		resourcev3.EndpointType: assignments,
 		resourcev3.SecretType:   secrets,
 	}
-	applyTelemetry(snap.Telemetry(), res)
+	applyProxyTelemetry(snap.TelemetryFor(p), res)
 	sortEnvoyResources(res)
 	return res, compactProblems(problems)
 }

@@ -16,9 +16,10 @@ import (
 	"loom.dev/loom/pkg/validation"
 )
 
-// Filter names of the RBAC engines, in the order they run: AUDIT (log
-// only), DENY (with CUSTOM, see below), ALLOW. Envoy picks the
-// implementation by type, so the names only tell the engines apart.
+// Filter names of the RBAC engines, in the order they run: CUSTOM (shadow
+// rules and ext_authz, see rbac_custom.go), AUDIT (log only), DENY, ALLOW.
+// Envoy picks the implementation by type, so the names only tell the
+// engines apart; Envoy stores RBAC metadata under these base names.
 const (
 	rbacHTTPFilterName    = "envoy.filters.http.rbac"
 	rbacNetworkFilterName = "envoy.filters.network.rbac"
@@ -27,6 +28,9 @@ const (
 // rbacEngines are the RBAC configs of one workload in one context; nil
 // when no policy of that action applies.
 type rbacEngines struct {
+	// custom holds the CUSTOM rules as shadow rules that choose what the
+	// external authorizer checks.
+	custom             *rbacpb.RBAC
 	audit, deny, allow *rbacpb.RBAC
 }
 
@@ -59,15 +63,20 @@ func rbacFor(snap *model.Snapshot, p model.Proxy) (inboundAuthz, []model.Problem
 	}
 	td := snap.TrustDomain()
 	var out inboundAuthz
+	ext, problems := customAuthzFor(snap, p, applied)
 	if p.Kind == model.KindGRPC {
-		engines, problems := buildRBAC(applied, rbacContext{grpc: true, trustDomain: td})
+		engines, ps := buildRBAC(applied, rbacContext{grpc: true, trustDomain: td}, customDeny)
 		out.http = engines.httpFilters()
-		return out, problems
+		return out, append(problems, ps...)
 	}
-	httpEngines, problems := buildRBAC(applied, rbacContext{trustDomain: td})
-	tcpEngines, ps := buildRBAC(applied, rbacContext{tcp: true, trustDomain: td})
-	out.http, out.network = httpEngines.httpFilters(), tcpEngines.networkFilters()
-	return out, append(problems, ps...)
+	httpMode, tcpMode := ext.customModes()
+	httpEngines, ps := buildRBAC(applied, rbacContext{trustDomain: td}, httpMode)
+	problems = append(problems, ps...)
+	tcpEngines, ps := buildRBAC(applied, rbacContext{tcp: true, trustDomain: td}, tcpMode)
+	problems = append(problems, ps...)
+	out.http = append(ext.httpFilters(httpEngines.custom), httpEngines.httpFilters()...)
+	out.network = append(ext.networkFilters(tcpEngines.custom), tcpEngines.networkFilters()...)
+	return out, problems
 }
 
 func (e rbacEngines) list() []struct {
@@ -105,17 +114,19 @@ func (e rbacEngines) networkFilters() []*listenerv3.Filter {
 func rbacPolicyName(ap *model.AuthorizationPolicy, rule int) string {
 	name := fmt.Sprintf("ns[%s]-policy[%s]-rule[%d]", ap.Namespace, ap.Name, rule)
 	if ap.Spec.GetAction() == security.AuthorizationPolicy_CUSTOM {
-		name = "custom-" + name
+		name = extAuthzPolicyPrefix + "-" + name
 	}
 	return name
 }
 
 // buildRBAC translates the policies that apply to a workload, in ctx.
 //
-// CUSTOM: Loom has no ext_authz yet, so, as istiod does when a policy's
-// provider is not usable, every request a CUSTOM policy would have sent to
-// its provider is denied: its rules join the DENY engine, which runs
-// first, as CUSTOM does in Istio.
+// CUSTOM (mode): with a usable authorizer the rules become the shadow
+// rules that pick the requests it checks; without one (unknown provider or
+// service, proxyless gRPC), as istiod does for a bad CUSTOM policy, every
+// request they match is denied: they join the DENY engine. An HTTP
+// authorizer cannot check TCP connections: there the policy is skipped and
+// reported, as Istio skips it.
 //
 // Invalid input fails closed for the workloads the policy selects: an
 // invalid DENY (or CUSTOM) rule denies every request, an invalid ALLOW rule
@@ -126,8 +137,8 @@ func rbacPolicyName(ap *model.AuthorizationPolicy, rule int) string {
 // A field this context cannot evaluate (HTTP attributes on TCP, what
 // gRPC-Go cannot evaluate) drops an ALLOW rule and is left out of a DENY
 // rule, which then matches more, as Istio does; both are reported.
-func buildRBAC(applied []model.AppliedAuthorizationPolicy, ctx rbacContext) (rbacEngines, []model.Problem) {
-	t := &rbacTranslation{ctx: ctx}
+func buildRBAC(applied []model.AppliedAuthorizationPolicy, ctx rbacContext, custom customMode) (rbacEngines, []model.Problem) {
+	t := &rbacTranslation{ctx: ctx, custom: custom}
 	for _, a := range applied {
 		if a.Policy.Spec.GetAction() == security.AuthorizationPolicy_AUDIT && ctx.grpc {
 			continue // gRPC-Go ignores a LOG engine (gRFC A41): nothing to send
@@ -140,6 +151,7 @@ func buildRBAC(applied []model.AppliedAuthorizationPolicy, ctx rbacContext) (rba
 // rbacTranslation collects the engines and problems of one context.
 type rbacTranslation struct {
 	ctx      rbacContext
+	custom   customMode
 	engines  rbacEngines
 	problems []model.Problem
 }
@@ -149,10 +161,13 @@ type rbacTranslation struct {
 // survive, so an ALLOW policy always turns on default deny.
 func (t *rbacTranslation) engine(action security.AuthorizationPolicy_Action) *rbacpb.RBAC {
 	ptr, rbacAction := &t.engines.allow, rbacpb.RBAC_ALLOW
-	switch action {
-	case security.AuthorizationPolicy_DENY, security.AuthorizationPolicy_CUSTOM:
+	switch {
+	case action == security.AuthorizationPolicy_CUSTOM && t.custom == customShadow:
+		// DENY, as Istio does, so that a rule widened on TCP matches more.
+		ptr, rbacAction = &t.engines.custom, rbacpb.RBAC_DENY
+	case action == security.AuthorizationPolicy_DENY, action == security.AuthorizationPolicy_CUSTOM:
 		ptr, rbacAction = &t.engines.deny, rbacpb.RBAC_DENY
-	case security.AuthorizationPolicy_AUDIT:
+	case action == security.AuthorizationPolicy_AUDIT:
 		ptr, rbacAction = &t.engines.audit, rbacpb.RBAC_LOG
 	}
 	if *ptr == nil {
@@ -170,10 +185,20 @@ func (t *rbacTranslation) add(a model.AppliedAuthorizationPolicy) {
 	action := ap.Spec.GetAction()
 	o := origin{kind: model.KindAuthorizationPolicy, meta: ap.Meta}
 	denies := action == security.AuthorizationPolicy_DENY || action == security.AuthorizationPolicy_CUSTOM
-	rules := t.engine(action)
-	if action == security.AuthorizationPolicy_CUSTOM {
-		t.report(o, "spec.provider", "Loom has no external authorization (ext_authz) yet: the requests this CUSTOM policy would send to provider %q are denied, as istiod does when a provider is not usable",
+	if action == security.AuthorizationPolicy_CUSTOM && t.custom == customSkip {
+		t.report(o, "spec.provider.name", "provider %q is an HTTP authorizer, which cannot check TCP connections: this CUSTOM policy is not enforced on TCP traffic, as in Istio (use an envoyExtAuthzGrpc provider to check them)",
 			ap.Spec.GetProvider().GetName())
+		return
+	}
+	rules := t.engine(action)
+	// A rule that fails closed denies: an invalid CUSTOM rule too, rather
+	// than ask the authorizer.
+	closeRule := func(name string) {
+		if action == security.AuthorizationPolicy_CUSTOM {
+			t.engine(security.AuthorizationPolicy_DENY).Policies[name] = matchAll()
+		} else {
+			rules.Policies[name] = matchAll()
+		}
 	}
 	policyWide, ruleErrors := authzFindings(ap)
 	for _, f := range policyWide {
@@ -182,7 +207,7 @@ func (t *rbacTranslation) add(a model.AppliedAuthorizationPolicy) {
 	// A Service targetRef is reported by the model; it fails closed too.
 	if len(policyWide) > 0 || a.TargetRefField != "" {
 		if denies {
-			rules.Policies[rbacPolicyName(ap, 0)] = matchAll()
+			closeRule(rbacPolicyName(ap, 0))
 		}
 		return
 	}
@@ -197,7 +222,7 @@ func (t *rbacTranslation) add(a model.AppliedAuthorizationPolicy) {
 				t.report(o, f.Field, "%s; %s", f.Message, failClosed(action))
 			}
 			if denies {
-				rules.Policies[name] = matchAll()
+				closeRule(name)
 			}
 			continue
 		}
@@ -208,7 +233,7 @@ func (t *rbacTranslation) add(a model.AppliedAuthorizationPolicy) {
 		}
 		for _, u := range b.unexpressed {
 			if denies {
-				t.report(o, u.field, "%s: left out of this rule on %s, so it denies more", u.why, t.ctx.name())
+				t.report(o, u.field, "%s: left out of this rule on %s, so it %s", u.why, t.ctx.name(), t.widenedVerb(action))
 			} else {
 				t.report(o, u.field, "%s: this rule %s nothing on %s", u.why, verb(action), t.ctx.name())
 			}
@@ -219,12 +244,21 @@ func (t *rbacTranslation) add(a model.AppliedAuthorizationPolicy) {
 		if err := policy.ValidateAll(); err != nil {
 			t.report(o, fmt.Sprintf("spec.rules[%d]", i), "cannot be expressed as a valid Envoy RBAC policy (%v); %s", err, failClosed(action))
 			if denies {
-				rules.Policies[name] = matchAll()
+				closeRule(name)
 			}
 			continue
 		}
 		rules.Policies[name] = policy
 	}
+}
+
+// widenedVerb says what a DENY or CUSTOM rule does to more requests when a
+// field is left out of it.
+func (t *rbacTranslation) widenedVerb(action security.AuthorizationPolicy_Action) string {
+	if action == security.AuthorizationPolicy_CUSTOM && t.custom == customShadow {
+		return "sends more requests to the external authorizer"
+	}
+	return "denies more"
 }
 
 func verb(action security.AuthorizationPolicy_Action) string {
@@ -255,7 +289,7 @@ func authzFindings(ap *model.AuthorizationPolicy) (policyWide []validation.Findi
 		case f.Field == "spec.rules" && len(ap.Spec.GetRules()) == 0:
 			continue
 		case strings.HasPrefix(f.Field, "spec.provider") && action == security.AuthorizationPolicy_CUSTOM:
-			continue // CUSTOM denies anyway
+			continue // an unusable provider is reported by customAuthzFor, and fails closed
 		case strings.HasPrefix(f.Field, "spec.targetRef"):
 			continue // reported by the model
 		}

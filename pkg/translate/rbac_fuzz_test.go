@@ -22,6 +22,8 @@ var authzFuzzSeeds = []string{
 	`{rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"], notNamespaces: [prod]}}], to: [{operation: {methods: [GET], paths: ["/info*", "/foo/{*}/bar/{**}"], notHosts: ["*.evil.com"], ports: ["8000"]}}]}]}`,
 	`{action: DENY, rules: [{from: [{source: {notRequestPrincipals: ["*"], ipBlocks: ["10.0.0.0/8"], notRemoteIpBlocks: ["1.2.3.4"]}}], to: [{operation: {notPaths: ["/healthz"]}}]}]}`,
 	`{action: AUDIT, rules: [{when: [{key: "request.headers[x-a]", values: ["v*"]}, {key: "request.auth.claims[groups][a]", values: [g]}, {key: destination.port, notValues: ["9"]}]}]}`,
+	`{action: CUSTOM, provider: {name: grpc-authz}, rules: [{from: [{source: {notNamespaces: [foo]}}], to: [{operation: {ports: ["9000"]}}]}]}`,
+	`{action: CUSTOM, provider: {name: http-authz}, rules: [{to: [{operation: {methods: [POST], paths: ["/a/{**}"]}}]}]}`,
 	`{action: CUSTOM, provider: {name: p}, rules: [{to: [{operation: {paths: ["/admin/*"]}}], when: [{key: connection.sni, values: ["*.x"]}, {key: "experimental.envoy.filters.a.b[c]", values: ["[d]"]}]}]}`,
 }
 

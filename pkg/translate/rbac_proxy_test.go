@@ -21,6 +21,11 @@ func authzMesh(t *testing.T, policies ...*model.AuthorizationPolicy) *model.Snap
 		Services:              []*model.Service{svc},
 		Gateways:              []*model.Gateway{fxGateway("gw", "istio-system", 0, fxServer(80, "HTTP", "http", nil, "*"))},
 		AuthorizationPolicies: policies,
+		// httpbin is its own authorizer: its ports give the clusters.
+		ExtensionProviders: extAuthzProviders(t, `
+extensionProviders:
+- {name: grpc-authz, envoyExtAuthzGrpc: {service: httpbin.foo.svc.cluster.local, port: 9000}}
+- {name: http-authz, envoyExtAuthzHttp: {service: httpbin.foo.svc.cluster.local, port: 8000}}`),
 	})
 }
 

@@ -268,7 +268,7 @@ func TestAuthzSemantics(t *testing.T) {
 			t.Errorf("filters without a policy: %+v", o)
 		}
 	})
-	t.Run("order audit, deny (with custom), allow", func(t *testing.T) {
+	t.Run("order audit, deny (with custom without a provider), allow", func(t *testing.T) {
 		snap := authzSnap(t,
 			mkAP(t, "foo", "a", "rules: [{}]"),
 			mkAP(t, "foo", "d", "action: DENY\nrules: [{}]"),
@@ -283,7 +283,7 @@ func TestAuthzSemantics(t *testing.T) {
 			t.Errorf("filters %s", got)
 		}
 		deny := httpEngines(t, o.sidecar)["deny"]
-		if deny.GetAction() != rbacpb.RBAC_DENY || deny.Policies["custom-ns[foo]-policy[c]-rule[0]"] == nil || deny.Policies["ns[foo]-policy[d]-rule[0]"] == nil {
+		if deny.GetAction() != rbacpb.RBAC_DENY || deny.Policies["istio-ext-authz-ns[foo]-policy[c]-rule[0]"] == nil || deny.Policies["ns[foo]-policy[d]-rule[0]"] == nil {
 			t.Errorf("deny engine %v", deny)
 		}
 		if httpEngines(t, o.sidecar)["audit"].GetAction() != rbacpb.RBAC_LOG {

@@ -59,7 +59,7 @@ func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 		resourcev3.ClusterType:  clusters,
 		resourcev3.EndpointType: assignments,
 	}
-	applyTelemetry(snap.Telemetry(), res)
+	applyProxyTelemetry(snap.TelemetryFor(p), res)
 	sortEnvoyResources(res)
 	return res, compactProblems(problems)
 }

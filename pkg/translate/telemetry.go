@@ -2,7 +2,10 @@ package translate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
@@ -15,23 +18,29 @@ import (
 	"loom.dev/loom/pkg/model"
 )
 
-// applyTelemetry adds the mesh config's access log to every HTTP
-// connection manager and TCP proxy of an Envoy proxy's listeners, and its
-// tracing (with the collector's cluster) to every HTTP connection manager.
-// With both off nothing is touched, so the output stays byte-identical.
-func applyTelemetry(t model.Telemetry, res Resources) {
-	if !t.Traces() {
-		t.Tracing = nil
-	}
-	if t.AccessLog == nil && t.Tracing == nil {
+// applyProxyTelemetry adds a proxy's access logs to every HTTP connection
+// manager and TCP proxy of its listeners, and its tracing (with the
+// collector's cluster) to every HTTP connection manager: the Server side
+// on inbound listeners, the Client side on the others (outbound and
+// gateway listeners, as Istio's CLIENT mode covers gateways). With nothing
+// to add nothing is touched, so the output stays byte-identical.
+func applyProxyTelemetry(pt model.ProxyTelemetry, res Resources) {
+	if pt.Client.Empty() && pt.Server.Empty() {
 		return
 	}
-	traced := false
+	collectors := map[string]model.Tracing{}
 	// Listeners can share a filter: each is rewritten once.
 	done := map[*listenerv3.Filter]bool{}
 	for _, r := range res[resourcev3.ListenerType] {
 		l, ok := r.(*listenerv3.Listener)
 		if !ok {
+			continue
+		}
+		dt := pt.Client
+		if l.GetTrafficDirection() == corev3.TrafficDirection_INBOUND {
+			dt = pt.Server
+		}
+		if dt.Empty() {
 			continue
 		}
 		chains := l.GetFilterChains()
@@ -44,19 +53,20 @@ func applyTelemetry(t model.Telemetry, res Resources) {
 					continue
 				}
 				done[f] = true
-				if addTelemetry(t, f) && t.Tracing != nil && f.GetName() == hcmFilterName {
-					traced = true
+				if addTelemetry(dt, f) && dt.Tracing != nil && f.GetName() == hcmFilterName {
+					collectors[collectorClusterName(&dt.Tracing.Collector)] = dt.Tracing.Collector
 				}
 			}
 		}
 	}
-	if traced {
-		addCollectorCluster(t.Tracing, res)
+	for _, c := range slices.Sorted(maps.Keys(collectors)) {
+		tr := collectors[c]
+		addCollectorCluster(&tr, res)
 	}
 }
 
 // addTelemetry rewrites one network filter; it reports whether it did.
-func addTelemetry(t model.Telemetry, f *listenerv3.Filter) bool {
+func addTelemetry(dt model.DirectionTelemetry, f *listenerv3.Filter) bool {
 	typed := f.GetTypedConfig()
 	if typed == nil {
 		return false
@@ -67,23 +77,25 @@ func addTelemetry(t model.Telemetry, f *listenerv3.Filter) bool {
 		if anypb.UnmarshalTo(typed, &m, proto.UnmarshalOptions{}) != nil {
 			return false
 		}
-		if t.AccessLog != nil {
-			m.AccessLog = append(m.AccessLog, fileAccessLog(t.AccessLog))
+		for _, a := range dt.AccessLogs {
+			m.AccessLog = append(m.AccessLog, providerAccessLog(a))
 		}
-		if t.Tracing != nil {
-			m.Tracing = zipkinTracing(t.Tracing)
+		if dt.Tracing != nil {
+			m.Tracing = zipkinTracing(dt.Tracing)
 		}
 		f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: anyOf(&m)}
 		return true
 	case tcpProxyFilterName:
-		if t.AccessLog == nil {
+		if len(dt.AccessLogs) == 0 {
 			return false
 		}
 		var m tcpv3.TcpProxy
 		if anypb.UnmarshalTo(typed, &m, proto.UnmarshalOptions{}) != nil {
 			return false
 		}
-		m.AccessLog = append(m.AccessLog, fileAccessLog(t.AccessLog))
+		for _, a := range dt.AccessLogs {
+			m.AccessLog = append(m.AccessLog, providerAccessLog(a))
+		}
 		f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: anyOf(&m)}
 		return true
 	}

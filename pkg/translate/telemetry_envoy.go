@@ -80,7 +80,8 @@ func fileAccessLog(a *model.AccessLog) *accesslogv3.AccessLog {
 }
 
 // zipkinTracing traces requests as Istio's Zipkin provider does.
-func zipkinTracing(tr *model.Tracing) *hcmv3.HttpConnectionManager_Tracing {
+func zipkinTracing(pt *model.ProxyTracing) *hcmv3.HttpConnectionManager_Tracing {
+	tr := &pt.Collector
 	zipkin := &tracev3.ZipkinConfig{
 		CollectorCluster:         collectorClusterName(tr),
 		CollectorEndpoint:        zipkinSpansPath,
@@ -90,8 +91,9 @@ func zipkinTracing(tr *model.Tracing) *hcmv3.HttpConnectionManager_Tracing {
 	}
 	return &hcmv3.HttpConnectionManager_Tracing{
 		ClientSampling:  &typev3.Percent{Value: 100},
-		RandomSampling:  &typev3.Percent{Value: tr.SamplingPercentage},
+		RandomSampling:  &typev3.Percent{Value: pt.SamplingPercentage},
 		OverallSampling: &typev3.Percent{Value: 100},
+		CustomTags:      customTags(pt.CustomTags),
 		Provider: &tracev3.Tracing_Http{Name: zipkinTracerName,
 			ConfigType: &tracev3.Tracing_Http_TypedConfig{TypedConfig: anyOf(zipkin)}},
 	}

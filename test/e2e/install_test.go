@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,22 @@ func TestInstallWithKustomize(t *testing.T) {
 	checkSplit(t, log)
 	checkMutualTLS(t, log, "spiffe://cluster.local/ns/grpc-demo/sa/echo", "spiffe://cluster.local/ns/grpc-demo/sa/demo-client")
 	checkSidecarPodRuns(t, &kube{t: t, cs: cs, cluster: cluster, ns: "sidecar-demo"})
+
+	// The control-plane pod publishes its proxy counts and the operator reports them: the two
+	// echo servers and the sidecar pod at least, every one running the current config.
+	var summary string
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		out, err := exec.CommandContext(ctx, cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "get", "mesh", "loom",
+			"-o", "jsonpath={.status.proxies.connected} {.status.proxies.outOfDate} {.status.proxies.summary}").CombinedOutput()
+		summary = string(out)
+		var connected, outOfDate int
+		n, _ := fmt.Sscanf(summary, "%d %d", &connected, &outOfDate)
+		return err == nil && n == 2 && connected >= 3 && outOfDate == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("status.proxies never showed the mesh's 3 proxies up to date: %q\n%s", summary, kubectl("get", "mesh", "loom", "-o", "yaml"))
+	}
+	t.Logf("kubectl get mesh: proxies %s", summary)
 }
 
 // checkSidecarPodRuns: a pod of the default (sidecar) template in an injected namespace runs

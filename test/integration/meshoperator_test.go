@@ -169,10 +169,10 @@ func TestKubectlGetMeshShowsState(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("kubectl get mesh printed %q", out)
 	}
-	if header := strings.Fields(lines[0]); strings.Join(header, " ") != "NAME VERSION PROFILE READY DEGRADED REVISION AGE" {
+	if header := strings.Fields(lines[0]); strings.Join(header, " ") != "NAME VERSION PROFILE READY DEGRADED REVISION PROXIES AGE" {
 		t.Errorf("columns %v", header)
 	}
-	if row := strings.Fields(lines[1]); len(row) != 7 || row[0] != "printed" || row[1] != "1.0.0" || row[2] != "default" || row[3] != "True" || row[4] != "False" || row[5] != "default" {
+	if row := strings.Fields(lines[1]); len(row) != 7 || row[0] != "printed" || row[1] != "1.0.0" || row[2] != "default" || row[3] != "True" || row[4] != "False" || row[5] != "default" { // PROXIES empty: no control plane reports under kwok
 		t.Errorf("row %v", row)
 	}
 	wide, err := exec.CommandContext(t.Context(), cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "get", "mesh", "printed", "-o", "wide").CombinedOutput()

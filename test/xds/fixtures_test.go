@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -177,20 +178,24 @@ func apply(t *testing.T, ns, manifests string) {
 			t.Fatalf("manifest: %v\n%s", err, doc)
 		}
 		obj.SetNamespace(ns)
-		var existing unstructured.Unstructured
-		existing.SetGroupVersionKind(obj.GroupVersionKind())
-		err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), &existing)
-		switch {
-		case apierrors.IsNotFound(err):
-			err = k8sClient.Create(ctx, obj)
-		case err == nil:
+		// discovery writes status on what it serves: an update may race with it.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var existing unstructured.Unstructured
+			existing.SetGroupVersionKind(obj.GroupVersionKind())
+			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), &existing)
+			switch {
+			case apierrors.IsNotFound(err):
+				return k8sClient.Create(ctx, obj)
+			case err != nil:
+				return err
+			}
 			obj.SetResourceVersion(existing.GetResourceVersion())
-			err = k8sClient.Update(ctx, obj)
-		}
+			return k8sClient.Update(ctx, obj)
+		})
 		if err != nil {
 			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
-		if obj.GroupVersionKind().Group == "networking.istio.io" || obj.GetKind() == "PeerAuthentication" {
+		if (obj.GroupVersionKind().Group == "networking.istio.io" && obj.GetKind() != "WorkloadGroup") || obj.GetKind() == "PeerAuthentication" {
 			waitInModel(t, obj)
 		}
 	}

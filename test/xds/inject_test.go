@@ -187,12 +187,12 @@ apiVersion: v1
 kind: Pod
 metadata:
   name: warned
-  annotations: {sidecar.istio.io/proxyImage: example/proxy:1}
+  annotations: {sidecar.istio.io/proxyImageType: distroless}
 spec:
   serviceAccountName: default
   containers: [{name: app, image: app:1}]
 `)
-		if err != nil || !strings.Contains(out, "Warning: annotation sidecar.istio.io/proxyImage: not acted on by Loom's injector") {
+		if err != nil || !strings.Contains(out, "Warning: annotation sidecar.istio.io/proxyImageType: not acted on by Loom's injector") {
 			t.Fatalf("kubectl apply: %v\n%s\nwant the pod created with a warning naming the annotation", err, out)
 		}
 	})

@@ -289,12 +289,12 @@ spec:
 // Warning event: a policy that does not act must never be invisible.
 func TestUnenforcedPoliciesReported(t *testing.T) {
 	ns := newNamespace(t)
-	requestAuthentication := func(name, issuer string) string {
-		return "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: " + name + "}\nspec:\n  jwtRules: [{issuer: \"" + issuer + "\"}]\n"
+	workloadGroup := func(name, serviceAccount string) string {
+		return "apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: " + name + "}\nspec:\n  template: {serviceAccount: " + serviceAccount + "}\n"
 	}
-	apply(t, ns, requestAuthentication("jwt", "https://issuer.example"))
-	waitForProblem(t, "RequestAuthentication "+ns+"/jwt: ", "not enforced")
-	ra := get(t, ns, "security.istio.io/v1", "RequestAuthentication", "jwt")
+	apply(t, ns, workloadGroup("vms", "vm"))
+	waitForProblem(t, "WorkloadGroup "+ns+"/vms: ", "not enforced")
+	ra := get(t, ns, "networking.istio.io/v1", "WorkloadGroup", "vms")
 	first := waitForWarning(t, ra, "NotEnforced")
 	if !strings.Contains(first.Message, "not enforced") {
 		t.Errorf("event message %q does not say the policy is not enforced", first.Message)
@@ -314,7 +314,7 @@ func TestUnenforcedPoliciesReported(t *testing.T) {
 	if err := k8sClient.Update(context.Background(), ra); err != nil {
 		t.Fatal(err)
 	}
-	apply(t, ns, requestAuthentication("jwt", "https://other-issuer.example"))
+	apply(t, ns, workloadGroup("vms", "other-vm"))
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return recorded() >= 2, nil
 	})
@@ -323,8 +323,8 @@ func TestUnenforcedPoliciesReported(t *testing.T) {
 	}
 	// Negative check: a later object's event is recorded, and more than the
 	// debounce maximum (1 s) passes, without a third recording.
-	apply(t, ns, requestAuthentication("marker", "https://marker.example"))
-	waitForWarning(t, get(t, ns, "security.istio.io/v1", "RequestAuthentication", "marker"), "NotEnforced")
+	apply(t, ns, workloadGroup("marker", "marker"))
+	waitForWarning(t, get(t, ns, "networking.istio.io/v1", "WorkloadGroup", "marker"), "NotEnforced")
 	time.Sleep(3 * time.Second)
 	if n := recorded(); n != 2 {
 		t.Errorf("the event was recorded %d times for one relabel and one spec change, want 2 (once per generation)", n)
@@ -334,7 +334,7 @@ func TestUnenforcedPoliciesReported(t *testing.T) {
 // A kind whose CRD is missing does not keep discovery from becoming ready,
 // and is watched once its CRD is installed.
 func TestMissingCRDPickedUpWhenInstalled(t *testing.T) {
-	const name = "requestauthentications.security.istio.io"
+	const name = "workloadgroups.networking.istio.io"
 	ctx := context.Background()
 	objs, err := istiocrds.Objects()
 	if err != nil {
@@ -380,13 +380,13 @@ func TestMissingCRDPickedUpWhenInstalled(t *testing.T) {
 	}
 	ns := newNamespace(t)
 	apply(t, ns, `
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: jwt}
+apiVersion: networking.istio.io/v1
+kind: WorkloadGroup
+metadata: {name: vms}
 spec:
-  jwtRules: [{issuer: "https://issuer.example"}]
+  template: {serviceAccount: vm}
 `)
-	waitForProblem(t, "RequestAuthentication "+ns+"/jwt: ", "not enforced")
+	waitForProblem(t, "WorkloadGroup "+ns+"/vms: ", "not enforced")
 	if code := ready(t); code != http.StatusOK {
 		t.Errorf("/ready answers %d", code)
 	}

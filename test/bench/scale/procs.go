@@ -13,6 +13,8 @@ import (
 type controlPlane struct {
 	benchkit.Process
 	xdsAddr string
+	// metricsURL serves loom's metrics ("" for other control planes): status writes are read there.
+	metricsURL string
 }
 
 // procUsage is a process's CPU time and memory, from /proc.

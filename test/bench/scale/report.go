@@ -146,6 +146,10 @@ func (r *report) json() map[string]any {
 		j[p+"other_cpu_s"] = round(x.otherCPUS, 2)
 		j[p+"wall_s"] = round(x.wallS, 1)
 		j[p+"stream_errors"] = x.streamErrors
+		if !math.IsNaN(x.statusWrites) {
+			j[p+"status_writes"] = x.statusWrites
+			j[p+"status_writes_per_s"] = round(x.statusWrites/x.wallS, 2)
+		}
 	}
 	if r.floorErr != nil {
 		j["floor_error"] = firstLine(r.floorErr.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,9 @@ type runResult struct {
 	otherCPUS         float64 // everything else on the machine during the run: apiserver, etcd, the driver, other users
 	wallS             float64 // from the clients' start to the end of the run
 	streamErrors      int64
+	// statusWrites are the status writes on Istio objects sent from the clients' start to the
+	// end of the run (loom only; NaN when not measured).
+	statusWrites float64
 }
 
 // runOne starts the control plane, connects the clients, measures, and stops both.
@@ -85,7 +89,12 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 
 	busyAtStart, wallStart := systemBusySeconds(), time.Now()
 	cpAtStart, _ := readUsage(cp.PID())
+	res.statusWrites = math.NaN()
+	writesAtStart, writesErr := statusWritesOf(cp)
 	defer func() {
+		if writesAtEnd, err := statusWritesOf(cp); err == nil && writesErr == nil {
+			res.statusWrites = writesAtEnd - writesAtStart
+		}
 		res.wallS = time.Since(wallStart).Seconds()
 		res.otherCPUS = systemBusySeconds() - busyAtStart - (res.cpuS - cpAtStart.cpuSeconds) - res.clientsCPUS
 	}()
@@ -146,6 +155,15 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 
 // measureChange arms the marker in the clients, makes the change, and
 // collects when each client saw it, relative to when the write returned.
+// statusWritesOf reads a control plane's status writes so far; an error when it does not
+// export them.
+func statusWritesOf(cp *controlPlane) (float64, error) {
+	if cp.metricsURL == "" {
+		return 0, errors.New("no loom metrics")
+	}
+	return statusWrites(cp.metricsURL)
+}
+
 func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *clientsProc, m marker, st *changeStats) error {
 	cmd := benchproto.Command{Cmd: benchproto.CmdExpect, ID: m.id, Kind: m.kind, Domain: m.domain, Cluster: m.cluster, Address: m.address}
 	if err := clients.send(cmd); err != nil {
@@ -230,8 +248,9 @@ func (d *driver) loomPlane(delta bool) (*controlPlane, error) {
 	cmd := exec.Command(d.bins.loom, "discovery", "--kubeconfig", d.kubeconfig,
 		"--xds-address", xds, "--monitoring-address", mon, "--root-namespace", rootNamespace, "--secure-address", "127.0.0.1:0")
 	return &controlPlane{
-		Process: benchkit.Process{Name: name, Cmd: cmd, ReadyURL: "http://" + mon + "/ready", LogPath: filepath.Join(d.dir, name+".log")},
-		xdsAddr: xds,
+		Process:    benchkit.Process{Name: name, Cmd: cmd, ReadyURL: "http://" + mon + "/ready", LogPath: filepath.Join(d.dir, name+".log")},
+		xdsAddr:    xds,
+		metricsURL: "http://" + mon + "/metrics",
 	}, nil
 }
 
