@@ -129,8 +129,9 @@ func meshRowReconciled(out string) bool {
 		}
 	}
 	for _, line := range strings.Split(out, "\n") {
-		// NAME VERSION PROFILE READY DEGRADED REVISION AGE
-		if f := strings.Fields(line); len(f) == 7 && f[0] == "loom-demo" && f[1] == "1.1.0" && f[2] == "demo" && f[3] == "True" && f[4] == "False" && f[5] == "default" {
+		// NAME VERSION PROFILE READY DEGRADED REVISION PROXIES ("<current>/<connected> current", or
+		// empty before the control plane reports) AGE
+		if f := strings.Fields(line); (len(f) == 7 || len(f) == 9) && f[0] == "loom-demo" && f[1] == "1.1.0" && f[2] == "demo" && f[3] == "True" && f[4] == "False" && f[5] == "default" {
 			return true
 		}
 	}

@@ -138,7 +138,8 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 	want := []string{
 		"ServiceAccount install/loom-control-plane", "ConfigMap install/loom-control-plane-mesh", "ConfigMap install/loom-operator-state-install",
 		"ClusterRole /loom-control-plane-install", "ClusterRoleBinding /loom-control-plane-install",
-		"Role install/loom-control-plane-ca", "RoleBinding install/loom-control-plane-ca",
+		"Role install/loom-control-plane-ca", "Role install/loom-control-plane-status",
+		"RoleBinding install/loom-control-plane-ca", "RoleBinding install/loom-control-plane-status",
 		"Service install/loom-control-plane", "Deployment install/loom-control-plane",
 		"MutatingWebhookConfiguration /loom-control-plane-install-injector",
 		"ValidatingWebhookConfiguration /loom-control-plane-install-validator",
