@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X loom.dev/loom/internal/version.Version=$(VERSION) -X loom.dev/loom/internal/version.Commit=$(COMMIT)
 TEST_TIMEOUT ?= 30m
-GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/*/zz_generated.deepcopy.go charts/loom-operator/files/crds/*.yaml charts/loom-operator/files/rbac/*.yaml
+GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/*/zz_generated.deepcopy.go api/*/*/zz_generated.deepcopy.go pkg/loomcrds/crds/*.yaml charts/loom-operator/files/crds/*.yaml charts/loom-operator/files/rbac/*.yaml
 
 .PHONY: all
 all: build
@@ -91,6 +91,10 @@ k8s-binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sched
 istio-agent: ## Build Istio's pilot-agent, test/xds's independent client of the mesh CA (cached outside the checkout beside istiod; ~4 min cold, ~25 s once istiod is built).
 	@agent=$$(hack/istio-binaries.sh pilot-agent) && mkdir -p $(LOCALBIN) && ln -sfn "$$agent" $(LOCALBIN)/pilot-agent
 
+.PHONY: jaeger
+jaeger: ## Build Jaeger v2 (cmd/jaeger v1.76.0), test/xds's receiver of the control plane's traces (cached outside the checkout; ~13 min cold on 2 cores).
+	@bin=$$(hack/jaeger/build.sh) && mkdir -p $(LOCALBIN) && ln -sfn "$$bin" $(LOCALBIN)/jaeger
+
 # The packages where concurrency lives run under the race detector; the tests that drive the
 # real binaries and clients (test/...) run without it. Both in a random order.
 RACE_PACKAGES = ./pkg/... ./internal/... ./controllers/...
@@ -103,7 +107,7 @@ prometheus-tools: ## Install Debian's prometheus package (prometheus and promtoo
 	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus; }
 
 .PHONY: test
-test: k8s-binaries node-binaries istio-agent prometheus-tools ## Run unit and integration tests against a real local Kubernetes, with a real node where pods must run (race detector on pkg, internal, controllers).
+test: k8s-binaries node-binaries istio-agent prometheus-tools jaeger ## Run unit and integration tests against a real local Kubernetes, with a real node where pods must run (race detector on pkg, internal, controllers).
 	$(TEST_ENV) go test -count=1 -shuffle=on -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
 	$(TEST_ENV) go test -count=1 -shuffle=on -timeout $(TEST_TIMEOUT) $(OTHER_PACKAGES)
 	cd test/tools/argocd-health && go test -count=1 ./...   # Argo CD's own Lua health evaluator (a module of its own: it pins k8s.io/* v0.34)
@@ -133,7 +137,8 @@ demo: build k8s-binaries node-binaries demo-images ## Start a local cluster with
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests (and the operator chart's copies of them).
-	$(CONTROLLER_GEN) rbac:roleName=loom-operator crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=loom-operator crd paths="./api/v1alpha1/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) crd paths="./api/policy/..." output:crd:artifacts:config=pkg/loomcrds/crds
 	cp config/crd/bases/*.yaml charts/loom-operator/files/crds/
 	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml charts/loom-operator/files/rbac/
 

@@ -35,7 +35,9 @@ type CAStatusReconciler struct {
 }
 
 // Reconcile updates one mesh's CA status.
-func (r *CAStatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *CAStatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	ctx, span := startReconcile(ctx, "CAStatus", req)
+	defer func() { endReconcile(span, res, err) }()
 	mesh := &operatorv1alpha1.MeshOperator{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -68,13 +68,16 @@ type MeshOperatorReconciler struct {
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io;telemetry.istio.io,resources=*,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=policy.loom.dev,resources=ratelimitpolicies;ratelimitpolicies/status,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests,verbs=create;get;list;watch;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
 // Reconcile drives the mesh toward its spec, one step per call, and records the truth in status.
-func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	ctx, span := startReconcile(ctx, "MeshOperator", req)
+	defer func() { endReconcile(span, res, err) }()
 	mesh := &operatorv1alpha1.MeshOperator{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -38,7 +38,9 @@ type ProxyStatusReconciler struct {
 }
 
 // Reconcile updates one mesh's status.proxies.
-func (r *ProxyStatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *ProxyStatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	ctx, span := startReconcile(ctx, "ProxyStatus", req)
+	defer func() { endReconcile(span, res, err) }()
 	mesh := &operatorv1alpha1.MeshOperator{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

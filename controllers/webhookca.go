@@ -34,7 +34,9 @@ type WebhookCABundleReconciler struct {
 }
 
 // Reconcile applies one mesh's caBundle where it differs.
-func (r *WebhookCABundleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *WebhookCABundleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	ctx, span := startReconcile(ctx, "WebhookCABundle", req)
+	defer func() { endReconcile(span, res, err) }()
 	mesh := &operatorv1alpha1.MeshOperator{}
 	if err := r.Get(ctx, req.NamespacedName, mesh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"loom.dev/loom/api/v1alpha1"
 	"loom.dev/loom/internal/discovery"
+	"loom.dev/loom/internal/tracing"
 	"loom.dev/loom/internal/version"
 	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/translate"
@@ -28,6 +30,7 @@ func newDiscoveryCommand() *cobra.Command {
 		meshConfig string
 		caFlags    caFlags
 		inject     injectFlags
+		traceOpts  tracing.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "discovery",
@@ -54,7 +57,16 @@ func newDiscoveryCommand() *cobra.Command {
 			}
 			opts.Logger = ctrl.Log.WithName("discovery")
 			opts.Logger.Info("starting discovery", "version", version.Version, "revision", opts.Revision)
-			return discovery.Run(ctrl.SetupSignalHandler(), cfg, opts)
+			ctx := ctrl.SetupSignalHandler()
+			provider, err := tracing.Start(ctx, traceOpts, "loom-discovery")
+			if err != nil {
+				return err
+			}
+			if provider != nil {
+				defer func() { _ = provider.Shutdown(context.Background()) }()
+				opts.Tracer = provider.Tracer("loom.dev/loom/internal/discovery")
+			}
+			return discovery.Run(ctx, cfg, opts)
 		},
 	}
 	rootNamespace := os.Getenv("POD_NAMESPACE")
@@ -75,6 +87,7 @@ func newDiscoveryCommand() *cobra.Command {
 	opts.Status.LeaseIdentity = os.Getenv("POD_NAME")
 	caFlags.register(f, rootNamespace)
 	inject.register(f)
+	tracing.RegisterFlags(f, &traceOpts)
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
 	return cmd
 }

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"loom.dev/loom/internal/operator"
+	"loom.dev/loom/internal/tracing"
 	"loom.dev/loom/internal/version"
 )
 
@@ -14,6 +18,7 @@ func newOperatorCommand() *cobra.Command {
 	var (
 		opts       operator.Options
 		kubeconfig string
+		traceOpts  tracing.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "operator",
@@ -24,12 +29,22 @@ func newOperatorCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ctx := ctrl.SetupSignalHandler()
+			provider, err := tracing.Start(ctx, traceOpts, "loom-operator")
+			if err != nil {
+				return err
+			}
+			if provider != nil {
+				// The controllers trace each reconcile through the global provider.
+				otel.SetTracerProvider(provider)
+				defer func() { _ = provider.Shutdown(context.Background()) }()
+			}
 			mgr, err := operator.NewManager(cfg, opts)
 			if err != nil {
 				return err
 			}
 			ctrl.Log.WithName("setup").Info("starting operator", "version", version.Version)
-			return mgr.Start(ctrl.SetupSignalHandler())
+			return mgr.Start(ctx)
 		},
 	}
 	f := cmd.Flags()
@@ -38,6 +53,7 @@ func newOperatorCommand() *cobra.Command {
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader so that only one operator replica is active")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
+	tracing.RegisterFlags(f, &traceOpts)
 	return cmd
 }
 

@@ -89,15 +89,22 @@ func (g *generator) ViewKeyFor(ctx context.Context, node *corev3.Node) (string, 
 }
 
 func (g *generator) Generate(key string) (map[string][]types.Resource, error) {
+	return g.generate(g.ctx, key)
+}
+
+func (g *generator) generate(ctx context.Context, key string) (map[string][]types.Resource, error) {
 	g.mu.Lock()
 	p, ok := g.views[key]
 	g.mu.Unlock()
 	if !ok {
 		return nil, errUnknownView(key)
 	}
-	snap := g.snapshots.get(g.ctx)
+	snap := g.snapshots.get(ctx)
+	g.snapshots.linkModelBuild(ctx)
 	start := time.Now()
+	span := startSpan(ctx, spanTranslate, key)
 	res, problems := translate.ForProxy(snap, p)
+	endSpan(span)
 	g.metrics.translation.Observe(time.Since(start).Seconds())
 	g.problems.replace(viewSource(key), problems)
 	// A view removed while it was translated must not come back as a

@@ -99,6 +99,7 @@ func enforcedIstioKinds() []istioKind {
 			in.RequestAuthentications = append(in.RequestAuthentications, convertRequestAuthentication(o))
 		}),
 		telemetryKind(),
+		rateLimitPolicyKind(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"loom.dev/loom/pkg/istiocrds"
+	"loom.dev/loom/pkg/loomcrds"
 	"loom.dev/loom/pkg/model"
 )
 
@@ -19,7 +20,11 @@ func TestIstioKindsCoverEveryInstalledCRD(t *testing.T) {
 			reported = append(reported, k.gvk.Kind)
 		}
 	}
-	for _, crd := range istiocrds.CRDs() {
+	loom, err := loomcrds.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, crd := range append(istiocrds.CRDs(), loom...) {
 		if !slices.ContainsFunc(kinds, func(k istioKind) bool { return k.crd == crd.Name && k.gvk.Kind == crd.Spec.Names.Kind }) {
 			t.Errorf("CRD %s is not watched", crd.Name)
 		}
@@ -29,6 +34,12 @@ func TestIstioKindsCoverEveryInstalledCRD(t *testing.T) {
 		t.Errorf("reported as not enforced: %v, want %v (enforced: %v)", reported, want, enforced)
 	}
 	for _, k := range kinds {
+		if k.gvk.Group == "policy.loom.dev" {
+			if k.gvk.Version != "v1alpha1" {
+				t.Errorf("%s watched at %s, want v1alpha1", k.gvk.Kind, k.gvk.Version)
+			}
+			continue
+		}
 		if k.gvk.Version != "v1" {
 			t.Errorf("%s watched at %s, want the stored v1", k.gvk.Kind, k.gvk.Version)
 		}

@@ -74,6 +74,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 		log:     opts.Logger,
 		metrics: m,
 		reports: problems,
+		tracer:  opts.Tracer,
 	}
 	snaps.markDirty()
 	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -54,6 +55,8 @@ type Options struct {
 	// in RootNamespace for the operator (see v1alpha1.ProxyStatusConfigMapPrefix).
 	PodName string
 	Logger  logr.Logger
+	// Tracer, if set, traces every config change from the watch event to the last ACK.
+	Tracer trace.Tracer
 	// Listening, if set, receives the bound addresses once both listen.
 	Listening func(xdsAddr, monitoringAddr net.Addr)
 
@@ -96,7 +99,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		models = newModelRecorder(p.generator)
 		gen = models
 	}
-	srv := xds.NewServer(xds.Options{Generator: gen, Logger: log.WithName("xds"), Registerer: reg})
+	srv := xds.NewServer(xds.Options{Generator: gen, Logger: log.WithName("xds"), Registerer: reg, Tracer: opts.Tracer})
 	if err := p.watch(ctx, srv.Trigger, srv.TriggerEndpoints); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel/trace"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"loom.dev/loom/pkg/model"
@@ -26,6 +27,8 @@ type snapshots struct {
 	mu      sync.Mutex
 	current *model.Snapshot
 	reports *problemLog
+	tracer  trace.Tracer      // nil: tracing off
+	builtBy trace.SpanContext // the span of current's build, if traced (under mu)
 
 	pendingMu        sync.Mutex
 	pendingEndpoints map[string]struct{} // namespace/name of Services whose EndpointSlices changed
@@ -97,6 +100,8 @@ func (s *snapshots) get(ctx context.Context) *model.Snapshot {
 	s.pendingEndpoints = nil
 	s.pendingMu.Unlock()
 	start := time.Now()
+	ctx, span := s.startModelBuild(ctx)
+	defer endSpan(span)
 	in, problems, err := readInputs(ctx, s.reader, s.mesh)
 	if err != nil {
 		s.log.Error(err, "reading inputs failed; serving the last good model")

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"context"
 	"sync"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -36,8 +37,12 @@ func newModelRecorder(g *generator) *modelRecorder {
 // may get a newer one, never an older one, so what is recorded never claims more than the
 // view holds.
 func (r *modelRecorder) Generate(key string) (map[string][]types.Resource, error) {
-	snap := r.snapshots.get(r.ctx)
-	res, err := r.generator.Generate(key)
+	return r.generate(r.ctx, key)
+}
+
+func (r *modelRecorder) generate(ctx context.Context, key string) (map[string][]types.Resource, error) {
+	snap := r.snapshots.get(ctx)
+	res, err := r.generator.generate(ctx, key)
 	if err == nil {
 		r.record(key, snap)
 	}

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
+
+	"loom.dev/loom/pkg/loomcrds"
 )
 
 // Label marks the CRDs Loom installed; the operator never touches an Istio CRD without it.
@@ -55,10 +57,19 @@ func CRDs() []*apiextensionsv1.CustomResourceDefinition {
 	return crds
 }
 
-// Objects returns the CRDs as unstructured objects, ready to apply.
+// Objects returns the CRDs as unstructured objects, ready to apply: Istio's,
+// then Loom's own mesh APIs (pkg/loomcrds), which are installed and owned
+// the same way.
 func Objects() ([]*unstructured.Unstructured, error) {
+	loom, err := loomcrds.CRDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, crd := range loom {
+		crd.Labels = map[string]string{Label: "true", "app.kubernetes.io/part-of": "loom"}
+	}
 	var objs []*unstructured.Unstructured
-	for _, crd := range CRDs() {
+	for _, crd := range append(CRDs(), loom...) {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(crd)
 		if err != nil {
 			return nil, fmt.Errorf("converting CRD %s: %w", crd.Name, err)

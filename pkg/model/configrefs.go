@@ -42,6 +42,9 @@ func (s *Snapshot) ConfigGenerations() map[ConfigRef]int64 {
 	for _, ra := range s.requestAuthentications {
 		add(KindRequestAuthentication, ra.Meta)
 	}
+	for _, rl := range s.rateLimitPolicies {
+		add(KindRateLimitPolicy, rl.policy.Meta)
+	}
 	return out
 }
 
@@ -50,7 +53,8 @@ func (s *Snapshot) ConfigGenerations() map[ConfigRef]int64 {
 // sidecars and gRPC clients) and visible to its namespace, with the delegates they name;
 // DestinationRules visible to its namespace whose workloadSelector (if any) picks it; the
 // Gateways that select a gateway proxy; the Sidecar that applies; and the PeerAuthentication,
-// AuthorizationPolicies and RequestAuthentications that select the workload. Hosts are not
+// AuthorizationPolicies, RequestAuthentications and RateLimitPolicies (but on
+// proxyless gRPC, which cannot run them) that select the workload. Hosts are not
 // matched against the services the proxy sees: a VirtualService for a host no proxy calls
 // still counts as applying to every proxy it is visible to, as Istio's distribution
 // reporting counts it.
@@ -108,6 +112,11 @@ func (s *Snapshot) ConfigsFor(p Proxy) map[ConfigRef]struct{} {
 	}
 	for _, ra := range s.RequestAuthenticationsFor(p.Namespace, p.Labels) {
 		add(KindRequestAuthentication, ra.Policy.Meta)
+	}
+	if p.Kind != KindGRPC { // gRPC-Go has no local rate limiting: nothing is programmed there
+		for _, rl := range s.RateLimitRulesFor(p.Namespace, p.Labels) {
+			add(KindRateLimitPolicy, rl.Policy.Meta)
+		}
 	}
 	return out
 }

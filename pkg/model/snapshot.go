@@ -44,6 +44,8 @@ type Input struct {
 	FetchedJWKS map[JWKSSource]FetchedJWKS
 	// Telemetry is the mesh config's access logging and tracing.
 	Telemetry Telemetry
+	// RateLimitPolicies are policy.loom.dev RateLimitPolicy objects.
+	RateLimitPolicies []*RateLimitPolicy
 	// Telemetries are telemetry.istio.io Telemetry objects, merged with
 	// Telemetry per proxy (TelemetryFor).
 	Telemetries []*TelemetryPolicy
@@ -75,6 +77,7 @@ type Snapshot struct {
 	trustDomain         string
 
 	authorizationPolicies []*AuthorizationPolicy // oldest first
+	rateLimitPolicies     []rateLimitPolicy      // oldest first
 
 	requestAuthentications []*RequestAuthentication // oldest first
 	fetchedJWKS            map[JWKSSource]FetchedJWKS
@@ -120,6 +123,7 @@ func Build(in Input) *Snapshot {
 	s.checkAuthorizationPolicies()
 	s.requestAuthentications, s.fetchedJWKS = validRequestAuthentications(in.RequestAuthentications), in.FetchedJWKS
 	s.checkRequestAuthentications()
+	s.indexRateLimitPolicies(in.RateLimitPolicies)
 	s.checkTelemetry()
 	s.telemetries = validTelemetries(in.Telemetries)
 	s.checkTelemetries()

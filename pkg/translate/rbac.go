@@ -45,15 +45,19 @@ type inboundAuthz struct {
 
 // authzFor builds the inboundAuthz of proxy p from the policies that apply
 // to its workload: RequestAuthentication's jwt_authn filter first (see
-// jwtFilterFor), then the RBAC filters. Proxyless gRPC gets only the RBAC
-// HTTP filters, in the form gRPC-Go evaluates.
+// jwtFilterFor), then the RBAC filters, then RateLimitPolicy's local rate
+// limit filters (after authorization, so that a denied request consumes no
+// token). Proxyless gRPC gets only the RBAC HTTP filters, in the form
+// gRPC-Go evaluates.
 func authzFor(snap *model.Snapshot, p model.Proxy) (inboundAuthz, []model.Problem) {
 	jwt, jwtProblems := jwtFilterFor(snap, p)
 	out, problems := rbacFor(snap, p)
 	if jwt != nil {
 		out.http = append([]*hcmv3.HttpFilter{jwt}, out.http...)
 	}
-	return out, append(jwtProblems, problems...)
+	limits, limitProblems := rateLimitFiltersFor(snap, p)
+	out.http = append(out.http, limits...)
+	return out, append(append(jwtProblems, problems...), limitProblems...)
 }
 
 func rbacFor(snap *model.Snapshot, p model.Proxy) (inboundAuthz, []model.Problem) {

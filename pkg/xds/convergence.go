@@ -28,6 +28,7 @@ type pushRecord struct {
 	responses   atomic.Int64
 	nacked      atomic.Bool
 	closed      atomic.Bool // some stream closed before answering
+	trace       *pushTrace  // nil: not traced
 }
 
 func newPushRecord(seq uint64, triggered time.Time, onDone func(*pushRecord, time.Time)) *pushRecord {

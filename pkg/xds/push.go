@@ -67,6 +67,8 @@ func (s *Server) pushNew() bool {
 func (s *Server) push(reason string, triggered time.Time, views []*view, gen func(*view, *marshaler) viewResult) bool {
 	seq := s.pushSeq.Add(1)
 	start := time.Now()
+	tr := s.startPushTrace(reason, seq, triggered, start)
+	s.pushTrace = tr // read by gen's workers, started below
 	m := newMarshaler(&s.marshalCount)
 	results := make([]viewResult, len(views))
 	workers := min(runtime.GOMAXPROCS(0), len(views))
@@ -84,6 +86,7 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, gen fun
 	}
 	close(next)
 	wg.Wait()
+	s.pushTrace = nil
 	elapsed := time.Since(start)
 
 	st := PushStatus{
@@ -94,6 +97,7 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, gen fun
 	var rec *pushRecord
 	if reason != "new_view" {
 		rec = newPushRecord(seq, triggered, s.converged)
+		rec.trace = tr
 	}
 	if reason == "endpoints" {
 		s.lastEndpointPush.Store(rec)
@@ -134,6 +138,7 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, gen fun
 	s.pushCount.Add(1)
 	s.metrics.pushes.WithLabelValues(reason).Inc()
 	s.metrics.pushDuration.Observe(elapsed.Seconds())
+	tr.published(&st, start.Add(elapsed), rec != nil, s.traceTimeout)
 	if rec != nil {
 		rec.done()
 	}
@@ -147,7 +152,7 @@ func (s *Server) generateView(v *view, m *marshaler) viewResult {
 		return viewResult{}
 	}
 	start := time.Now()
-	gen, err := s.callGenerate(v.key)
+	gen, err := s.callGenerate(s.pushTrace, v.key)
 	if err != nil && v.gone.Load() {
 		return viewResult{} // the generator forgot the view meanwhile; nobody needs it
 	}
@@ -176,8 +181,11 @@ func (s *Server) generateView(v *view, m *marshaler) viewResult {
 }
 
 // callGenerate shields the push loop from a panicking generator.
-func (s *Server) callGenerate(key string) (map[string][]types.Resource, error) {
+func (s *Server) callGenerate(tr *pushTrace, key string) (map[string][]types.Resource, error) {
 	s.generations.Add(1)
+	if tr != nil {
+		return tr.generate(s.gen, key)
+	}
 	return recovering("generator", func() (map[string][]types.Resource, error) { return s.gen.Generate(key) })
 }
 
@@ -217,6 +225,7 @@ func (s *Server) converged(r *pushRecord, at time.Time) {
 	} else {
 		s.metrics.convergence.WithLabelValues(result).Observe(secs)
 	}
+	r.trace.finish(result, n, at)
 	s.statusMu.Lock()
 	if s.lastPush.Seq == r.seq {
 		s.lastPush.Converged = true

@@ -27,6 +27,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -70,6 +71,10 @@ type Options struct {
 	NackMemory time.Duration
 	Logger     logr.Logger
 	Registerer prometheus.Registerer // nil: metrics are kept but not registered
+	// Tracer, if set, traces every push (see SpanConfigChange); TraceTimeout
+	// (default 30s) ends a push's trace when some proxy never answers.
+	Tracer       trace.Tracer
+	TraceTimeout time.Duration
 }
 
 // Server is an ADS server. Create it with NewServer.
@@ -83,6 +88,10 @@ type Server struct {
 	// rejected remembers NACKs per node across reconnects.
 	rejected *rejections
 	grace    time.Duration // Options.ViewGracePeriod
+
+	tracer       trace.Tracer // nil: tracing off
+	traceTimeout time.Duration
+	pushTrace    *pushTrace // the running push's; push loop and its workers only
 
 	ready     atomic.Bool
 	started   atomic.Bool
@@ -131,24 +140,29 @@ func NewServer(opts Options) *Server {
 	if opts.ViewGracePeriod == 0 {
 		opts.ViewGracePeriod = 10 * time.Second
 	}
+	if opts.TraceTimeout <= 0 {
+		opts.TraceTimeout = defaultTraceTimeout
+	}
 	if opts.NackMemory <= 0 {
 		opts.NackMemory = 10 * time.Minute
 	}
 	m := newMetrics(opts.Registerer)
 	s := &Server{
-		gen:       opts.Generator,
-		full:      newDebouncer(opts.DebounceQuiet, opts.DebounceMax),
-		endpoints: newDebouncer(opts.EndpointDebounceQuiet, opts.EndpointDebounceMax),
-		log:       opts.Logger,
-		metrics:   m,
-		nacks:     newNackLog(opts.Logger, m),
-		rejected:  newRejections(opts.NackMemory),
-		grace:     opts.ViewGracePeriod,
-		readyCh:   make(chan struct{}, 1),
-		newViewCh: make(chan struct{}, 1),
-		idleCh:    make(chan struct{}, 1),
-		views:     map[string]*view{},
-		streams:   map[uint64]*stream{},
+		gen:          opts.Generator,
+		full:         newDebouncer(opts.DebounceQuiet, opts.DebounceMax),
+		endpoints:    newDebouncer(opts.EndpointDebounceQuiet, opts.EndpointDebounceMax),
+		log:          opts.Logger,
+		metrics:      m,
+		nacks:        newNackLog(opts.Logger, m),
+		rejected:     newRejections(opts.NackMemory),
+		grace:        opts.ViewGracePeriod,
+		tracer:       opts.Tracer,
+		traceTimeout: opts.TraceTimeout,
+		readyCh:      make(chan struct{}, 1),
+		newViewCh:    make(chan struct{}, 1),
+		idleCh:       make(chan struct{}, 1),
+		views:        map[string]*view{},
+		streams:      map[uint64]*stream{},
 	}
 	m.outOfDate.watch(s)
 	return s
