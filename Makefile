@@ -113,9 +113,9 @@ test: k8s-binaries node-binaries istio-agent prometheus-tools jaeger ## Run unit
 	cd test/tools/argocd-health && go test -count=1 ./...   # Argo CD's own Lua health evaluator (a module of its own: it pins k8s.io/* v0.34)
 
 .PHONY: bench
-bench: k8s-binaries ## Run the Go benchmarks, then the scale benchmark (see bench-scale), then the soak (see bench-soak).
+bench: k8s-binaries ## Run the Go benchmarks, then the scale benchmark (see bench-scale; also with 1000 AuthorizationPolicies), then the soak (see bench-soak).
 	LOOM_K8S_ASSETS=$$(readlink -f $(LOCALBIN)/k8s) go test -run '^$$' -bench . -benchmem ./...
-	$(MAKE) --no-print-directory bench-scale
+	$(MAKE) --no-print-directory bench-scale ARGS="--authz-policies 1000 $(ARGS)"
 	$(MAKE) --no-print-directory bench-ca
 	$(MAKE) --no-print-directory bench-soak
 

@@ -111,6 +111,7 @@ func (r *MeshOperatorReconciler) render(mesh *operatorv1alpha1.MeshOperator, mon
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
+		vals = values.WithImageRegistry(s.chart, vals, r.ImageRegistry)
 		objs, err := r.Renderer.Render(s.chart, render.Release{Name: mesh.Name, Namespace: s.namespace}, vals)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)

@@ -44,6 +44,9 @@ type MeshOperatorReconciler struct {
 	Recorder recorder.EventRecorder
 	// Clock tells the time of attempts, rollbacks and retirements; the real clock when nil.
 	Clock clock.PassiveClock
+	// ImageRegistry qualifies the Loom images the operator renders (control plane, gateway
+	// agents, injected proxies); empty keeps their unqualified names.
+	ImageRegistry string
 
 	// plans caches each mesh's last render (mesh name -> cachedPlan).
 	plans sync.Map

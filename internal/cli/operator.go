@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel"
@@ -12,7 +14,11 @@ import (
 	"loom.dev/loom/internal/operator"
 	"loom.dev/loom/internal/tracing"
 	"loom.dev/loom/internal/version"
+	"loom.dev/loom/pkg/values"
 )
+
+// ImageRegistryEnv gives the operator's --image-registry default.
+const ImageRegistryEnv = "LOOM_IMAGE_REGISTRY"
 
 func newOperatorCommand() *cobra.Command {
 	var (
@@ -25,6 +31,9 @@ func newOperatorCommand() *cobra.Command {
 		Short: "Run the operator that reconciles MeshOperator resources",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := values.ValidateImageRegistry(opts.ImageRegistry); err != nil {
+				return fmt.Errorf("--image-registry: %w", err)
+			}
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
 				return err
@@ -52,6 +61,7 @@ func newOperatorCommand() *cobra.Command {
 	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address the health probe endpoint binds to")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader so that only one operator replica is active")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster")
+	f.StringVar(&opts.ImageRegistry, "image-registry", os.Getenv(ImageRegistryEnv), "Registry (host[:port][/path]) that qualifies the Loom images the operator deploys, e.g. quay.io/loom; defaults to $"+ImageRegistryEnv+", empty keeps the unqualified names")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
 	tracing.RegisterFlags(f, &traceOpts)
 	return cmd

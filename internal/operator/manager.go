@@ -20,6 +20,7 @@ import (
 	"loom.dev/loom/pkg/apply"
 	"loom.dev/loom/pkg/istiocrds"
 	"loom.dev/loom/pkg/render"
+	"loom.dev/loom/pkg/values"
 )
 
 // LeaderElectionID names the Lease that operator replicas compete for.
@@ -31,6 +32,8 @@ type Options struct {
 	HealthProbeBindAddress  string
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// ImageRegistry qualifies the Loom images of every mesh (values.WithImageRegistry).
+	ImageRegistry string
 	// SkipNameValidation lets tests start the manager again in the same process, as a
 	// restarted operator would start in a new one.
 	SkipNameValidation bool
@@ -47,6 +50,9 @@ func Scheme() *runtime.Scheme {
 
 // NewManager builds a manager with every reconciler and health check registered.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	if err := values.ValidateImageRegistry(opts.ImageRegistry); err != nil {
+		return nil, fmt.Errorf("--image-registry: %w", err)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
 		Cache:                   controllers.CacheOptions(),
@@ -77,6 +83,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		APIReader: mgr.GetAPIReader(),
 		IstioCRDs: crds,
 		Recorder:  mgr.GetEventRecorder("loom-operator"),
+
+		ImageRegistry: opts.ImageRegistry,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MeshOperator controller: %w", err)

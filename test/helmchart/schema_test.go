@@ -18,6 +18,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"unknown nested key", map[string]any{"image": map[string]any{"repo": "x"}}, "repo"},
 		{"bad pull policy", map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, "pullPolicy"},
 		{"image tag as a number", map[string]any{"image": map[string]any{"tag": 1.2}}, "tag"},
+		{"image registry as a URL", map[string]any{"imageRegistry": "https://quay.io"}, "imageRegistry"},
+		{"image registry with a digest", map[string]any{"imageRegistry": "quay.io/loom@sha256:00"}, "imageRegistry"},
 		{"unknown log level", map[string]any{"logLevel": "verbose"}, "logLevel"},
 		{"zero log verbosity", map[string]any{"logLevel": 0}, "logLevel"},
 		{"extra arg without --", map[string]any{"extraArgs": []any{"leader-elect"}}, "extraArgs"},
@@ -48,6 +50,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 func TestSchemaAcceptsGoodValues(t *testing.T) {
 	for _, vals := range []map[string]any{
 		{"logLevel": 3},
+		{"imageRegistry": "localhost:5000/mirror/"},
 		{"logLevel": "error"},
 		{"resources": map[string]any{"limits": map[string]any{"cpu": 2}}},
 		{"replicaCount": 0},

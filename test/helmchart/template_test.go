@@ -145,6 +145,7 @@ func TestTemplateEveryValue(t *testing.T) {
 	checks := map[string]bool{
 		"replicaCount":      *d.Spec.Replicas == 3,
 		"image":             c.Image == "registry.example/loom/loom:v9.9.9" && c.ImagePullPolicy == corev1.PullAlways,
+		"imageRegistry":     reflect.DeepEqual(c.Env, []corev1.EnvVar{{Name: "LOOM_IMAGE_REGISTRY", Value: "mirror.example:5000/loom"}}),
 		"imagePullSecrets":  reflect.DeepEqual(pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}}),
 		"nameOverride":      d.Spec.Selector.MatchLabels["app.kubernetes.io/name"] == "loom-ctl",
 		"args":              slices.Equal(c.Args, []string{"operator", "--metrics-bind-address=:9440", "--health-probe-bind-address=:9441", "--zap-log-level=debug", "--zap-encoder=console"}),
@@ -292,4 +293,28 @@ func toYAML(t *testing.T, u *unstructured.Unstructured) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// imageRegistry qualifies the operator's own image unless image.repository names a registry,
+// and reaches the operator as LOOM_IMAGE_REGISTRY (its --image-registry default).
+func TestTemplateImageRegistry(t *testing.T) {
+	for _, tc := range []struct {
+		registry, repository, wantImage string
+	}{
+		{"", "loom", "loom:v1.1.0"},
+		{"localhost:5000/mirror/", "loom", "localhost:5000/mirror/loom:v1.1.0"},
+		{"quay.io", "team/loom", "quay.io/team/loom:v1.1.0"},
+		{"quay.io", "ghcr.io/team/loom", "ghcr.io/team/loom:v1.1.0"},
+	} {
+		objs := renderObjects(t, map[string]any{"imageRegistry": tc.registry, "image": map[string]any{"repository": tc.repository}})
+		var d appsv1.Deployment
+		objs.get(t, "Deployment/loom-operator", &d)
+		c := d.Spec.Template.Spec.Containers[0]
+		if c.Image != tc.wantImage {
+			t.Errorf("imageRegistry %q, repository %q: image %q, want %q", tc.registry, tc.repository, c.Image, tc.wantImage)
+		}
+		if want := []corev1.EnvVar{{Name: "LOOM_IMAGE_REGISTRY", Value: tc.registry}}; !reflect.DeepEqual(c.Env, want) {
+			t.Errorf("imageRegistry %q: env %v, want %v", tc.registry, c.Env, want)
+		}
+	}
 }

@@ -49,5 +49,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "loom-operator.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := .Values.image.repository }}
+{{- with trimSuffix "/" .Values.imageRegistry }}
+{{- /* As the operator's values.QualifyImage: a repository that names a registry keeps it. */}}
+{{- $first := splitList "/" $repository | first }}
+{{- if not (and (contains "/" $repository) (or (contains "." $first) (contains ":" $first) (eq $first "localhost"))) }}
+{{- $repository = printf "%s/%s" . $repository }}
+{{- end }}
+{{- end }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}

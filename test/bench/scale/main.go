@@ -21,6 +21,12 @@
 // process, with no protobuf work. It prints a table, the ratios to the floor
 // and to istiod, and the targets, then, as its last line, one JSON object
 // with every figure.
+//
+// With --authz-policies N it then creates N AuthorizationPolicies (authz.go)
+// and runs loom again, SotW and delta (loom_authz, loom_delta_authz), so
+// that the cold sync and the changes' convergence with the policies in place
+// are reported beside the runs without them, as ratios (with / without).
+// The peers run before the policies exist and are not compared.
 package main
 
 import (
@@ -47,6 +53,7 @@ type options struct {
 	delta                    bool     // also run loom with the incremental protocol
 	floor                    bool     // measure the gRPC floor for loom's bytes after the runs
 	changes                  int      // VirtualService changes, then endpoint changes, per run
+	authzPolicies            int      // > 0: then rerun loom with this many AuthorizationPolicies in place
 	settle                   time.Duration
 	readyTimeout             time.Duration
 	syncTimeout              time.Duration
@@ -73,6 +80,7 @@ func main() {
 	flag.BoolVar(&o.delta, "delta", o.delta, "also run loom with delta xDS (DeltaAggregatedResources)")
 	flag.BoolVar(&o.floor, "floor", o.floor, "measure the gRPC floor for the bytes loom sent (test/bench/grpcfloor)")
 	flag.IntVar(&o.changes, "changes", o.changes, "VirtualService changes and endpoint changes measured per run (each)")
+	flag.IntVar(&o.authzPolicies, "authz-policies", 0, "after the runs, create this many AuthorizationPolicies and run loom again (loom_authz, loom_delta_authz) beside the runs without them")
 	flag.DurationVar(&o.settle, "settle", o.settle, "pause after the cold sync and after each change")
 	flag.DurationVar(&o.syncTimeout, "sync-timeout", o.syncTimeout, "how long the cold sync may take")
 	flag.DurationVar(&o.changeTimeout, "change-timeout", o.changeTimeout, "how long one change may take to reach every client")
@@ -120,6 +128,9 @@ func run(ctx context.Context, o options) (*report, error) {
 		if p != "baseline" && p != "istiod" {
 			return nil, fmt.Errorf("unknown peer %q (known: baseline, istiod)", p)
 		}
+	}
+	if o.authzPolicies < 0 {
+		return nil, fmt.Errorf("--authz-policies must not be negative")
 	}
 	if o.log == nil {
 		o.log = io.Discard
@@ -178,8 +189,21 @@ func run(ctx context.Context, o options) (*report, error) {
 			plans = append(plans, plan{d.istiodPlane, false})
 		}
 	}
+	// The runs with AuthorizationPolicies come last: the policies stay.
+	authzFrom := len(plans)
+	if o.authzPolicies > 0 {
+		plans = append(plans, plan{func() (*controlPlane, error) { return d.authzPlane(false) }, false})
+		if o.delta {
+			plans = append(plans, plan{func() (*controlPlane, error) { return d.authzPlane(true) }, true})
+		}
+	}
 	var failed []string
-	for _, p := range plans {
+	for k, p := range plans {
+		if k == authzFrom {
+			if err := d.work.createAuthzPolicies(ctx, o.authzPolicies, d.logf); err != nil {
+				return rep, fmt.Errorf("AuthorizationPolicies: %w", err)
+			}
+		}
 		cp, err := p.make()
 		if err != nil {
 			return rep, err

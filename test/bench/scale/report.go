@@ -62,6 +62,9 @@ func (r *report) printTable(w io.Writer) {
 	for _, t := range targetsFor(fs) {
 		fmt.Fprintln(w, t.line())
 	}
+	for _, x := range r.authzRatios() {
+		fmt.Fprintln(w, x.line())
+	}
 }
 
 func connsText(o options) string {
@@ -108,6 +111,7 @@ func (r *report) json() map[string]any {
 	j := map[string]any{
 		"services": r.opts.services, "clients": r.opts.clients, "endpoints_per_service": endpointsPer,
 		"changes_per_run": r.opts.changes, "grpc_connections": max(r.opts.conns, 0),
+		"authz_policies": r.opts.authzPolicies,
 	}
 	if r.opts.conns <= 0 || r.opts.conns > r.opts.clients {
 		j["grpc_connections"] = r.opts.clients
@@ -181,6 +185,12 @@ func (r *report) json() map[string]any {
 	}
 	fs := r.figures()
 	for _, x := range ratiosFor(fs) {
+		j[x.key] = nil
+		if x.known {
+			j[x.key] = round(x.value, 2)
+		}
+	}
+	for _, x := range r.authzRatios() {
 		j[x.key] = nil
 		if x.known {
 			j[x.key] = round(x.value, 2)

@@ -17,7 +17,8 @@ func (l testLog) Write(p []byte) (int, error) {
 }
 
 // TestTinyScale runs the whole benchmark at a tiny scale (loom SotW and
-// delta, the go-control-plane baseline and the gRPC floor; no istiod) so it
+// delta, the go-control-plane baseline, loom again with AuthorizationPolicies
+// in place, and the gRPC floor; no istiod) so it
 // keeps working. It asserts correctness only: every client got its full
 // config and saw every change, and the floor sent loom's bytes to every
 // client. No timing is asserted.
@@ -27,6 +28,7 @@ func TestTinyScale(t *testing.T) {
 	}
 	o := defaultOptions()
 	o.services, o.clients, o.changes = 20, 10, 2
+	o.authzPolicies = 40
 	o.peers = []string{"baseline"}
 	o.settle = 200 * time.Millisecond
 	o.syncTimeout, o.changeTimeout = time.Minute, 30*time.Second
@@ -37,8 +39,8 @@ func TestTinyScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(rep.runs); got != 3 {
-		t.Fatalf("%d runs, want loom, loom_delta and baseline", got)
+	if got := len(rep.runs); got != 5 {
+		t.Fatalf("%d runs, want loom, loom_delta, baseline, loom_authz and loom_delta_authz", got)
 	}
 	for _, r := range rep.runs {
 		if r.synced != o.clients {
@@ -72,7 +74,8 @@ func TestTinyScale(t *testing.T) {
 	}
 	for _, k := range []string{"loom_cold_sync_s", "loom_vs_change_p99_ms", "loom_delta_ep_change_p99_ms", "loom_peak_rss_mb",
 		"baseline_cold_sync_s", "cold_sync_speedup_vs_baseline", "floor_cold_sync_s", "floor_vs_change_p99_ms",
-		"cold_sync_ratio_vs_floor", "vs_change_p99_ratio_vs_floor", "targets_met"} {
+		"cold_sync_ratio_vs_floor", "vs_change_p99_ratio_vs_floor", "targets_met",
+		"loom_authz_cold_sync_s", "loom_delta_authz_vs_change_p99_ms", "loom_authz_cold_sync_ratio", "loom_delta_authz_ep_change_p99_ratio"} {
 		if back[k] == nil {
 			t.Errorf("JSON line lacks %s: %s", k, line)
 		}
