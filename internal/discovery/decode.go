@@ -30,24 +30,28 @@ var istioDecoder = func() runtime.Decoder {
 // kind, metadata, spec...), into into. If it cannot, it returns the error
 // and the path of the field that fails ("spec.http[0].timeout"), or "" when
 // no single field fails on its own (e.g. two fields of one oneof).
-func decodeIstio(obj map[string]any, into runtime.Object) (field string, err error) {
-	if err := decodeInto(obj, into); err != nil {
-		fails := func(candidate map[string]any) bool {
-			fresh := reflect.New(reflect.TypeOf(into).Elem()).Interface().(runtime.Object)
-			return decodeInto(candidate, fresh) != nil
-		}
-		return badField(obj, fails), err
-	}
-	return "", nil
-}
+var decodeIstio = decodingWith(istioDecoder)
 
-func decodeInto(obj map[string]any, into runtime.Object) error {
-	data, err := json.Marshal(obj)
-	if err != nil {
+// decodingWith is decodeIstio for the kinds decoder knows.
+func decodingWith(decoder runtime.Decoder) func(obj map[string]any, into runtime.Object) (field string, err error) {
+	decode := func(obj map[string]any, into runtime.Object) error {
+		data, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		_, _, err = decoder.Decode(data, nil, into)
 		return err
 	}
-	_, _, err = istioDecoder.Decode(data, nil, into)
-	return err
+	return func(obj map[string]any, into runtime.Object) (string, error) {
+		if err := decode(obj, into); err != nil {
+			fails := func(candidate map[string]any) bool {
+				fresh := reflect.New(reflect.TypeOf(into).Elem()).Interface().(runtime.Object)
+				return decode(candidate, fresh) != nil
+			}
+			return badField(obj, fails), err
+		}
+		return "", nil
+	}
 }
 
 // badField finds the failing field by decoding smaller copies of obj: it

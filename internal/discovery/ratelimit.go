@@ -1,9 +1,6 @@
 package discovery
 
 import (
-	"encoding/json"
-	"reflect"
-
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
@@ -69,21 +66,4 @@ var rateLimitDecoder = func() runtime.Decoder {
 }()
 
 // decodeRateLimitPolicy is decodeIstio for RateLimitPolicy objects.
-func decodeRateLimitPolicy(obj map[string]any, into runtime.Object) (field string, err error) {
-	decode := func(o map[string]any, into runtime.Object) error {
-		data, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		_, _, err = rateLimitDecoder.Decode(data, nil, into)
-		return err
-	}
-	if err := decode(obj, into); err != nil {
-		fails := func(candidate map[string]any) bool {
-			fresh := reflect.New(reflect.TypeOf(into).Elem()).Interface().(runtime.Object)
-			return decode(candidate, fresh) != nil
-		}
-		return badField(obj, fails), err
-	}
-	return "", nil
-}
+var decodeRateLimitPolicy = decodingWith(rateLimitDecoder)

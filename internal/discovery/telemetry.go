@@ -1,9 +1,6 @@
 package discovery
 
 import (
-	"encoding/json"
-	"reflect"
-
 	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -37,21 +34,4 @@ var telemetryDecoder = func() runtime.Decoder {
 }()
 
 // decodeTelemetry is decodeIstio for Telemetry objects.
-func decodeTelemetry(obj map[string]any, into runtime.Object) (field string, err error) {
-	decode := func(o map[string]any, into runtime.Object) error {
-		data, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		_, _, err = telemetryDecoder.Decode(data, nil, into)
-		return err
-	}
-	if err := decode(obj, into); err != nil {
-		fails := func(candidate map[string]any) bool {
-			fresh := reflect.New(reflect.TypeOf(into).Elem()).Interface().(runtime.Object)
-			return decode(candidate, fresh) != nil
-		}
-		return badField(obj, fails), err
-	}
-	return "", nil
-}
+var decodeTelemetry = decodingWith(telemetryDecoder)
