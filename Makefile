@@ -79,6 +79,12 @@ bundle: build ## Regenerate the OLM bundle (bundle/: ClusterServiceVersion, CRDs
 bundle-image: bundle ## Build the OLM bundle image (registry+v1, linux/amd64 + arm64) into bin/images/loom-operator-bundle/ (OCI layout) and a tarball; prints its digest.
 	$(LOCALBIN)/loom dev bundle image --bundle bundle --created $(IMAGE_CREATED) --out $(IMAGE_DIR)
 
+# The catalog pins the bundle image by digest; both images are built with a fixed creation
+# time (Unix 0), so the digest depends on bundle/ alone and the committed catalog stays current.
+.PHONY: catalog
+catalog: bundle ## Build the bundle image, pin catalog/ to its digest, validate catalog/ with operator-registry, and build the catalog image (/configs, files only) into bin/images/ (OCI layouts and tarballs); prints both digest references; commit catalog/.
+	go run ./internal/catalog/cmd/catalog --bundle bundle --catalog catalog --out $(IMAGE_DIR)
+
 .PHONY: node-binaries
 node-binaries: ## Build the real node's kubelet, kube-proxy, CNI plugins, CoreDNS and pause (cached outside the checkout); install containerd, runc, iptables, nftables, conntrack from Debian when missing.
 	@assets=$$(hack/node-binaries.sh) && mkdir -p $(LOCALBIN) && ln -sfn "$$assets" $(LOCALBIN)/node

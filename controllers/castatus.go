@@ -67,6 +67,9 @@ func judgeCA(data map[string]string, now time.Time) caJudgement {
 	default:
 		j.ready, j.readyReason, j.readyMsg = metav1.ConditionTrue, "Signing", "the mesh CA signs workload certificates"
 	}
+	if phase := data[operatorv1alpha1.CAStateKeyRootRotationPhase]; phase != "" {
+		j.status.RootRotation = &operatorv1alpha1.RootRotationStatus{Phase: phase, Message: data[operatorv1alpha1.CAStateKeyRootRotationMessage]}
+	}
 	var expiring []string
 	if len(roots) > 0 {
 		earliest := roots[0]

@@ -58,4 +58,14 @@ func TestJudgeCA(t *testing.T) {
 	if !j.status.RootExpiresAt.Time.Equal(root.Cert.NotAfter) || !j.status.SigningCertExpiresAt.Time.Equal(inter.Cert.NotAfter) {
 		t.Fatalf("status.ca %+v does not carry the root's and the intermediate's expiry", j.status)
 	}
+	if j.status.RootRotation != nil {
+		t.Fatalf("status.ca.rootRotation = %+v with no rotation running", j.status.RootRotation)
+	}
+	rotating := state("")
+	rotating[operatorv1alpha1.CAStateKeyRootRotationPhase] = "Distributing"
+	rotating[operatorv1alpha1.CAStateKeyRootRotationMessage] = "waiting for every connected proxy"
+	j = judgeCA(rotating, issued)
+	if r := j.status.RootRotation; r == nil || r.Phase != "Distributing" || r.Message != "waiting for every connected proxy" {
+		t.Fatalf("status.ca.rootRotation = %+v, want the published phase and message", r)
+	}
 }

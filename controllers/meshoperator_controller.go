@@ -70,7 +70,7 @@ type MeshOperatorReconciler struct {
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io;security.istio.io;telemetry.istio.io,resources=*,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.istio.io;security.istio.io,resources=*/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=networking.istio.io;security.istio.io;telemetry.istio.io,resources=*/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=policy.loom.dev,resources=ratelimitpolicies;ratelimitpolicies/status,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create

@@ -26,6 +26,13 @@ type ProxyCounts struct {
 	// OutOfDate is how many of them do not run the pod's current config yet: a newer config
 	// is not sent yet, a response is not ACKed yet, or the last answer was a NACK.
 	OutOfDate int32 `json:"outOfDate"`
+	// TrustBundle identifies the mesh CA's trust bundle the pod serves (a hash; empty
+	// without a CA).
+	TrustBundle string `json:"trustBundle,omitempty"`
+	// TrustBundleLagging is how many of the pod's agents subscribed to the trust bundle
+	// have not acknowledged it yet. A root rotation switches signers only when every pod
+	// reports the new bundle with none lagging.
+	TrustBundleLagging int32 `json:"trustBundleLagging,omitempty"`
 }
 
 // ProxiesStatus is what the control plane reports about the proxies it serves.

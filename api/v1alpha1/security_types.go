@@ -106,6 +106,21 @@ type CAStatus struct {
 	// intermediate) expires.
 	// +optional
 	SigningCertExpiresAt *metav1.Time `json:"signingCertExpiresAt,omitempty"`
+	// RootRotation is set while the root is being rotated.
+	// +optional
+	RootRotation *RootRotationStatus `json:"rootRotation,omitempty"`
+}
+
+// RootRotationStatus is where a rotation of the root stands: the new root is in the trust
+// bundle and the old one signs until every connected proxy holds the bundle
+// (Distributing), then the new one signs and the old one stays trusted until no
+// certificate it signed can still be valid (Retiring).
+type RootRotationStatus struct {
+	// +kubebuilder:validation:Enum=Distributing;Retiring
+	Phase string `json:"phase"`
+	// Message says what the rotation waits for.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // CAStateConfigMap, in the mesh namespace, is where the control plane publishes the public
@@ -123,4 +138,9 @@ const (
 	// CAStateKeyProblem is why the CA material could not be loaded ("" when it was); the CA
 	// keeps signing with the last good material.
 	CAStateKeyProblem = "problem"
+	// CAStateKeyRootRotationPhase is the phase of a running rotation of the root (absent
+	// when none runs): Distributing or Retiring.
+	CAStateKeyRootRotationPhase = "root-rotation-phase"
+	// CAStateKeyRootRotationMessage says what the running rotation waits for.
+	CAStateKeyRootRotationMessage = "root-rotation-message"
 )

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -60,6 +61,11 @@ type agent struct {
 	bootstrapWritten, envoyBootstrapWritten, readyWritten bool
 	// published is closed once the first certificate is published.
 	published chan struct{}
+
+	// mu orders publishing a certificate and applying a trust bundle.
+	mu sync.Mutex
+	// current is the certificate published last, with the trust bundle served.
+	current *bundle
 }
 
 func (a *agent) run(ctx context.Context) error {
@@ -97,6 +103,20 @@ func (a *agent) runCertificates(ctx context.Context) error {
 		defer sds.stop()
 		a.sds = sds
 		log.Info("serving SDS", "socket", a.opts.SDSSocket)
+	}
+	if a.opts.WatchTrustBundle && !a.opts.Once {
+		w := &trustBundleWatcher{upstream: a.ca, node: trustBundleNode(&a.opts), apply: a.applyTrustBundle,
+			backoff: a.opts.Backoff, clock: a.opts.Clock, log: log.WithName("trust-bundle")}
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		defer stopWatching()
+		go func() {
+			// From the first certificate on, a bundle applied is one the outputs serve.
+			select {
+			case <-a.published:
+				w.run(watchCtx)
+			case <-watchCtx.Done():
+			}
+		}()
 	}
 	var current *x509.Certificate
 	failures := 0
@@ -164,12 +184,15 @@ func (a *agent) renew(ctx context.Context) (*bundle, error) {
 }
 
 // publish writes the files before anything that points at them: the gRPC
-// bootstrap, SDS and the ready file.
+// bootstrap, SDS and the ready file. The CA's answer carries its trust
+// bundle as of now, which replaces the one the agent had.
 func (a *agent) publish(b *bundle) error {
-	if a.opts.OutputDir != "" {
-		if err := writeBundle(a.opts.OutputDir, b); err != nil {
-			return err
-		}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.current = b
+	a.ca.trust(b.rootPEM)
+	if err := a.writeOutputs(b); err != nil {
+		return err
 	}
 	if a.opts.GRPCBootstrap != "" && !a.bootstrapWritten {
 		data, err := GRPCBootstrap(&a.opts)
@@ -180,11 +203,6 @@ func (a *agent) publish(b *bundle) error {
 			return fmt.Errorf("--grpc-bootstrap: %w", err)
 		}
 		a.bootstrapWritten = true
-	}
-	if a.sds != nil {
-		if err := a.sds.publish(b); err != nil {
-			return err
-		}
 	}
 	if a.opts.Proxy == ProxyEnvoy && !a.envoyBootstrapWritten {
 		data, err := EnvoyBootstrap(&a.opts)
@@ -211,4 +229,34 @@ func (a *agent) publish(b *bundle) error {
 		close(a.published)
 	}
 	return nil
+}
+
+// writeOutputs writes the certificate files and serves b over SDS. Caller holds a.mu.
+func (a *agent) writeOutputs(b *bundle) error {
+	if a.opts.OutputDir != "" {
+		if err := writeBundle(a.opts.OutputDir, b); err != nil {
+			return err
+		}
+	}
+	if a.sds != nil {
+		if err := a.sds.publish(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyTrustBundle makes roots (PEM, already checked) the trust bundle every output
+// serves, with the current certificate; it returns once they do.
+func (a *agent) applyTrustBundle(roots []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ca.trust(roots)
+	if a.current == nil {
+		return nil // the first certificate's answer brings the CA's bundle
+	}
+	b := *a.current
+	b.rootPEM = roots
+	a.current = &b
+	return a.writeOutputs(&b)
 }

@@ -5,13 +5,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	pb "istio.io/api/security/v1alpha1"
 )
 
@@ -24,7 +28,13 @@ type caClient struct {
 	tokenFile  string
 	clusterID  string
 	timeout    time.Duration
+	// bundle is the mesh's trust bundle as the agent last received it (PEM; nil before):
+	// trusted beside rootFile, so that a CA serving certificate of a rotated root verifies
+	// before the kubelet refreshes the mounted root file.
+	bundle atomic.Pointer[[]byte]
 }
+
+func (c *caClient) trust(bundle []byte) { c.bundle.Store(&bundle) }
 
 // sign sends csrPEM and returns the CA's cert_chain. The root file and the
 // token are read for every call, so rotations of either need no restart.
@@ -65,6 +75,9 @@ func (c *caClient) transportCredentials() (credentials.TransportCredentials, err
 	if !roots.AppendCertsFromPEM(data) {
 		return nil, fmt.Errorf("CA root file %s (--ca-root-file): no PEM certificate", c.rootFile)
 	}
+	if b := c.bundle.Load(); b != nil {
+		roots.AppendCertsFromPEM(*b)
+	}
 	return credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: c.serverName, MinVersion: tls.VersionTLS12}), nil
 }
 
@@ -79,4 +92,24 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s (--token-file) is empty", path)
 	}
 	return token, nil
+}
+
+// dialDiscovery opens a connection to the discovery server (the CA's address, over TLS)
+// and returns the context that authenticates a stream on it with the pod's token, read now.
+func (c *caClient) dialDiscovery(ctx context.Context) (context.Context, *grpc.ClientConn, error) {
+	token, err := readToken(c.tokenFile)
+	if err != nil {
+		return nil, nil, status.Error(codes.Unavailable, err.Error())
+	}
+	creds, err := c.transportCredentials()
+	if err != nil {
+		return nil, nil, status.Error(codes.Unavailable, err.Error())
+	}
+	conn, err := grpc.NewClient(c.address, grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Unavailable, "discovery server %s (--ca-address): %v", c.address, err)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token, "ClusterID", c.clusterID)
+	return ctx, conn, nil
 }

@@ -47,6 +47,9 @@ type Options struct {
 	SDSSocket string
 	// ReadyFile, if set, is written once the first certificate is published.
 	ReadyFile string
+	// WatchTrustBundle subscribes to the trust bundle (Istio's PCDS) at CAAddress and
+	// serves each new one at once; without it the bundle changes only with a certificate.
+	WatchTrustBundle bool
 
 	// Proxy is the data plane the agent runs beside the certificates: ""
 	// (none) or ProxyEnvoy.

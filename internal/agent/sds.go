@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 
+	"github.com/cespare/xxhash/v2"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
@@ -60,7 +62,9 @@ func (s *sdsServer) publish(b *bundle) error {
 	if err != nil {
 		return err
 	}
-	snapshot, err := cachev3.NewSnapshot(b.leaf.SerialNumber.Text(16), map[resourcev3.Type][]types.Resource{resourcev3.SecretType: secrets})
+	// A new trust bundle with the same certificate is a new version too.
+	version := b.leaf.SerialNumber.Text(16) + "-" + strconv.FormatUint(xxhash.Sum64(b.rootPEM), 16)
+	snapshot, err := cachev3.NewSnapshot(version, map[resourcev3.Type][]types.Resource{resourcev3.SecretType: secrets})
 	if err != nil {
 		return fmt.Errorf("SDS snapshot: %w", err)
 	}

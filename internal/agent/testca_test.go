@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"math/big"
 	"net"
 	"net/url"
@@ -39,6 +40,9 @@ type testCA struct {
 	creds    credentials.TransportCredentials
 	server   *grpc.Server
 	now      func() time.Time
+	// ads, if set when the server (re)starts, serves ADS beside the CA, as Loom's
+	// discovery server does on the CA's port.
+	ads discoveryv3.AggregatedDiscoveryServiceServer
 
 	mu       sync.Mutex
 	token    string // the bearer token accepted
@@ -86,6 +90,9 @@ func (ca *testCA) restart(t *testing.T) {
 	ca.addr = lis.Addr().String()
 	ca.server = grpc.NewServer(grpc.Creds(ca.creds))
 	pb.RegisterIstioCertificateServiceServer(ca.server, ca)
+	if ca.ads != nil {
+		discoveryv3.RegisterAggregatedDiscoveryServiceServer(ca.server, ca.ads)
+	}
 	server := ca.server
 	go func() { _ = server.Serve(lis) }()
 	t.Cleanup(server.Stop)

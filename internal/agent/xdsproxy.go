@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sync"
 
@@ -15,7 +14,6 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -113,21 +111,7 @@ func (p *xdsProxy) markAcked() {
 // stream and returns the context that authenticates it. The stream ends
 // when the downstream's does.
 func (p *xdsProxy) dial(ctx context.Context) (context.Context, *grpc.ClientConn, error) {
-	token, err := readToken(p.upstream.tokenFile)
-	if err != nil {
-		return nil, nil, status.Error(codes.Unavailable, err.Error())
-	}
-	creds, err := p.upstream.transportCredentials()
-	if err != nil {
-		return nil, nil, status.Error(codes.Unavailable, err.Error())
-	}
-	conn, err := grpc.NewClient(p.upstream.address, grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
-	if err != nil {
-		return nil, nil, status.Errorf(codes.Unavailable, "discovery server %s (--ca-address): %v", p.upstream.address, err)
-	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token, "ClusterID", p.upstream.clusterID)
-	return ctx, conn, nil
+	return p.upstream.dialDiscovery(ctx)
 }
 
 // downstream and upstream are the two ends of one ADS stream.

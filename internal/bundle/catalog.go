@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
+	"github.com/operator-framework/api/pkg/manifests"
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -70,20 +71,49 @@ type csvMetadata struct {
 	Provider                  operatorsv1alpha1.AppLink                   `json:"provider,omitempty"`
 }
 
-func catalogDocuments(csv *operatorsv1alpha1.ClusterServiceVersion, crds []*unstructured.Unstructured, bundleImage string) ([]any, error) {
+// WriteCatalog renders the file-based catalog of the bundle in bundleDir (as `opm render`
+// renders a bundle image: its package, GVKs and CSV metadata as properties) and replaces
+// the package's folder under catalogDir with it. bundleImage is the reference the catalog
+// gives OLM to pull the bundle from: a tag, or a digest to pin it.
+func WriteCatalog(bundleDir, catalogDir, bundleImage string) error {
+	b, err := manifests.GetBundleFromDir(bundleDir)
+	if err != nil {
+		return fmt.Errorf("catalog: bundle %s: %w", bundleDir, err)
+	}
+	if b.CSV == nil {
+		return fmt.Errorf("catalog: bundle %s has no ClusterServiceVersion", bundleDir)
+	}
+	if b.Package != PackageName {
+		return fmt.Errorf("catalog: bundle %s is of package %q; want %q", bundleDir, b.Package, PackageName)
+	}
+	var gvks []map[string]string
+	for _, crd := range b.V1CRDs {
+		for _, v := range crd.Spec.Versions {
+			gvks = append(gvks, map[string]string{"group": crd.Spec.Group, "kind": crd.Spec.Names.Kind, "version": v.Name})
+		}
+	}
+	sort.Slice(gvks, func(i, j int) bool {
+		a, b := gvks[i], gvks[j]
+		return a["group"]+"/"+a["kind"]+"/"+a["version"] < b["group"]+"/"+b["kind"]+"/"+b["version"]
+	})
+	documents, err := catalogDocuments(b.CSV, gvks, bundleImage)
+	if err != nil {
+		return err
+	}
+	return writeCatalog(catalogDir, documents)
+}
+
+func catalogDocuments(csv *operatorsv1alpha1.ClusterServiceVersion, gvks []map[string]string, bundleImage string) ([]any, error) {
 	if bundleImage == "" {
 		return nil, fmt.Errorf("catalog: no bundle image given")
 	}
+	if len(csv.Spec.Icon) == 0 {
+		return nil, fmt.Errorf("catalog: ClusterServiceVersion %s: spec.icon is empty", csv.Name)
+	}
 	version := csv.Spec.Version.String()
 	properties := []fbcProperty{{Type: "olm.package", Value: map[string]string{"packageName": PackageName, "version": version}}}
-	for _, crd := range crds {
-		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
-		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
-		for _, v := range versions {
-			name, _ := v.(map[string]any)["name"].(string)
-			properties = append(properties, fbcProperty{Type: "olm.gvk", Value: map[string]string{"group": group, "kind": kind, "version": name}})
-		}
+	for _, gvk := range gvks {
+		properties = append(properties, fbcProperty{Type: "olm.gvk", Value: gvk})
 	}
 	properties = append(properties, fbcProperty{Type: "olm.csv.metadata", Value: csvMetadata{
 		Annotations:               csv.Annotations,

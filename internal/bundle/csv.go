@@ -8,6 +8,7 @@ import (
 
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,6 +18,11 @@ import (
 // operatorImageName is the image name config/manager's Deployment uses (kustomize's
 // `images` entry rewrites it); the bundle points it at Options.OperatorImage.
 const operatorImageName = "loom"
+
+// ImageRegistryEnv is the operator's --image-registry default (internal/cli's
+// ImageRegistryEnv), which config/manager declares and the bundle sets to
+// Options.ImageRegistry.
+const ImageRegistryEnv = "LOOM_IMAGE_REGISTRY"
 
 func csvName(version string) string { return PackageName + ".v" + version }
 
@@ -33,7 +39,7 @@ func buildCSV(src *sources, opts Options) (*operatorsv1alpha1.ClusterServiceVers
 	if err != nil {
 		return nil, err
 	}
-	deployment, err := deploymentSpec(src.deployment, opts.OperatorImage)
+	deployment, err := deploymentSpec(src.deployment, opts.OperatorImage, opts.ImageRegistry)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +232,9 @@ func splitCamel(s string) string {
 	return b.String()
 }
 
-func deploymentSpec(obj *unstructured.Unstructured, image string) (operatorsv1alpha1.StrategyDeploymentSpec, error) {
+// deploymentSpec is config/manager's Deployment running image, with the operator's image
+// registry setting (declared in config/manager) set to registry.
+func deploymentSpec(obj *unstructured.Unstructured, image, registry string) (operatorsv1alpha1.StrategyDeploymentSpec, error) {
 	var d appsv1.Deployment
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
 		return operatorsv1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: Deployment %s: %w", obj.GetName(), err)
@@ -234,14 +242,29 @@ func deploymentSpec(obj *unstructured.Unstructured, image string) (operatorsv1al
 	replaced := false
 	for i := range d.Spec.Template.Spec.Containers {
 		c := &d.Spec.Template.Spec.Containers[i]
-		if c.Image == operatorImageName || strings.HasPrefix(c.Image, operatorImageName+":") {
-			c.Image, replaced = image, true
+		if c.Image != operatorImageName && !strings.HasPrefix(c.Image, operatorImageName+":") {
+			continue
+		}
+		c.Image, replaced = image, true
+		if !setEnv(c.Env, ImageRegistryEnv, registry) {
+			return operatorsv1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: Deployment %s: container %s: no env %s to carry the image registry", obj.GetName(), c.Name, ImageRegistryEnv)
 		}
 	}
 	if !replaced {
 		return operatorsv1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: Deployment %s: no container runs image %q", obj.GetName(), operatorImageName)
 	}
 	return operatorsv1alpha1.StrategyDeploymentSpec{Name: d.Name, Spec: d.Spec, Label: d.Labels}, nil
+}
+
+// setEnv sets the value of env's variable name, telling whether it was there.
+func setEnv(env []corev1.EnvVar, name, value string) bool {
+	for i := range env {
+		if env[i].Name == name {
+			env[i].Value, env[i].ValueFrom = value, nil
+			return true
+		}
+	}
+	return false
 }
 
 func rules(obj *unstructured.Unstructured) ([]rbacv1.PolicyRule, error) {

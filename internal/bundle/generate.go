@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
+
+	"loom.dev/loom/pkg/values"
 )
 
 // Options say what to generate from where.
@@ -23,9 +25,16 @@ type Options struct {
 	ChartsDir string
 	// Version is the bundle's semantic version (no leading v).
 	Version string
-	// OperatorImage replaces config/manager's "loom" image in the Deployment.
+	// ImageRegistry (host[:port][/path]) is where the operator pulls Loom's images from:
+	// the CSV's Deployment passes it to the operator (LOOM_IMAGE_REGISTRY), relatedImages
+	// list Loom's images under it, and the operator and bundle images default to it.
+	// Empty keeps Loom's images unqualified, as `loom operator` does.
+	ImageRegistry string
+	// OperatorImage replaces config/manager's "loom" image in the Deployment; empty means
+	// <ImageRegistry>/loom:v<Version>.
 	OperatorImage string
-	// BundleImage is the bundle image the catalog points at.
+	// BundleImage is the bundle image the catalog points at; empty means
+	// <ImageRegistry>/loom-operator-bundle:v<Version>.
 	BundleImage string
 
 	chartImages []operatorsv1alpha1.RelatedImage
@@ -37,10 +46,26 @@ func DefaultOptions() Options {
 		ConfigDir:     "config",
 		ChartsDir:     filepath.Join("pkg", "render", "charts"),
 		Version:       DefaultVersion,
-		OperatorImage: DefaultRegistry + "/loom:v" + DefaultVersion,
-		BundleImage:   DefaultRegistry + "/loom-operator-bundle:v" + DefaultVersion,
+		ImageRegistry: DefaultRegistry,
 	}
 }
+
+// withDefaults checks the registry and fills the images left empty from it.
+func (o Options) withDefaults() (Options, error) {
+	if err := values.ValidateImageRegistry(o.ImageRegistry); err != nil {
+		return o, fmt.Errorf("bundle: %w", err)
+	}
+	if o.OperatorImage == "" {
+		o.OperatorImage = values.QualifyImage(o.ImageRegistry, values.DefaultImageRepository+":v"+o.Version)
+	}
+	if o.BundleImage == "" {
+		o.BundleImage = values.QualifyImage(o.ImageRegistry, BundleRepository+":v"+o.Version)
+	}
+	return o, nil
+}
+
+// BundleRepository is the bundle image's repository under the image registry.
+const BundleRepository = PackageName + "-bundle"
 
 func (o Options) relatedImages() []operatorsv1alpha1.RelatedImage {
 	images := []operatorsv1alpha1.RelatedImage{{Name: "operator", Image: o.OperatorImage}}
@@ -76,11 +101,15 @@ func Annotations() map[string]string {
 // Generate writes the bundle to bundleDir (manifests/, metadata/) and the catalog to
 // catalogDir (<package>/catalog.yaml), replacing what those folders held.
 func Generate(opts Options, bundleDir, catalogDir string) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
 	src, err := loadSources(opts.ConfigDir)
 	if err != nil {
 		return err
 	}
-	opts.chartImages, err = chartImages(opts.ChartsDir)
+	opts.chartImages, err = chartImages(opts.ChartsDir, opts.ImageRegistry)
 	if err != nil {
 		return err
 	}
@@ -102,11 +131,7 @@ func Generate(opts Options, bundleDir, catalogDir string) error {
 	if err := writeTree(bundleDir, []string{ManifestsDir, MetadataDir}, files); err != nil {
 		return err
 	}
-	catalog, err := catalogDocuments(csv, src.crds, opts.BundleImage)
-	if err != nil {
-		return err
-	}
-	return writeCatalog(catalogDir, catalog)
+	return WriteCatalog(bundleDir, catalogDir, opts.BundleImage)
 }
 
 // csvObject drops what the Go types always marshal but a bundle leaves out: status,

@@ -90,8 +90,8 @@ func TestCSVContent(t *testing.T) {
 		t.Fatalf("%d deployments; want config/manager's one", len(deployments))
 	}
 	containers, _, _ := unstructured.NestedSlice(deployments[0].(map[string]any), "spec", "template", "spec", "containers")
-	if image := containers[0].(map[string]any)["image"]; image != DefaultOptions().OperatorImage {
-		t.Errorf("operator container image %v; want %s", image, DefaultOptions().OperatorImage)
+	if image, want := containers[0].(map[string]any)["image"], DefaultRegistry+"/loom:v"+DefaultVersion; image != want {
+		t.Errorf("operator container image %v; want %s", image, want)
 	}
 	examples, _, _ := unstructured.NestedString(csv.Object, "metadata", "annotations", "alm-examples")
 	for _, sample := range []string{`"name": "loom"`, `"name": "loom-demo"`, `"name": "loom-minimal"`, `"name": "loom-production"`} {

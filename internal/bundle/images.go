@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
+
+	"loom.dev/loom/pkg/values"
 )
 
 // chartValues is the part of an embedded chart's values.yaml that names images.
@@ -18,6 +21,9 @@ type chartValues struct {
 	Agent   struct {
 		Image chartImage `json:"image"`
 	} `json:"agent"`
+	Injector struct {
+		ProxyImage string `json:"proxyImage"`
+	} `json:"injector"`
 }
 
 type chartImage struct {
@@ -26,10 +32,13 @@ type chartImage struct {
 }
 
 // chartImages returns the images the operator deploys by default, read from the embedded
-// charts' values (pkg/render/charts), so relatedImages lists what a mirror needs. The
-// control-plane chart's tag defaults to v<version> and its injected proxy image to
-// <repository>-proxy with that tag, as its deployment template does.
-func chartImages(chartsDir string) ([]operatorsv1alpha1.RelatedImage, error) {
+// charts' values (pkg/render/charts), so relatedImages lists what a mirror needs. Loom's
+// own images are qualified with registry by the operator's own rule
+// (values.WithImageRegistry, what `loom operator --image-registry` applies), so the list
+// names the images the operator really pulls. The control-plane chart's tag defaults to
+// v<version> and its injected proxy image to <repository>-proxy with that tag, as its
+// deployment template does.
+func chartImages(chartsDir, registry string) ([]operatorsv1alpha1.RelatedImage, error) {
 	dirs, err := os.ReadDir(chartsDir)
 	if err != nil {
 		return nil, fmt.Errorf("charts %s: %w", chartsDir, err)
@@ -39,16 +48,12 @@ func chartImages(chartsDir string) ([]operatorsv1alpha1.RelatedImage, error) {
 		if !dir.IsDir() {
 			continue
 		}
-		path := filepath.Join(chartsDir, dir.Name(), "values.yaml")
-		data, err := os.ReadFile(path)
+		chart := dir.Name()
+		path := filepath.Join(chartsDir, chart, "values.yaml")
+		v, err := readChartValues(path, chart, registry)
 		if err != nil {
 			return nil, err
 		}
-		var v chartValues
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		chart := dir.Name()
 		main := v.Image
 		if main.Tag == "" && v.Version != "" {
 			main.Tag = "v" + v.Version
@@ -59,7 +64,11 @@ func chartImages(chartsDir string) ([]operatorsv1alpha1.RelatedImage, error) {
 			}
 			add(seen, qualify(main.Repository+":"+main.Tag), chart)
 			if chart == "control-plane" {
-				add(seen, qualify(main.Repository+"-proxy:"+main.Tag), "proxy")
+				proxy := v.Injector.ProxyImage
+				if proxy == "" {
+					proxy = main.Repository + "-proxy:" + main.Tag
+				}
+				add(seen, qualify(proxy), "proxy")
 			}
 		}
 		if a := v.Agent.Image; a.Repository != "" && a.Tag != "" {
@@ -72,6 +81,27 @@ func chartImages(chartsDir string) ([]operatorsv1alpha1.RelatedImage, error) {
 	}
 	sort.Slice(images, func(i, j int) bool { return images[i].Name < images[j].Name })
 	return images, nil
+}
+
+// readChartValues reads path's values as the operator renders them with registry set.
+func readChartValues(path, chart, registry string) (chartValues, error) {
+	var v chartValues
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return v, err
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	qualified, err := json.Marshal(values.WithImageRegistry(chart, raw, registry))
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := json.Unmarshal(qualified, &v); err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // add names image once: two charts may deploy one image (the gateway's agent is the

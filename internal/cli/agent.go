@@ -86,6 +86,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&opts.Bootstrap.Revision, "revision", "", "Control-plane revision for the gRPC bootstrap (ISTIO_REVISION metadata)")
 	f.DurationVar(&opts.Bootstrap.RefreshInterval, "grpc-cert-refresh", agent.DefaultRefreshInterval, "How often gRPC re-reads the certificate files")
 	f.StringVar(&opts.ReadyFile, "ready-file", "", "File written once the first certificate is published")
+	f.BoolVar(&opts.WatchTrustBundle, "watch-trust-bundle", true, "Subscribe to the mesh's trust bundle (Istio's PCDS) at --ca-address and serve every new one at once (a root rotation waits for every agent to acknowledge it)")
 	f.StringVar(&opts.Proxy, "proxy", "", "Data plane to serve: \"envoy\" (write Envoy's bootstrap, proxy its xDS to --ca-address, serve --status-port, supervise --proxy-binary), \"gateway\" (an Envoy in another container: proxy its xDS from --xds-proxy-socket to --ca-address and serve --sds-socket) or nothing")
 	f.StringVar(&envoy.BootstrapPath, "envoy-bootstrap", agent.DefaultEnvoyBootstrap, "With --proxy envoy: file to write the Envoy bootstrap to")
 	f.StringVar(&envoy.Binary, "proxy-binary", agent.DefaultProxyBinary, "With --proxy envoy: Envoy's executable")

@@ -54,7 +54,7 @@ func TestAgentCommandReadsTheIstioEnvironment(t *testing.T) {
 		CAAddress: "istiod.istio-system.svc:15012", CARootFile: "/var/run/secrets/istio/root-cert.pem",
 		TokenFile: "/var/run/secrets/tokens/istio-token", ClusterID: "east",
 		CertTTL: 24 * time.Hour, RequestTimeout: 30 * time.Second,
-		OutputDir: "/etc/certs", GRPCBootstrap: "/etc/bootstrap.json", Once: true,
+		OutputDir: "/etc/certs", GRPCBootstrap: "/etc/bootstrap.json", Once: true, WatchTrustBundle: true,
 		Bootstrap: agent.BootstrapOptions{
 			XDSAddress: "istiod.istio-system.svc:15010", PodName: "echo-1", InstanceIPs: []string{"10.0.0.7"},
 			Labels: map[string]string{"app": "echo", "version": "v1"}, RefreshInterval: 10 * time.Second,

@@ -35,6 +35,8 @@ type generator struct {
 	log      logr.Logger
 	// keys decides which Secret keys an authenticated gateway may be sent (nil: none).
 	keys *keyAccess
+	// trust is the mesh CA's trust bundle, served to every view (PCDS).
+	trust *trustBundle
 
 	mu        sync.Mutex
 	views     map[string]model.Proxy
@@ -50,6 +52,9 @@ func (g *generator) ViewKey(node *corev3.Node) (string, error) {
 // must claim its own namespace, and a gateway among them may be sent the keys of the
 // Secrets its ServiceAccount may read (its view is its identity's alone).
 func (g *generator) ViewKeyFor(ctx context.Context, node *corev3.Node) (string, error) {
+	if wantsTrustBundleOnly(node) {
+		return trustBundleView, nil
+	}
 	p, err := ParseNode(node)
 	if err != nil {
 		return "", err
@@ -93,6 +98,9 @@ func (g *generator) Generate(key string) (map[string][]types.Resource, error) {
 }
 
 func (g *generator) generate(ctx context.Context, key string) (map[string][]types.Resource, error) {
+	if key == trustBundleView {
+		return g.trustBundleOnly(), nil
+	}
 	g.mu.Lock()
 	p, ok := g.views[key]
 	g.mu.Unlock()
@@ -105,6 +113,12 @@ func (g *generator) generate(ctx context.Context, key string) (map[string][]type
 	span := startSpan(ctx, spanTranslate, key)
 	res, problems := translate.ForProxy(snap, p)
 	endSpan(span)
+	if tb := g.trust.resource(); tb != nil {
+		if res == nil {
+			res = translate.Resources{}
+		}
+		res[ProxyConfigType] = []types.Resource{tb}
+	}
 	g.metrics.translation.Observe(time.Since(start).Seconds())
 	g.problems.replace(viewSource(key), problems)
 	// A view removed while it was translated must not come back as a

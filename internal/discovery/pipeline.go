@@ -78,7 +78,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	}
 	snaps.markDirty()
 	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,
-		views: map[string]model.Proxy{}, warned: map[string]bool{},
+		views: map[string]model.Proxy{}, warned: map[string]bool{}, trust: &trustBundle{},
 		keys: &keyAccess{client: clientset, clock: clock.RealClock{}, ctx: ctx, answers: map[keyAccessQuestion]keyAccessAnswer{}}}
 	refresher := newModelRefresher()
 	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })

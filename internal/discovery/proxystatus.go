@@ -28,17 +28,26 @@ type proxyStatusPublisher struct {
 	namespace, revision string
 	pod                 string
 	counts              func() xds.ProxyCounts
-	clock               clock.WithTicker
-	log                 logr.Logger
+	// bundle is the trust bundle served and how many subscribers lag behind it.
+	bundle func() (hash string, lagging int)
+	clock  clock.WithTicker
+	log    logr.Logger
 }
 
-func newProxyStatusPublisher(cfg *rest.Config, opts Options, srv *xds.Server) (*proxyStatusPublisher, error) {
+func newProxyStatusPublisher(cfg *rest.Config, opts Options, srv *xds.Server, trust *trustBundle) (*proxyStatusPublisher, error) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
+	bundle := func() (string, int) {
+		joined := trust.joined()
+		if len(joined) == 0 {
+			return "", 0
+		}
+		return bundleHash(joined), localBundleAcks(srv, joined)
+	}
 	return &proxyStatusPublisher{client: client, namespace: opts.RootNamespace, revision: opts.Revision, pod: opts.PodName,
-		counts: srv.Counts, clock: clock.RealClock{}, log: opts.Logger.WithName("proxy-status")}, nil
+		counts: srv.Counts, bundle: bundle, clock: clock.RealClock{}, log: opts.Logger.WithName("proxy-status")}, nil
 }
 
 // run publishes the counts whenever they change until ctx is done, then withdraws this pod's
@@ -49,6 +58,10 @@ func (p *proxyStatusPublisher) run(ctx context.Context) error {
 	var last *v1alpha1.ProxyCounts
 	for {
 		now := toAPICounts(p.counts())
+		if p.bundle != nil {
+			hash, lagging := p.bundle()
+			now.TrustBundle, now.TrustBundleLagging = hash, int32(lagging) //nolint:gosec // stream counts fit
+		}
 		if last == nil || *last != now {
 			if err := PublishProxyCounts(ctx, p.client, p.namespace, p.revision, p.pod, &now); err != nil {
 				p.log.Error(err, "proxy counts not published")

@@ -121,6 +121,20 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.CA != nil {
 		caOpts := *opts.CA
 		caOpts.Logger, caOpts.Registerer = log.WithName("ca"), reg
+		acks := &trustBundleAcks{srv: srv}
+		if opts.PodName != "" {
+			if acks.peers, err = newPeerBundleAcks(cfg, opts); err != nil {
+				_ = xdsLis.Close()
+				_ = monLis.Close()
+				return err
+			}
+		}
+		caOpts.TrustBundleAcknowledged = acks.acknowledged
+		caOpts.TrustBundleChanged = func() {
+			if p.generator.trust.set(authority.TrustBundle()) {
+				srv.Trigger()
+			}
+		}
 		if authority, err = meshca.New(cfg, caOpts); err != nil {
 			_ = xdsLis.Close()
 			_ = monLis.Close()
@@ -209,7 +223,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		})
 	}
 	if opts.PodName != "" {
-		publisher, err := newProxyStatusPublisher(cfg, opts, srv)
+		publisher, err := newProxyStatusPublisher(cfg, opts, srv, p.generator.trust)
 		if err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ type StatusOptions struct {
 var trackedKinds = map[string]bool{
 	"VirtualService": true, "DestinationRule": true, "Gateway": true, "Sidecar": true,
 	model.KindPeerAuthentication: true, model.KindAuthorizationPolicy: true, model.KindRequestAuthentication: true,
-	model.KindRateLimitPolicy: true,
+	model.KindRateLimitPolicy: true, model.KindTelemetry: true,
 }
 
 type versionSeen struct {

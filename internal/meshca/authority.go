@@ -47,11 +47,20 @@ type Options struct {
 	Clock      clock.WithTicker
 	Logger     logr.Logger
 	Registerer prometheus.Registerer
+	// TrustBundleAcknowledged says whether every connected proxy holds the trust bundle
+	// (PEM roots, as TrustBundle serves them) and, if not, what it waits for. A root
+	// rotation switches signers only then; nil: never.
+	TrustBundleAcknowledged func(ctx context.Context, bundle []byte) (bool, string)
+	// TrustBundleChanged, if set, is called after the trust bundle changed.
+	TrustBundleChanged func()
 }
 
 // reloadInterval bounds how long a change the Secret watch missed goes unnoticed, and how
 // late the serving certificate and the intermediate are renewed.
 const reloadInterval = time.Minute
+
+// rotationCheckInterval is how often a running root rotation looks whether it can go on.
+const rotationCheckInterval = 5 * time.Second
 
 // Authority is the running mesh CA.
 type Authority struct {
@@ -60,12 +69,13 @@ type Authority struct {
 	store  interface {
 		load(context.Context, time.Time) (*ca.Signer, error)
 	}
-	signer  atomic.Pointer[ca.Signer]
-	cm      *cmMaterial // mode CertManager only
-	serving servingCert
-	service *certificateService
-	roots   *rootPublisher
-	trigger chan struct{}
+	rotation *rootRotation // mode SelfSigned only
+	signer   atomic.Pointer[ca.Signer]
+	cm       *cmMaterial // mode CertManager only
+	serving  servingCert
+	service  *certificateService
+	roots    *rootPublisher
+	trigger  chan struct{}
 }
 
 // New prepares the CA; Start loads its material and keeps it current.
@@ -99,7 +109,14 @@ func newAuthority(client kubernetes.Interface, certManager cmclient.CertmanagerV
 	switch opts.Mode {
 	case v1alpha1.CASelfSigned, "":
 		a.opts.Mode = v1alpha1.CASelfSigned
-		a.store = &selfSignedStore{client: client, namespace: opts.Namespace, trustDomain: opts.TrustDomain, alg: ca.ECDSAP256}
+		acknowledged := opts.TrustBundleAcknowledged
+		if acknowledged == nil {
+			acknowledged = func(context.Context, []byte) (bool, string) {
+				return false, "nothing reports which proxies hold the trust bundle"
+			}
+		}
+		a.rotation = &rootRotation{maxTTL: a.opts.WorkloadCertTTL, acknowledged: acknowledged, log: opts.Logger.WithName("root-rotation")}
+		a.store = &selfSignedStore{client: client, namespace: opts.Namespace, trustDomain: opts.TrustDomain, alg: ca.ECDSAP256, rotation: a.rotation}
 	case v1alpha1.CAPlugged:
 		name := opts.PluggedSecret
 		if name == "" {
@@ -162,17 +179,36 @@ func (a *Authority) Start(ctx context.Context) error {
 	}
 	go watchSecret(ctx, a.client, a.opts.Namespace, secretName, a.poke)
 	go a.roots.run(ctx)
-	ticker := a.opts.Clock.NewTicker(reloadInterval)
-	defer ticker.Stop()
 	for {
 		a.reload(ctx)
+		wait := reloadInterval
+		if a.rotation != nil && a.rotation.current().Phase != ca.RotationIdle {
+			wait = rotationCheckInterval
+		}
+		timer := a.opts.Clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
 		case <-a.trigger:
-		case <-ticker.C():
+			timer.Stop()
+		case <-timer.C():
 		}
 	}
+}
+
+// TrustBundle is every root workloads should trust, PEM, one per entry (nil until the CA
+// has loaded its material).
+func (a *Authority) TrustBundle() []string {
+	signer := a.signer.Load()
+	if signer == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range signer.Roots() {
+		out = append(out, string(r))
+	}
+	return out
 }
 
 func (a *Authority) poke() {
@@ -194,9 +230,12 @@ func (a *Authority) reload(ctx context.Context) {
 		log.Error(err, "mesh CA material not loaded")
 	} else {
 		if old := a.signer.Load(); old == nil || !sameSigner(old, signer) {
-			log.Info("mesh CA loaded", "mode", a.opts.Mode, "signingCertExpires", signer.NotAfter(), "rootExpires", signer.RootNotAfter())
+			log.Info("mesh CA loaded", "mode", a.opts.Mode, "signingCertExpires", signer.NotAfter(), "rootExpires", signer.RootNotAfter(), "roots", len(signer.Roots()))
 			a.signer.Store(signer)
 			a.service.metrics.recordSigner(signer)
+			if a.opts.TrustBundleChanged != nil && (old == nil || !slices.EqualFunc(old.Roots(), signer.Roots(), bytes.Equal)) {
+				a.opts.TrustBundleChanged()
+			}
 		}
 	}
 	if cur := a.signer.Load(); cur != nil {
@@ -211,8 +250,14 @@ func (a *Authority) reload(ctx context.Context) {
 
 // publishState writes the CA state ConfigMap the operator reads.
 func (a *Authority) publishState(ctx context.Context, roots, chain []byte, problem string) {
-	if err := writeConfigMap(ctx, a.client, a.opts.Namespace, v1alpha1.CAStateConfigMap, managedLabels,
-		stateData(string(a.opts.Mode), roots, chain, problem)); err != nil && ctx.Err() == nil {
+	data := stateData(string(a.opts.Mode), roots, chain, problem)
+	if a.rotation != nil {
+		if r := a.rotation.current(); r.Phase != ca.RotationIdle {
+			data[v1alpha1.CAStateKeyRootRotationPhase] = string(r.Phase)
+			data[v1alpha1.CAStateKeyRootRotationMessage] = r.Message
+		}
+	}
+	if err := writeConfigMap(ctx, a.client, a.opts.Namespace, v1alpha1.CAStateConfigMap, managedLabels, data); err != nil && ctx.Err() == nil {
 		a.opts.Logger.Error(err, "CA state not published", "configMap", v1alpha1.CAStateConfigMap)
 	}
 }

@@ -43,6 +43,7 @@ type selfSignedStore struct {
 	namespace   string
 	trustDomain string
 	alg         ca.KeyAlgorithm
+	rotation    *rootRotation // nil: the root is never rotated
 }
 
 func (s *selfSignedStore) load(ctx context.Context, now time.Time) (*ca.Signer, error) {
@@ -57,24 +58,46 @@ func (s *selfSignedStore) load(ctx context.Context, now time.Time) (*ca.Signer, 
 		if err != nil {
 			return nil, fmt.Errorf("secret %s/%s: %w", s.namespace, SelfSignedSecret, err)
 		}
-		root, inter, err := parseSelfSigned(secret.Data)
+		m, err := parseSelfSigned(secret.Data)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s/%s: %w (it is kept as is: delete it to start a new root that no existing workload trusts)", s.namespace, SelfSignedSecret, err)
 		}
-		if inter.Cert.NotAfter.Sub(now) < intermediateRenewBefore {
-			secret, err = s.renewIntermediate(ctx, secret, root, now)
-			if apierrors.IsConflict(err) && attempt < 3 {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("secret %s/%s: renew the intermediate: %w", s.namespace, SelfSignedSecret, err)
-			}
-			if _, inter, err = parseSelfSigned(secret.Data); err != nil {
+		updated, err := s.maintain(ctx, secret, m, now)
+		if apierrors.IsConflict(err) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("secret %s/%s: %w", s.namespace, SelfSignedSecret, err)
+		}
+		if updated != nil {
+			if m, err = parseSelfSigned(updated.Data); err != nil {
 				return nil, err
 			}
 		}
-		return ca.NewSigner(inter, [][]byte{inter.CertPEM, root.CertPEM}, [][]byte{root.CertPEM}, now)
+		return m.signer(now)
 	}
+}
+
+// maintain renews the intermediate that signs when it nears its end and takes the next
+// step of a root rotation; it returns the updated Secret, or nil when nothing changed.
+func (s *selfSignedStore) maintain(ctx context.Context, secret *corev1.Secret, m *selfSignedMaterial, now time.Time) (*corev1.Secret, error) {
+	if m.inter.Cert.NotAfter.Sub(now) < intermediateRenewBefore {
+		inter, err := ca.NewIntermediate(m.root, s.trustDomain, s.alg, intermediateTTL, now)
+		if err != nil {
+			return nil, fmt.Errorf("renew the intermediate: %w", err)
+		}
+		secret = secret.DeepCopy()
+		secret.Data[keyCACert], secret.Data[keyCAKey] = inter.CertPEM, inter.KeyPEM
+		updated, err := s.client.CoreV1().Secrets(s.namespace).Update(ctx, secret, metav1.UpdateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("renew the intermediate: %w", err)
+		}
+		return updated, nil
+	}
+	if s.rotation == nil {
+		return nil, nil
+	}
+	return s.rotation.step(ctx, s, secret, m, now)
 }
 
 func (s *selfSignedStore) create(ctx context.Context, now time.Time) (*corev1.Secret, error) {
@@ -95,26 +118,4 @@ func (s *selfSignedStore) create(ctx context.Context, now time.Time) (*corev1.Se
 		},
 	}
 	return s.client.CoreV1().Secrets(s.namespace).Create(ctx, secret, metav1.CreateOptions{})
-}
-
-func (s *selfSignedStore) renewIntermediate(ctx context.Context, secret *corev1.Secret, root *ca.KeyPair, now time.Time) (*corev1.Secret, error) {
-	inter, err := ca.NewIntermediate(root, s.trustDomain, s.alg, intermediateTTL, now)
-	if err != nil {
-		return nil, err
-	}
-	secret = secret.DeepCopy()
-	secret.Data[keyCACert], secret.Data[keyCAKey] = inter.CertPEM, inter.KeyPEM
-	return s.client.CoreV1().Secrets(s.namespace).Update(ctx, secret, metav1.UpdateOptions{})
-}
-
-func parseSelfSigned(data map[string][]byte) (root, inter *ca.KeyPair, err error) {
-	root, err = ca.ParseKeyPair(data[keyRootCert], data[keyRootKey])
-	if err != nil {
-		return nil, nil, fmt.Errorf("keys %q and %q: %w", keyRootCert, keyRootKey, err)
-	}
-	inter, err = ca.ParseKeyPair(data[keyCACert], data[keyCAKey])
-	if err != nil {
-		return nil, nil, fmt.Errorf("keys %q and %q: %w", keyCACert, keyCAKey, err)
-	}
-	return root, inter, nil
 }

@@ -18,9 +18,10 @@ import (
 // ValidatePath is the URL path of the configuration validator (Istio's).
 const ValidatePath = "/validate"
 
-// Validator is the validating webhook of Istio configuration: it rejects what istiod's
-// validation rejects and the CRD schema cannot express, with the field path of each error,
-// and passes Istio's warnings on to the client.
+// Validator is the validating webhook of Istio configuration and of Loom's own policies
+// (RateLimitPolicy): it rejects what istiod's validation and Loom's control plane reject and
+// the CRD schema cannot express, with the field path of each error, and passes Istio's
+// warnings, and what Loom does not enforce yet, on to the client as warnings.
 type Validator struct {
 	requests *prometheus.CounterVec
 }
@@ -30,7 +31,7 @@ type Validator struct {
 func NewValidator(reg prometheus.Registerer) *Validator {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "loom_config_validation_requests_total",
-		Help: "Istio configuration objects seen by the validating webhook, by kind and result: allowed, denied, skipped (deletions, kinds not validated) or error.",
+		Help: "Istio configuration and Loom policy objects seen by the validating webhook, by kind and result: allowed, denied, skipped (deletions, kinds not validated) or error.",
 	}, []string{"kind", "result"})
 	if reg != nil {
 		reg.MustRegister(requests)
@@ -38,7 +39,7 @@ func NewValidator(reg prometheus.Registerer) *Validator {
 	return &Validator{requests: requests}
 }
 
-// object is what the validator reads of an Istio configuration object.
+// object is what the validator reads of a configuration object.
 type object struct {
 	Metadata struct {
 		Name         string            `json:"name"`

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"loom.dev/loom/pkg/istiocrds"
+	"loom.dev/loom/pkg/loomcrds"
 	"loom.dev/loom/pkg/validation"
 )
 
@@ -131,8 +132,12 @@ func TestValidatorServesLoomsCRDs(t *testing.T) {
 			validated[k.Group+"/"+v+"/"+k.Kind] = true
 		}
 	}
+	loom, err := loomcrds.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
 	served := 0
-	for _, crd := range istiocrds.CRDs() {
+	for _, crd := range append(istiocrds.CRDs(), loom...) {
 		gk := crd.Spec.Group + "/" + crd.Spec.Names.Kind
 		if !validated[gk] {
 			t.Logf("%s is served but not validated", gk)
@@ -202,10 +207,19 @@ func FuzzValidator(f *testing.F) {
 func TestValidatorRandomSpecs(t *testing.T) {
 	v := NewValidator(nil)
 	rng := rand.New(rand.NewPCG(1, 2))
+	schemas := loomSchemas(t)
 	for _, k := range validation.Kinds() {
 		md := k.Descriptor()
+		randomSpec := func() any { return randomMessage(rng, md, 0) }
+		if md == nil {
+			schema, ok := schemas[k.Group+"/"+k.Kind]
+			if !ok {
+				t.Fatalf("%s: neither a protobuf message nor a Loom CRD", k.Kind)
+			}
+			randomSpec = func() any { return randomFromSchema(rng, schema, 0) }
+		}
 		for range 400 {
-			raw, err := json.Marshal(map[string]any{"metadata": map[string]any{"name": "x"}, "spec": randomMessage(rng, md, 0)})
+			raw, err := json.Marshal(map[string]any{"metadata": map[string]any{"name": "x"}, "spec": randomSpec()})
 			if err != nil {
 				t.Fatal(err)
 			}

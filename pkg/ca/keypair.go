@@ -83,3 +83,6 @@ func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 func certName(cert *x509.Certificate) string {
 	return fmt.Sprintf("%q (serial %x)", cert.Subject.String(), cert.SerialNumber)
 }
+
+// ParseCertificatesPEM parses one or more PEM certificates and nothing else.
+func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) { return parseCertsPEM(data) }

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
@@ -23,8 +24,10 @@ const (
 // id as its URI SAN; nothing else the CSR asks for is copied. Callers check
 // the request with CheckRequestedIdentity first. ttl 0 means
 // DefaultWorkloadTTL; the lifetime is cut to the signing certificate's.
-// The result is the PEM chain leaf first, root last, as Istio's
-// IstioCertificateResponse.cert_chain.
+// The result is the PEM chain leaf first, as Istio's
+// IstioCertificateResponse.cert_chain: then the intermediates, and last the
+// whole trust bundle (every root, more than one while a root is rotated),
+// as istiod answers with its root-cert.pem.
 func (s *Signer) Sign(csr *x509.CertificateRequest, id Identity, ttl time.Duration, now time.Time) ([]string, error) {
 	if csr == nil {
 		return nil, errors.New("sign: CSR is missing")
@@ -67,8 +70,8 @@ func (s *Signer) Sign(csr *x509.CertificateRequest, id Identity, ttl time.Durati
 	}
 	out := make([]string, 0, 1+len(s.chainPEM))
 	out = append(out, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	for _, p := range s.chainPEM {
+	for _, p := range s.chainPEM[:len(s.chainPEM)-1] {
 		out = append(out, string(p))
 	}
-	return out, nil
+	return append(out, string(bytes.Join(s.rootsPEM, nil))), nil
 }

@@ -186,3 +186,32 @@ func TestSignConcurrently(t *testing.T) {
 		seen[sn] = true
 	}
 }
+
+// TestSignAnswersTheWholeTrustBundle: while a root is rotated the signer trusts two roots;
+// the last entry of the chain is all of them, as istiod answers with its root-cert.pem, so
+// a workload that gets a certificate from either root trusts its peers of the other.
+func TestSignAnswersTheWholeTrustBundle(t *testing.T) {
+	ca := ecdsaCA(t)
+	next, err := NewRoot("cluster.local", ECDSAP256, time.Hour*24*365, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSigner(ca.inter, [][]byte{ca.inter.CertPEM, ca.root.CertPEM}, [][]byte{ca.root.CertPEM, next.CertPEM}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ParseCSR(csrPEM(t, mustKey(t, ECDSAP256), []string{testID.String()}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := s.Sign(csr, testID, 0, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 3 || chain[1] != string(ca.inter.CertPEM) {
+		t.Fatalf("want leaf, intermediate, bundle; got %d entries", len(chain))
+	}
+	if want := string(ca.root.CertPEM) + string(next.CertPEM); chain[2] != want {
+		t.Fatalf("last entry is not the trust bundle (both roots):\n%s", chain[2])
+	}
+}

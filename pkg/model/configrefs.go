@@ -45,6 +45,16 @@ func (s *Snapshot) ConfigGenerations() map[ConfigRef]int64 {
 	for _, rl := range s.rateLimitPolicies {
 		add(KindRateLimitPolicy, rl.policy.Meta)
 	}
+	namespaceWide := map[string]bool{} // telemetries is oldest first, as namespaceWideTelemetry reads it
+	for _, t := range s.telemetries {
+		if telemetryNamespaceWide(t) {
+			if namespaceWide[t.Namespace] {
+				continue // a younger namespace-wide Telemetry: Istio ignores it, so nothing acts on it
+			}
+			namespaceWide[t.Namespace] = true
+		}
+		add(KindTelemetry, t.Meta)
+	}
 	return out
 }
 
@@ -53,8 +63,10 @@ func (s *Snapshot) ConfigGenerations() map[ConfigRef]int64 {
 // sidecars and gRPC clients) and visible to its namespace, with the delegates they name;
 // DestinationRules visible to its namespace whose workloadSelector (if any) picks it; the
 // Gateways that select a gateway proxy; the Sidecar that applies; and the PeerAuthentication,
-// AuthorizationPolicies, RequestAuthentications and RateLimitPolicies (but on
-// proxyless gRPC, which cannot run them) that select the workload. Hosts are not
+// AuthorizationPolicies, RequestAuthentications, and the RateLimitPolicies and Telemetries
+// (but on proxyless gRPC, which runs neither) that select the workload; Telemetries as
+// TelemetryFor merges them: the root namespace's namespace-wide one, the proxy namespace's,
+// and those of its namespace whose selector picks it. Hosts are not
 // matched against the services the proxy sees: a VirtualService for a host no proxy calls
 // still counts as applying to every proxy it is visible to, as Istio's distribution
 // reporting counts it.
@@ -116,6 +128,10 @@ func (s *Snapshot) ConfigsFor(p Proxy) map[ConfigRef]struct{} {
 	if p.Kind != KindGRPC { // gRPC-Go has no local rate limiting: nothing is programmed there
 		for _, rl := range s.RateLimitRulesFor(p.Namespace, p.Labels) {
 			add(KindRateLimitPolicy, rl.Policy.Meta)
+		}
+		// gRPC-Go implements neither access logs nor tracing: no Telemetry reaches it.
+		for _, t := range s.telemetryPoliciesFor(p.Namespace, p.Labels) {
+			add(KindTelemetry, t.Meta)
 		}
 	}
 	return out

@@ -57,6 +57,8 @@ func (l RateLimitLimit) BucketSize() int64 {
 
 // RateLimitMatch is what a request must have for a rule to apply: all of it.
 type RateLimitMatch struct {
+	// RouteName is the name of the VirtualService http route (HTTPRoute.name,
+	// after delegation) that must have routed the request; empty for any.
 	RouteName string
 	Path      *StringMatch
 	Method    string

@@ -21,6 +21,7 @@ func (g *gatewayBuilder) routeConfig(name string, servers []*gwServer) *routev3.
 	vhosts := map[string]*routev3.VirtualHost{}
 	type key struct{ gateway, vs string }
 	routesOf := map[key][]*routev3.Route{}
+	limits := rateLimitRouteConfigs(g.snap, g.proxy)
 	host := func(h string, port uint32) *routev3.VirtualHost {
 		vh := vhosts[h]
 		if vh == nil {
@@ -38,7 +39,7 @@ func (g *gatewayBuilder) routeConfig(name string, servers []*gwServer) *routev3.
 			routes, seen := routesOf[k]
 			if !seen {
 				var problems []model.Problem
-				routes, problems = httpRoutes(g.snap, g.proxy, vs, s.port, s.gateway)
+				routes, problems = httpRoutesWith(g.snap, g.proxy, vs, s.port, s.gateway, limits)
 				g.problems = append(g.problems, problems...)
 				routesOf[k] = routes
 			}
@@ -72,4 +73,28 @@ func (g *gatewayBuilder) routeConfig(name string, servers []*gwServer) *routev3.
 		IgnorePortInHostMatching: true,
 		ValidateClusters:         wrapperspb.Bool(false),
 	}
+}
+
+// gatewayRouteFilterCounts builds the route configurations of gateway p
+// as forGateway does and counts, by filter name, the Envoy routes that
+// carry a per-route filter config.
+func gatewayRouteFilterCounts(snap *model.Snapshot, p model.Proxy) map[string]int {
+	g := &gatewayBuilder{snap: snap, proxy: p}
+	ports, _ := gatewayPorts(snap, p, snap.GatewaysFor(p))
+	counts := map[string]int{}
+	for _, gp := range ports {
+		for _, s := range gp.servers {
+			if s.mode != modeHTTP && s.mode != modeTerminateHTTP {
+				continue
+			}
+			for _, vh := range g.routeConfig(s.routeName, []*gwServer{s}).GetVirtualHosts() {
+				for _, r := range vh.GetRoutes() {
+					for filter := range r.GetTypedPerFilterConfig() {
+						counts[filter]++
+					}
+				}
+			}
+		}
+	}
+	return counts
 }

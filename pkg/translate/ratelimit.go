@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -35,6 +36,9 @@ const (
 	rateLimitClientKey = "loom_client"
 )
 
+// rateLimitStatPrefix prefixes the filters' stats.
+const rateLimitStatPrefix = "loom_rate_limit"
+
 // maxRateLimitClients bounds the per-client buckets a rule keeps (Envoy
 // evicts the least recently used): memory stays bounded whatever clients send.
 const maxRateLimitClients = 10000
@@ -43,35 +47,81 @@ const maxRateLimitClients = 10000
 // applies to proxy p, in policy age order. Each filter's only bucket is its
 // rule's descriptor: a request the rule does not match produces no
 // descriptor and passes the filter (the filter has no default bucket).
+//
+// A rule whose match names a route is enforced by per-route configs on the
+// Envoy routes built from that VirtualService http route (see
+// rateLimitRouteConfigs); its filter here is disabled, so it limits
+// nothing on other routes. Only gateways route requests by VirtualService
+// routes: on a sidecar, or on a gateway that serves no route of that name,
+// the rule is reported and gets no filter.
+//
 // Proxyless gRPC gets none: gRPC-Go has no local rate limiting.
 func rateLimitFiltersFor(snap *model.Snapshot, p model.Proxy) ([]*hcmv3.HttpFilter, []model.Problem) {
-	rules := snap.RateLimitRulesFor(p.Namespace, p.Labels)
-	var problems []model.Problem
 	if p.Kind == model.KindGRPC {
-		for _, a := range rules {
-			o := origin{kind: model.KindRateLimitPolicy, meta: a.Policy.Meta, field: fmt.Sprintf("spec.rules[%d]", a.Index)}
+		var problems []model.Problem
+		for _, a := range snap.RateLimitRulesFor(p.Namespace, p.Labels) {
+			o := rateLimitOrigin(a)
 			problems = append(problems, o.problem("not enforced on proxyless gRPC servers: gRPC-Go implements no local rate limiting, so requests to them are never limited"))
 		}
 		return nil, problems
 	}
+	rules, problems := buildRateLimitRules(snap, p)
+	var routed map[string]int
 	var out []*hcmv3.HttpFilter
-	for _, a := range rules {
-		o := origin{kind: model.KindRateLimitPolicy, meta: a.Policy.Meta, field: fmt.Sprintf("spec.rules[%d]", a.Index)}
-		if a.Rule.Match != nil && a.Rule.Match.RouteName != "" {
-			problems = append(problems, o.at(".match.routeName").problem("matching on a route name is not supported yet: the rule is not enforced"))
+	for _, r := range rules {
+		if r.routeName == "" {
+			out = append(out, httpFilter(r.filterName, anyOf(r.config)))
 			continue
 		}
+		if routed == nil {
+			routed = rateLimitedRouteCounts(snap, p)
+		}
+		if routed[r.filterName] == 0 {
+			problems = append(problems, unmatchedRouteProblem(r, p))
+			continue
+		}
+		out = append(out, httpFilter(r.filterName, disabledLocalRateLimit))
+	}
+	return out, problems
+}
+
+// builtRateLimitRule is a rule that applies to a proxy, translated.
+type builtRateLimitRule struct {
+	origin     origin
+	filterName string
+	// routeName is the VirtualService http route the rule is scoped to, if any.
+	routeName string
+	// config is the filter-level config of an unscoped rule; perRoute the
+	// config of a scoped rule's routes.
+	config, perRoute *localratelimitv3.LocalRateLimit
+}
+
+// buildRateLimitRules translates the rules that apply to proxy p, leaving
+// out (and reporting) those Envoy would refuse.
+func buildRateLimitRules(snap *model.Snapshot, p model.Proxy) ([]builtRateLimitRule, []model.Problem) {
+	var out []builtRateLimitRule
+	var problems []model.Problem
+	for _, a := range snap.RateLimitRulesFor(p.Namespace, p.Labels) {
+		o := rateLimitOrigin(a)
 		cfg, statusProblem := localRateLimit(a)
 		if statusProblem != "" {
 			problems = append(problems, o.at(".response.status").problem("%s", statusProblem))
 		}
-		if err := checkEnvoy(cfg); err != nil {
+		r := builtRateLimitRule{origin: o, filterName: rateLimitFilterName(a), config: cfg}
+		if a.Rule.Match != nil && a.Rule.Match.RouteName != "" {
+			r.routeName, r.config, r.perRoute = a.Rule.Match.RouteName, nil, perRouteLocalRateLimit(cfg)
+		}
+		if err := checkEnvoy(cmp.Or(r.config, r.perRoute)); err != nil {
 			problems = append(problems, o.problem("%v: the rule is not enforced", err))
 			continue
 		}
-		out = append(out, httpFilter(rateLimitFilterName(a), anyOf(cfg)))
+		out = append(out, r)
 	}
 	return out, problems
+}
+
+func rateLimitOrigin(a model.AppliedRateLimitRule) origin {
+	return origin{kind: model.KindRateLimitPolicy, meta: a.Policy.Meta, field: fmt.Sprintf("spec.rules[%d]", a.Index)}
 }
 
 func rateLimitFilterName(a model.AppliedRateLimitRule) string {
@@ -97,7 +147,7 @@ func localRateLimit(a model.AppliedRateLimitRule) (*localratelimitv3.LocalRateLi
 		entries = append(entries, &ratelimitv3.RateLimitDescriptor_Entry{Key: rateLimitMatchKey, Value: "true"})
 	}
 	cfg := &localratelimitv3.LocalRateLimit{
-		StatPrefix:     "loom_rate_limit",
+		StatPrefix:     rateLimitStatPrefix,
 		FilterEnabled:  allRequests("local_rate_limit_enabled"),
 		FilterEnforced: allRequests("local_rate_limit_enforced"),
 		// One bucket per rule for the whole proxy, not per connection:

@@ -4,20 +4,27 @@ import (
 	"strings"
 	"testing"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
 	"loom.dev/loom/pkg/model"
 )
 
 // FuzzRateLimitPolicy feeds arbitrary RateLimitPolicy specs through the
 // sidecar, gateway and gRPC server translation: nothing panics, every
-// resource passes validateAll, and every valid rule that applies is either
-// a filter on each inbound HTTP chain or reported.
+// resource passes validateAll, every valid rule that applies is either
+// a filter on each inbound HTTP chain or reported, and every per-route
+// rate limit config is one Envoy accepts, for a filter of the chain.
 func FuzzRateLimitPolicy(f *testing.F) {
-	f.Add(int64(10), "Second", int64(0), "/api", false, "GET", "x-tier", "free", "", false, 0, "retry-after", "1", false)
-	f.Add(int64(1), "Hour", int64(5), "/exact", true, "", "", "", "x-user", false, 503, "", "", true)
-	f.Add(int64(0), "Day", int64(-1), "", false, "get", "bad name", "", "", true, 200, "x", "a\nb", false)
-	f.Add(int64(1<<40), "Minute", int64(1<<33), "/(?", true, "POST", "x", "", "x user", true, 499, ":status", "", false)
+	f.Add(int64(10), "Second", int64(0), "/api", false, "GET", "x-tier", "free", "", false, 0, "retry-after", "1", false, "")
+	f.Add(int64(1), "Hour", int64(5), "/exact", true, "", "", "", "x-user", false, 503, "", "", true, "")
+	f.Add(int64(0), "Day", int64(-1), "", false, "get", "bad name", "", "", true, 200, "x", "a\nb", false, "")
+	f.Add(int64(1<<40), "Minute", int64(1<<33), "/(?", true, "POST", "x", "", "x user", true, 499, ":status", "", false, "")
+	f.Add(int64(3), "Minute", int64(0), "/checkout", false, "POST", "", "", "", true, 0, "", "", true, "checkout")
+	f.Add(int64(3), "Second", int64(4), "", false, "", "", "", "x-user", false, 503, "", "", true, "checkout.legacy")
+	f.Add(int64(3), "Second", int64(0), "", false, "", "", "", "", false, 0, "", "", false, "checkout")
 	f.Fuzz(func(t *testing.T, requests int64, unit string, burst int64, path string, exact bool, method, header, headerValue, clientHeader string,
-		principal bool, status int, respName, respValue string, gatewaySelector bool) {
+		principal bool, status int, respName, respValue string, gatewaySelector bool, routeName string) {
 		rule := model.RateLimitRule{Limit: model.RateLimitLimit{Requests: requests, Unit: model.RateLimitUnit(unit), Burst: burst}}
 		if path != "" || method != "" || header != "" {
 			m := &model.RateLimitMatch{Method: method}
@@ -31,6 +38,12 @@ func FuzzRateLimitPolicy(f *testing.F) {
 				m.Headers = []model.RateLimitHeaderMatch{{Name: header, StringMatch: model.StringMatch{Exact: headerValue}}}
 			}
 			rule.Match = m
+		}
+		if routeName != "" {
+			if rule.Match == nil {
+				rule.Match = &model.RateLimitMatch{}
+			}
+			rule.Match.RouteName = routeName
 		}
 		if principal || clientHeader != "" {
 			rule.PerClient = &model.RateLimitClient{SourcePrincipal: principal, Header: clientHeader}
@@ -47,7 +60,7 @@ func FuzzRateLimitPolicy(f *testing.F) {
 		if gatewaySelector {
 			ns = "istio-system"
 		}
-		snap := rateLimitMesh(mkRateLimitPolicy(ns, "fuzz", 0, spec))
+		snap := routeRateLimitMesh(mkRateLimitPolicy(ns, "fuzz", 0, spec))
 		for _, p := range []model.Proxy{
 			fxSidecarProxy("foo", workloadLabels, "10.0.0.1"),
 			{ID: "grpc~foo", Kind: model.KindGRPC, Namespace: "foo", Labels: workloadLabels, IPs: []string{"10.0.0.1"}},
@@ -55,6 +68,7 @@ func FuzzRateLimitPolicy(f *testing.F) {
 		} {
 			res, problems := ForProxy(snap, p)
 			validateAll(t, res)
+			checkRateLimitRouteConfigs(t, res)
 			applied := snap.RateLimitRulesFor(p.Namespace, p.Labels)
 			reported := map[string]bool{}
 			for _, pr := range problems {
@@ -90,4 +104,33 @@ func FuzzRateLimitPolicy(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkRateLimitRouteConfigs checks every per-route rate limit config of
+// res: it configures a filter of the proxy's HTTP connection managers and
+// has the token bucket Envoy requires of per-route configs.
+func checkRateLimitRouteConfigs(t *testing.T, res Resources) {
+	filters := map[string]bool{}
+	for _, hcm := range hcmChains(t, res) {
+		for _, n := range hcmFilterNames(hcm) {
+			filters[n] = true
+		}
+	}
+	for _, r := range res[resourcev3.RouteType] {
+		for _, vh := range r.(*routev3.RouteConfiguration).GetVirtualHosts() {
+			for _, rt := range vh.GetRoutes() {
+				for name, a := range rt.GetTypedPerFilterConfig() {
+					if !isRateLimitFilter(name) {
+						continue
+					}
+					if !filters[name] {
+						t.Errorf("route %q configures %s, which no connection manager has", rt.GetName(), name)
+					}
+					if unpackRateLimit(t, a).GetTokenBucket() == nil {
+						t.Errorf("route %q: %s has no token bucket", rt.GetName(), name)
+					}
+				}
+			}
+		}
+	}
 }

@@ -25,7 +25,10 @@ type routeBuilder struct {
 	ns       string
 	defaults routeDefaults
 	policies map[*model.Service]destinationPolicy
-	problems []model.Problem
+	// filterConfigs are added to the routes of the http routes they name
+	// (RateLimitPolicy rules scoped to a route).
+	filterConfigs routeFilterConfigs
+	problems      []model.Problem
 }
 
 func newRouteBuilder(snap *model.Snapshot, p model.Proxy, port uint32, gateway string) *routeBuilder {
@@ -60,8 +63,15 @@ func (rb *routeBuilder) policyFor(svc *model.Service) destinationPolicy {
 // request, as later ones could never be reached. An HTTPRoute with an
 // invalid part is reported and left out; the others keep working.
 func httpRoutes(snap *model.Snapshot, p model.Proxy, vs *model.BoundVirtualService, port uint32, gateway string) ([]*routev3.Route, []model.Problem) {
+	return httpRoutesWith(snap, p, vs, port, gateway, nil)
+}
+
+// httpRoutesWith is httpRoutes that also adds, to the Envoy routes of each
+// http route, the per-route filter configs filterConfigs has for its name.
+func httpRoutesWith(snap *model.Snapshot, p model.Proxy, vs *model.BoundVirtualService, port uint32, gateway string, filterConfigs routeFilterConfigs) ([]*routev3.Route, []model.Problem) {
 	resolved, problems := snap.HTTPRoutes(vs)
 	rb := newRouteBuilder(snap, p, port, gateway)
+	rb.filterConfigs = filterConfigs
 	var out []*routev3.Route
 	for _, r := range resolved {
 		rb.ns = r.Owner.Namespace
@@ -111,6 +121,7 @@ func (rb *routeBuilder) translate(http *networking.HTTPRoute, at origin) ([]*rou
 			r.Name += "." + m.GetName()
 		}
 		r.StatPrefix = m.GetStatPrefix()
+		rb.addFilterConfigs(r, http.GetName())
 		if err := checkEnvoy(r); err != nil {
 			rb.report(at, "%v; the route is left out", err)
 			return nil, false
@@ -176,6 +187,21 @@ func (rb *routeBuilder) baseRoute(http *networking.HTTPRoute, at origin) (*route
 		r.TypedPerFilterConfig[corsFilterName] = cfg
 	}
 	return r, true
+}
+
+// addFilterConfigs adds the per-route filter configs of the http route
+// named name; an unnamed route has none.
+func (rb *routeBuilder) addFilterConfigs(r *routev3.Route, name string) {
+	configs := rb.filterConfigs[name]
+	if name == "" || len(configs) == 0 {
+		return
+	}
+	if r.TypedPerFilterConfig == nil {
+		r.TypedPerFilterConfig = make(map[string]*anypb.Any, len(configs))
+	}
+	for filter, cfg := range configs {
+		r.TypedPerFilterConfig[filter] = cfg
+	}
 }
 
 // applies reports whether a match is meant for this proxy, port and

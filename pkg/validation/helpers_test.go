@@ -20,10 +20,11 @@ type testCase struct {
 
 func runCases(t *testing.T, group, kind string, cases []testCase) {
 	t.Helper()
-	k, ok := Lookup(group, "v1", kind)
-	if !ok {
+	i := slices.IndexFunc(Kinds(), func(k Kind) bool { return k.Group == group && k.Kind == kind })
+	if i < 0 {
 		t.Fatalf("kind %s/%s not found", group, kind)
 	}
+	k := Kinds()[i]
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			js, err := yaml.YAMLToJSON([]byte(tc.spec))

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	networking "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1beta1"
+	telemetry "istio.io/api/telemetry/v1alpha1"
 )
 
 // Object is the metadata of the object being validated that some rules read.
@@ -20,26 +21,31 @@ type Object struct {
 	Annotations map[string]string
 }
 
-// Kind is one Istio API kind: the versions its CRD serves and how to validate its spec.
+// Kind is one API kind: the versions its CRD serves and how to validate its spec. Istio's
+// kinds are protobuf messages (newSpec, validate); Loom's own are Go types that decode
+// themselves (validateJSON).
 type Kind struct {
-	Group, Kind string
-	Versions    []string
-	newSpec     func() proto.Message
-	validate    func(obj Object, spec proto.Message, raw []byte) Result
+	Group, Kind  string
+	Versions     []string
+	newSpec      func() proto.Message
+	validate     func(obj Object, spec proto.Message, raw []byte) Result
+	validateJSON func(obj Object, raw []byte) Result
 }
 
 var (
 	networkingVersions = []string{"v1", "v1beta1", "v1alpha3"}
 	securityVersions   = []string{"v1", "v1beta1"}
+	telemetryVersions  = []string{"v1", "v1alpha1"}
 )
 
 func networkingKind[T proto.Message](kind string, newSpec func() T, validate func(Object, T) Result) Kind {
-	return Kind{"networking.istio.io", kind, networkingVersions,
-		func() proto.Message { return newSpec() },
-		func(o Object, m proto.Message, _ []byte) Result { return validate(o, m.(T)) }}
+	return Kind{Group: "networking.istio.io", Kind: kind, Versions: networkingVersions,
+		newSpec:  func() proto.Message { return newSpec() },
+		validate: func(o Object, m proto.Message, _ []byte) Result { return validate(o, m.(T)) }}
 }
 
-// kinds are the kinds validated, in the versions Loom's CRDs serve (pkg/istiocrds).
+// kinds are the kinds validated, in the versions Loom's CRDs serve (pkg/istiocrds,
+// pkg/loomcrds).
 var kinds = []Kind{
 	networkingKind("VirtualService", func() *networking.VirtualService { return &networking.VirtualService{} },
 		func(o Object, m *networking.VirtualService) Result { return VirtualService(o.Namespace, m) }),
@@ -55,25 +61,30 @@ var kinds = []Kind{
 		func(o Object, m *networking.Sidecar) Result { return Sidecar(o.Namespace, m) }),
 	networkingKind("WorkloadEntry", func() *networking.WorkloadEntry { return &networking.WorkloadEntry{} },
 		func(_ Object, m *networking.WorkloadEntry) Result { return WorkloadEntry(m) }),
-	{"security.istio.io", "PeerAuthentication", securityVersions,
-		func() proto.Message { return &security.PeerAuthentication{} },
-		func(_ Object, m proto.Message, raw []byte) Result {
+	{Group: "security.istio.io", Kind: "PeerAuthentication", Versions: securityVersions,
+		newSpec: func() proto.Message { return &security.PeerAuthentication{} },
+		validate: func(_ Object, m proto.Message, raw []byte) Result {
 			r := PeerAuthentication(m.(*security.PeerAuthentication))
 			r.Errors = append(emptyPortLevelMtls(raw), r.Errors...)
 			return r
 		}},
-	{"security.istio.io", "AuthorizationPolicy", securityVersions,
-		func() proto.Message { return &security.AuthorizationPolicy{} },
-		func(_ Object, m proto.Message, raw []byte) Result {
+	{Group: "security.istio.io", Kind: "AuthorizationPolicy", Versions: securityVersions,
+		newSpec: func() proto.Message { return &security.AuthorizationPolicy{} },
+		validate: func(_ Object, m proto.Message, raw []byte) Result {
 			r := AuthorizationPolicy(m.(*security.AuthorizationPolicy))
 			r.Errors = append(emptyRuleLists(raw), r.Errors...)
 			return r
 		}},
-	{"security.istio.io", "RequestAuthentication", securityVersions,
-		func() proto.Message { return &security.RequestAuthentication{} },
-		func(_ Object, m proto.Message, _ []byte) Result {
+	{Group: "security.istio.io", Kind: "RequestAuthentication", Versions: securityVersions,
+		newSpec: func() proto.Message { return &security.RequestAuthentication{} },
+		validate: func(_ Object, m proto.Message, _ []byte) Result {
 			return RequestAuthentication(m.(*security.RequestAuthentication))
 		}},
+	{Group: "telemetry.istio.io", Kind: "Telemetry", Versions: telemetryVersions,
+		newSpec:  func() proto.Message { return &telemetry.Telemetry{} },
+		validate: func(_ Object, m proto.Message, _ []byte) Result { return Telemetry(m.(*telemetry.Telemetry)) }},
+	{Group: "policy.loom.dev", Kind: "RateLimitPolicy", Versions: []string{"v1alpha1"},
+		validateJSON: func(_ Object, raw []byte) Result { return rateLimitPolicyJSON(raw) }},
 }
 
 // autoAllocateAnnotation opts a ServiceEntry out of automatic VIP allocation ("false").
@@ -101,9 +112,13 @@ func Lookup(group, version, kind string) (Kind, bool) {
 // as istio.io/api's own UnmarshalJSON does (jsonpb, which reads Go-style durations such as
 // "30ms" that the CRD schema admits and protojson refuses), but refuses fields the
 // istio.io/api message lacks, naming them, where the CRD's structural schema would drop them.
+// Loom's own kinds decode strictly, as the control plane reads them.
 func (k Kind) Validate(obj Object, spec []byte) Result {
 	if t := bytes.TrimSpace(spec); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		spec = []byte("{}")
+	}
+	if k.newSpec == nil {
+		return k.validateJSON(obj, spec)
 	}
 	msg := k.newSpec()
 	if errs := structure(msg.ProtoReflect().Descriptor(), spec); len(errs) > 0 {
@@ -150,7 +165,10 @@ func emptyPortLevelMtls(raw []byte) []Finding {
 	return []Finding{{"spec.portLevelMtls", "if set, needs at least one port"}}
 }
 
-// Descriptor describes the kind's spec message.
+// Descriptor describes the kind's spec message; nil for a kind whose spec is not one.
 func (k Kind) Descriptor() protoreflect.MessageDescriptor {
+	if k.newSpec == nil {
+		return nil
+	}
 	return k.newSpec().ProtoReflect().Descriptor()
 }

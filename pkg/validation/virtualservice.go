@@ -25,7 +25,7 @@ func VirtualService(namespace string, vs *networking.VirtualService) Result {
 	}
 	gatewayNames(&r, at.Child("gateways"), vs.GetGateways())
 	onGateway := boundToGateway(vs)
-	vsHosts(&r, at.Child("hosts"), vs.GetHosts(), onGateway)
+	vsHosts(&r, at.Child("hosts"), vs, onGateway)
 	if len(vs.GetHttp()) == 0 && len(vs.GetTcp()) == 0 && len(vs.GetTls()) == 0 {
 		r.errorf(at, "http, tcp or tls routes are required")
 	}
@@ -43,21 +43,23 @@ func VirtualService(namespace string, vs *networking.VirtualService) Result {
 	return r
 }
 
-// boundToGateway is Istio's rule: a VirtualService naming any gateway but "mesh" is
-// validated as bound to gateways.
+// boundToGateway is Istio's rule: a VirtualService that names gateways, none of them
+// "mesh", is validated as bound to gateways only; one that names none or names "mesh" too
+// as bound to the mesh.
 func boundToGateway(vs *networking.VirtualService) bool {
-	for _, g := range vs.GetGateways() {
-		if g != "mesh" {
-			return true
-		}
-	}
-	return false
+	return len(vs.GetGateways()) > 0 && notOnMesh(vs)
 }
 
-func vsHosts(r *Result, at *field.Path, hosts []string, onGateway bool) {
+func vsHosts(r *Result, at *field.Path, vs *networking.VirtualService, onGateway bool) {
+	hosts := vs.GetHosts()
 	valid := true
+	sni := hasSNIMatch(vs)
 	for i, h := range hosts {
-		if err := wildcardDomain(h); err != nil && !isIP(h) {
+		check := wildcardDomain
+		if onGateway {
+			check = func(name string) error { return gatewayBoundDomain(sni, name) }
+		}
+		if err := check(h); err != nil && !isIP(h) {
 			r.errorf(at.Index(i), "%v", err)
 			valid = false
 		} else if h == "*" && !onGateway {
@@ -111,7 +113,7 @@ func tlsRoute(r *Result, at *field.Path, t *networking.TLSRoute, vs *networking.
 			r.errorf(mat.Child("sniHosts"), "a TLS match needs at least one SNI host")
 		}
 		for j, sni := range m.GetSniHosts() {
-			sniHost(r, mat.Child("sniHosts").Index(j), sni, vs.GetHosts())
+			sniHost(r, mat.Child("sniHosts").Index(j), sni, vs)
 		}
 		l4Match(r, mat, m.GetDestinationSubnets(), m.GetPort(), m.GetSourceLabels(), m.GetGateways())
 	}
@@ -121,8 +123,13 @@ func tlsRoute(r *Result, at *field.Path, t *networking.TLSRoute, vs *networking.
 	routeDestinations(r, at.Child("route"), t.GetRoute())
 }
 
-func sniHost(r *Result, at *field.Path, sni string, hosts []string) {
-	if err := wildcardDomain(sni); err != nil {
+func sniHost(r *Result, at *field.Path, sni string, vs *networking.VirtualService) {
+	check := wildcardDomain
+	if notOnMesh(vs) {
+		check = func(name string) error { return gatewayBoundDomain(true, name) }
+	}
+	hosts := vs.GetHosts()
+	if err := check(sni); err != nil {
 		if isIP(sni) {
 			r.warnf(at, "an IP address (%q) as SNI goes against the SNI specification; most clients do not send it", sni)
 			return
@@ -203,21 +210,5 @@ func destination(r *Result, at *field.Path, d *networking.Destination) {
 	}
 	if d.GetPort() != nil {
 		r.check(at.Child("port", "number"), port(int64(d.GetPort().GetNumber())))
-	}
-}
-
-// unreachableRules warns, as Istio does, about rules after one that matches everything.
-func unreachableRules(r *Result, at *field.Path, vs *networking.VirtualService) {
-	for i, h := range vs.GetHttp() {
-		if len(h.GetMatch()) == 0 && i < len(vs.GetHttp())-1 {
-			r.warnf(at.Child("http").Index(i+1), "unreachable: rule %d before it has no match and takes every request", i)
-			break
-		}
-	}
-	for i, t := range vs.GetTcp() {
-		if len(t.GetMatch()) == 0 && i < len(vs.GetTcp())-1 {
-			r.warnf(at.Child("tcp").Index(i+1), "unreachable: rule %d before it has no match and takes every connection", i)
-			break
-		}
 	}
 }

@@ -46,7 +46,7 @@ func (p ProxyConvergence) Rejection() (string, bool) {
 func (s *Server) Convergence() []ProxyConvergence {
 	byNode := map[string]*ProxyConvergence{}
 	var order []string
-	for _, st := range s.streamList() {
+	for _, st := range s.proxyStreams() {
 		outOfDate := st.outOfDate()
 		p := byNode[st.nodeID]
 		if p == nil {

@@ -37,14 +37,8 @@ func (c *outOfDateCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (s *Server) outOfDateStreams() int {
-	s.mu.Lock()
-	streams := make([]*stream, 0, len(s.streams))
-	for _, st := range s.streams {
-		streams = append(streams, st)
-	}
-	s.mu.Unlock()
 	n := 0
-	for _, st := range streams {
+	for _, st := range s.proxyStreams() {
 		if st.outOfDate() {
 			n++
 		}

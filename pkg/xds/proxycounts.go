@@ -11,7 +11,7 @@ type ProxyCounts struct {
 // Counts counts the server's proxies now.
 func (s *Server) Counts() ProxyCounts {
 	outOfDate := map[string]bool{}
-	for _, st := range s.streamList() {
+	for _, st := range s.proxyStreams() {
 		outOfDate[st.nodeID] = outOfDate[st.nodeID] || st.outOfDate()
 	}
 	c := ProxyCounts{Connected: len(outOfDate)}

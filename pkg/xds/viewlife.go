@@ -21,6 +21,30 @@ type ViewRemover interface {
 	ViewRemoved(viewKey string)
 }
 
+// AuxiliaryViews is implemented by Generators some of whose views serve no proxy (for
+// example a view that only carries a trust bundle to agents): streams of those views are
+// served like any other but not counted as proxies (Counts, Convergence, the out-of-date
+// gauge).
+type AuxiliaryViews interface {
+	Auxiliary(viewKey string) bool
+}
+
+// proxyStreams are the streams of views that serve proxies.
+func (s *Server) proxyStreams() []*stream {
+	all := s.streamList()
+	aux, ok := s.gen.(AuxiliaryViews)
+	if !ok {
+		return all
+	}
+	out := all[:0]
+	for _, st := range all {
+		if !aux.Auxiliary(st.view.key) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // openStream resolves the node's view and attaches a new stream to it.
 func (s *Server) openStream(ctx context.Context, kind streamKind, node *corev3.Node) (*stream, error) {
 	if node == nil || node.GetId() == "" {

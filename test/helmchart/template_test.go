@@ -148,7 +148,7 @@ func TestTemplateEveryValue(t *testing.T) {
 		"imageRegistry":     reflect.DeepEqual(c.Env, []corev1.EnvVar{{Name: "LOOM_IMAGE_REGISTRY", Value: "mirror.example:5000/loom"}}),
 		"imagePullSecrets":  reflect.DeepEqual(pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}}),
 		"nameOverride":      d.Spec.Selector.MatchLabels["app.kubernetes.io/name"] == "loom-ctl",
-		"args":              slices.Equal(c.Args, []string{"operator", "--metrics-bind-address=:9440", "--health-probe-bind-address=:9441", "--zap-log-level=debug", "--zap-encoder=console"}),
+		"args":              slices.Equal(c.Args, []string{"operator", "--metrics-bind-address=:9440", "--health-probe-bind-address=:9441", "--zap-log-level=debug", "--tracing-otlp-endpoint=jaeger-collector.loom-system.svc:4317", "--tracing-sample-ratio=0.5", "--zap-encoder=console"}),
 		"serviceAccount":    pod.ServiceAccountName == "loom-sa",
 		"podAnnotations":    d.Spec.Template.Annotations["example.com/scrape"] == "true",
 		"podLabels":         d.Spec.Template.Labels["team"] == "mesh",

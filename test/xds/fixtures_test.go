@@ -62,6 +62,8 @@ type backend struct {
 	labels map[string]string
 	// serviceAccount of the backend's Pod ("default" when empty).
 	serviceAccount string
+	// workload is the agent's output of a meshed backend (startMeshedService).
+	workload workload
 }
 
 // startBackend runs `grpcecho server` on host and waits until it listens.

@@ -105,7 +105,7 @@ func startMeshedService(t *testing.T, host *netns.Host, ns, svc, sa string, labe
 	t.Helper()
 	name := svc + "-0"
 	w := startAgent(t, ns, sa, name, host.IP, net.JoinHostPort(host.Gateway, plane.xdsPort()), labels)
-	b := backend{name: name, host: host, port: int(nextPort.Add(1)), labels: labels, serviceAccount: sa}
+	b := backend{name: name, host: host, port: int(nextPort.Add(1)), labels: labels, serviceAccount: sa, workload: w}
 	createService(t, ns, svc, b.port, b)
 	cmd := host.Command(echoBin, "server", "--xds", "--name", name, "--listen", host.Addr(b.port))
 	cmd.Env = append(os.Environ(), "GRPC_XDS_BOOTSTRAP="+w.bootstrap)

@@ -107,7 +107,15 @@ type Limit struct {
 
 // RequestMatch is what a request must have for a rule to apply: all of it.
 type RequestMatch struct {
-	// RouteName is the name of the HTTP route (a VirtualService http route's name).
+	// RouteName restricts the rule to requests routed by the VirtualService
+	// http route of this name (the HTTPRoute's name field; a route delegated
+	// to another VirtualService is named as Istio names it: the root route's
+	// name, "-", the delegate route's name). Only gateways route requests by
+	// VirtualService http routes: on a sidecar, or on a gateway that serves
+	// no route of this name, the rule limits nothing and the policy reports
+	// it. Envoy keeps a bucket per route it is given: a named route with
+	// several matches, or served for several hosts or ports, has a bucket for
+	// each.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	RouteName string `json:"routeName,omitempty"`
