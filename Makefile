@@ -76,8 +76,8 @@ bundle: build ## Regenerate the OLM bundle (bundle/: ClusterServiceVersion, CRDs
 	$(LOCALBIN)/loom dev bundle --out bundle --catalog catalog
 
 .PHONY: bundle-image
-bundle-image: bundle ## Build the OLM bundle image (registry+v1, linux/amd64 + arm64) into bin/images/loom-operator-bundle/ (OCI layout) and a tarball; prints its digest.
-	$(LOCALBIN)/loom dev bundle image --bundle bundle --created $(IMAGE_CREATED) --out $(IMAGE_DIR)
+bundle-image: bundle ## Build the OLM bundle image (registry+v1, linux/amd64 + arm64, created at Unix 0 like make catalog's, so the same digest) into bin/images/loom-operator-bundle/ (OCI layout) and a tarball; prints its digest.
+	$(LOCALBIN)/loom dev bundle image --bundle bundle --created 0 --out $(IMAGE_DIR)
 
 # The catalog pins the bundle image by digest; both images are built with a fixed creation
 # time (Unix 0), so the digest depends on bundle/ alone and the committed catalog stays current.

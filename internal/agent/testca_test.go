@@ -61,7 +61,13 @@ type caRequest struct {
 // root also signs the server certificate.
 func newTestCA(t *testing.T, now func() time.Time) *testCA {
 	t.Helper()
-	ca := &testCA{now: now, token: "token-1"}
+	return newTestCAWithADS(t, now, nil)
+}
+
+// newTestCAWithADS is newTestCA also serving ads (when not nil) on the CA's port.
+func newTestCAWithADS(t *testing.T, now func() time.Time, ads discoveryv3.AggregatedDiscoveryServiceServer) *testCA {
+	t.Helper()
+	ca := &testCA{now: now, token: "token-1", ads: ads}
 	ca.rootKey, ca.root, ca.rootPEM = selfSigned(t, "test mesh root")
 	ca.rootFile = filepath.Join(t.TempDir(), "root-cert.pem")
 	if err := os.WriteFile(ca.rootFile, []byte(ca.rootPEM), 0o600); err != nil {

@@ -56,16 +56,13 @@ func (s *bundleServer) StreamAggregatedResources(stream discoveryv3.AggregatedDi
 // auxiliary node, writes every bundle it gets to root-cert.pem before it ACKs it, NACKs an
 // empty one (keeping the last good one), and follows a bundle without the old root.
 func TestTrustBundleFollowedAndAcknowledged(t *testing.T) {
-	ca := newTestCA(t, time.Now)
-	_, _, second := selfSigned(t, "next mesh root")
 	srv := &bundleServer{
-		bundles: [][]string{{ca.rootPEM, second}, {}, {second}},
 		first:   make(chan *discoveryv3.DiscoveryRequest, 1),
 		answers: make(chan *discoveryv3.DiscoveryRequest, 3),
 	}
-	ca.server.Stop()
-	ca.ads = srv
-	ca.restart(t)
+	ca := newTestCAWithADS(t, time.Now, srv)
+	_, _, second := selfSigned(t, "next mesh root")
+	srv.bundles = [][]string{{ca.rootPEM, second}, {}, {second}}
 	logs := &logLines{}
 	opts := testOptions(t, ca, clock.RealClock{}, logs)
 	opts.WatchTrustBundle = true

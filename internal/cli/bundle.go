@@ -38,6 +38,7 @@ func newBundleCommand() *cobra.Command {
 	flags.StringVar(&opts.Version, "version", opts.Version, "Bundle version (semver, no leading v)")
 	flags.StringVar(&opts.OperatorImage, "operator-image", opts.OperatorImage, "Operator image the ClusterServiceVersion's Deployment runs")
 	flags.StringVar(&opts.BundleImage, "bundle-image", opts.BundleImage, "Bundle image the catalog lists")
+	flags.StringVar(&opts.ImageRegistry, "image-registry", opts.ImageRegistry, "Registry of Loom's images: the operator's LOOM_IMAGE_REGISTRY, relatedImages, and the default operator and bundle images")
 	cmd.AddCommand(newBundleImageCommand())
 	return cmd
 }

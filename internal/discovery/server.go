@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.CA != nil {
 		caOpts := *opts.CA
 		caOpts.Logger, caOpts.Registerer = log.WithName("ca"), reg
-		acks := &trustBundleAcks{srv: srv}
+		acks := &trustBundleAcks{srv: srv, webhooks: newWebhookBundleCheck(p.clientset, opts.RootNamespace)}
 		if opts.PodName != "" {
 			if acks.peers, err = newPeerBundleAcks(cfg, opts); err != nil {
 				_ = xdsLis.Close()

@@ -142,14 +142,21 @@ func localBundleAcks(srv *xds.Server, bundle []byte) (lagging int) {
 type trustBundleAcks struct {
 	srv   *xds.Server
 	peers func(ctx context.Context, hash string) (bool, string) // nil: this pod is alone
+	// webhooks checks the apiserver trusts the bundle for the mesh's webhooks (nil: none).
+	webhooks func(ctx context.Context, bundle []byte) (bool, string)
 }
 
 func (a *trustBundleAcks) acknowledged(ctx context.Context, bundle []byte) (bool, string) {
 	if lagging := localBundleAcks(a.srv, bundle); lagging > 0 {
 		return false, fmt.Sprintf("%d connected agents of this control-plane pod have not acknowledged it", lagging)
 	}
-	if a.peers == nil {
-		return true, ""
+	if a.peers != nil {
+		if ok, why := a.peers(ctx, bundleHash(bundle)); !ok {
+			return false, why
+		}
 	}
-	return a.peers(ctx, bundleHash(bundle))
+	if a.webhooks != nil {
+		return a.webhooks(ctx, bundle)
+	}
+	return true, ""
 }

@@ -24,8 +24,8 @@ func TestValidatorTelemetry(t *testing.T) {
 			denied     []string // fields named in the denial
 			warned     []string // fields named in warnings
 		}{
-			{"istio docs: access logs of failed requests", "accessLogging:\n- providers: [{name: envoy}]\n  filter: {expression: response.code >= 400}", nil, []string{"spec"}},
-			{"istio docs: sampling", "tracing:\n- randomSamplingPercentage: 10.00", nil, []string{"spec"}},
+			{"istio docs: access logs of failed requests", "accessLogging:\n- providers: [{name: envoy}]\n  filter: {expression: response.code >= 400}", nil, nil},
+			{"istio docs: sampling", "tracing:\n- randomSamplingPercentage: 10.00", nil, nil},
 			{"filter that is not CEL", "accessLogging:\n- filter: {expression: \"response.code >=\"}", []string{"spec.accessLogging[0].filter.expression"}, nil},
 			{"tags Istio refuses", "tracing:\n- customTags:\n    team: {literal: {value: \"\"}}\n    user: {header: {}}",
 				[]string{"spec.tracing[0].customTags.team.literal.value", "spec.tracing[0].customTags.user.header.name"}, nil},
@@ -44,6 +44,9 @@ func TestValidatorTelemetry(t *testing.T) {
 				if !strings.Contains(msg, f+":") {
 					t.Errorf("%s %s: want %s named in %q", version, tc.name, f, msg)
 				}
+			}
+			if len(tc.denied) == 0 && len(tc.warned) == 0 && len(resp.Warnings) > 0 {
+				t.Errorf("%s %s: want no warning, got %q", version, tc.name, resp.Warnings)
 			}
 			for _, f := range tc.warned {
 				if !slices.ContainsFunc(resp.Warnings, func(w string) bool { return strings.HasPrefix(w, "Telemetry shop/reviews: "+f+": ") }) {

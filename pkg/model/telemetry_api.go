@@ -78,6 +78,11 @@ func (s *Snapshot) TelemetryFor(p Proxy) ProxyTelemetry {
 }
 
 // telemetryPoliciesFor lists the objects that apply, least specific first.
+// TelemetryPoliciesFor lists the Telemetry objects TelemetryFor merges for a workload.
+func (s *Snapshot) TelemetryPoliciesFor(namespace string, labels map[string]string) []*TelemetryPolicy {
+	return s.telemetryPoliciesFor(namespace, labels)
+}
+
 func (s *Snapshot) telemetryPoliciesFor(namespace string, labels map[string]string) []*TelemetryPolicy {
 	var out []*TelemetryPolicy
 	if mesh := s.namespaceWideTelemetry(s.rootNamespace); mesh != nil {

@@ -45,9 +45,6 @@ func CheckTelemetrySpec(spec *telemetry.Telemetry) []TelemetryFinding {
 	for i := range spec.GetMetrics() {
 		c.note(fmt.Sprintf("spec.metrics[%d]", i), "not enforced: metrics overrides need Istio's stats filter, which upstream Envoy does not have")
 	}
-	if len(spec.GetAccessLogging()) > 0 || len(spec.GetTracing()) > 0 {
-		c.note("spec", "proxyless gRPC clients and servers get neither access logs nor tracing: gRPC-Go's xDS client implements neither (Envoy sidecars and gateways do)")
-	}
 	return c.found
 }
 

@@ -80,6 +80,7 @@ func forGRPC(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
 	servers, serverProblems := grpcServerListeners(snap, p)
 	listeners = append(listeners, servers...)
 	problems = append(problems, serverProblems...)
+	problems = append(problems, grpcTelemetryProblems(snap, p)...)
 	return Resources{
 		resourcev3.ListenerType: sortedByName(listeners),
 		resourcev3.RouteType:    sortedByName(routes),
@@ -125,4 +126,20 @@ type named interface{ GetName() string }
 func sortedByName(rs []types.Resource) []types.Resource {
 	slices.SortFunc(rs, func(a, b types.Resource) int { return strings.Compare(a.(named).GetName(), b.(named).GetName()) })
 	return rs
+}
+
+// grpcTelemetryProblems reports the Telemetry objects that select this proxyless gRPC
+// workload with access logging or tracing: gRPC-Go's xDS client implements neither, so they
+// take no effect here. The message names no workload, so every gRPC proxy's report of an
+// object is one problem.
+func grpcTelemetryProblems(snap *model.Snapshot, p model.Proxy) []model.Problem {
+	var out []model.Problem
+	for _, t := range snap.TelemetryPoliciesFor(p.Namespace, p.Labels) {
+		if len(t.Spec.GetAccessLogging()) == 0 && len(t.Spec.GetTracing()) == 0 {
+			continue
+		}
+		out = append(out, model.Problem{Kind: model.KindTelemetry, Meta: t.Meta, Field: "spec",
+			Message: "selects proxyless gRPC workloads, which get neither access logs nor tracing: gRPC-Go's xDS client implements neither (Envoy sidecars and gateways do)"})
+	}
+	return out
 }
