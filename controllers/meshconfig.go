@@ -16,7 +16,7 @@ import (
 func unhonoredMeshConfig(mc *operatorv1alpha1.MeshConfigSpec) []string {
 	var fields []string
 	if mc.Tracing.Enabled && mc.Tracing.CollectorAddress == "" {
-		fields = append(fields, "spec.meshConfig.tracing is enabled, but no collectorAddress is set and the Jaeger add-on is off, so proxies send no traces")
+		fields = append(fields, "spec.meshConfig.tracing is enabled, but no collectorAddress is set and the Jaeger add-on is off, so the built-in zipkin provider sends no traces")
 	}
 	return fields
 }

@@ -116,6 +116,16 @@ for ids, n in sorted(s.get("identities", {}).items()):
     print(f"  {n} RPCs: {server.replace('=', ' ', 1)}, {client.replace('=', ' ', 1)} (as the server saw it)")
 PY
 
+step "Where the split shows in Prometheus"
+cat <<MSG
+  kubectl -n loom-demo port-forward svc/prometheus 9090:9090, then http://localhost:9090 and the query
+    sum by (destination_subset) (loom:outbound_requests:rate1m{destination_service="echo.grpc-demo.svc.cluster.local"})
+  (the add-on's recording rule over the Envoy sidecars' stats). Here it stays empty: Prometheus's
+  image cannot be built on this machine (the add-on runs on the simulated node) and the demo's
+  clients are proxyless gRPC, which export no request metrics. On a cluster with real images and
+  sidecar-injected clients it shows the 80/20 split.
+MSG
+
 step "kubectl mesh status (the kubectl plugin: conditions, components, revisions, the CA)"
 "$kubectl_mesh" status loom-demo
 

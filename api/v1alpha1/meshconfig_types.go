@@ -48,12 +48,18 @@ type MeshConfigSpec struct {
 	// +optional
 	DefaultRetries *RetryPolicy `json:"defaultRetries,omitempty"`
 
-	// ExtensionProviders are the external authorizers (Envoy ext_authz) that CUSTOM
-	// AuthorizationPolicies name, with Istio's meaning; names are unique.
+	// ExtensionProviders are, with Istio's meaning, the external authorizers (Envoy
+	// ext_authz) that CUSTOM AuthorizationPolicies name and the access log and tracing
+	// providers that Telemetry objects and defaultProviders name; names are unique.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.name == p.name))",message="extension provider names must be unique"
 	// +optional
 	ExtensionProviders []ExtensionProvider `json:"extensionProviders,omitempty"`
+
+	// DefaultProviders are the access log and tracing providers used where no Telemetry
+	// object names any, as Istio's defaultProviders.
+	// +optional
+	DefaultProviders *DefaultProviders `json:"defaultProviders,omitempty"`
 }
 
 // AccessLoggingSpec configures access logs.
@@ -106,11 +112,13 @@ type RetryPolicy struct {
 	RetryOn string `json:"retryOn,omitempty"`
 }
 
-// ExtensionProvider is an external authorizer that CUSTOM AuthorizationPolicies name in
-// spec.provider.name, as in Istio's MeshConfig extensionProviders (the ext_authz kinds).
-// +kubebuilder:validation:XValidation:rule="has(self.envoyExtAuthzHttp) != has(self.envoyExtAuthzGrpc)",message="exactly one of envoyExtAuthzHttp and envoyExtAuthzGrpc must be set"
+// ExtensionProvider is one of Istio's MeshConfig extensionProviders: an external
+// authorizer that CUSTOM AuthorizationPolicies name in spec.provider.name, or an access
+// log or tracing provider that Telemetry objects and defaultProviders name.
+// +kubebuilder:validation:XValidation:rule="[has(self.envoyExtAuthzHttp), has(self.envoyExtAuthzGrpc), has(self.envoyFileAccessLog), has(self.envoyOtelAls), has(self.opentelemetry), has(self.zipkin)].filter(k, k).size() == 1",message="exactly one of envoyExtAuthzHttp and envoyExtAuthzGrpc (authorizers), envoyFileAccessLog and envoyOtelAls (access logs), opentelemetry and zipkin (tracing) must be set"
 type ExtensionProvider struct {
-	// Name is what an AuthorizationPolicy's spec.provider.name refers to.
+	// Name is what an AuthorizationPolicy's spec.provider.name, a Telemetry's providers
+	// and defaultProviders refer to.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
@@ -121,6 +129,18 @@ type ExtensionProvider struct {
 	// service (envoy.service.auth.v3.Authorization).
 	// +optional
 	EnvoyExtAuthzGRPC *ExtAuthzGRPCProvider `json:"envoyExtAuthzGrpc,omitempty"`
+	// EnvoyFileAccessLog writes access logs to a file of the proxy container.
+	// +optional
+	EnvoyFileAccessLog *EnvoyFileAccessLogProvider `json:"envoyFileAccessLog,omitempty"`
+	// EnvoyOtelAls sends access logs to an OpenTelemetry collector (OTLP/gRPC).
+	// +optional
+	EnvoyOtelAls *EnvoyOpenTelemetryLogProvider `json:"envoyOtelAls,omitempty"`
+	// OpenTelemetry sends spans to an OpenTelemetry collector (OTLP/gRPC).
+	// +optional
+	OpenTelemetry *OpenTelemetryTracingProvider `json:"opentelemetry,omitempty"`
+	// Zipkin sends spans to a Zipkin collector.
+	// +optional
+	Zipkin *ZipkinTracingProvider `json:"zipkin,omitempty"`
 }
 
 // ExtAuthzService is what both kinds of external authorizer set.

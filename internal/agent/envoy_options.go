@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,6 +41,16 @@ type EnvoyOptions struct {
 	DrainDuration time.Duration
 	// ParentShutdownDuration is Envoy's --parent-shutdown-time-s.
 	ParentShutdownDuration time.Duration
+	// EnvoyDrainDuration is Envoy's --drain-time-s (Istio's ProxyConfig
+	// drainDuration); 0 means DrainDuration.
+	EnvoyDrainDuration time.Duration
+	// LogLevel is Envoy's --log-level and ComponentLogLevel its
+	// --component-log-level (component:level,...); "" leaves Envoy's default.
+	LogLevel          string
+	ComponentLogLevel string
+	// Concurrency is Envoy's --concurrency (worker threads); 0 leaves
+	// Envoy's default, one per hardware thread, as Istio's agent does.
+	Concurrency int
 	// AppProbers is the JSON of $ISTIO_KUBE_APP_PROBERS: the application's
 	// original probes, keyed by their /app-health/<container>/<kind> path.
 	AppProbers string
@@ -110,6 +122,13 @@ func (o *Options) validateProxy() error {
 		return fmt.Errorf("--drain-duration %s is negative", e.DrainDuration)
 	case e.ParentShutdownDuration < 0:
 		return fmt.Errorf("--parent-shutdown-duration %s is negative", e.ParentShutdownDuration)
+	case e.EnvoyDrainDuration < 0:
+		return fmt.Errorf("--proxy-drain-duration %s is negative", e.EnvoyDrainDuration)
+	case e.Concurrency < 0:
+		return fmt.Errorf("--concurrency %d is negative", e.Concurrency)
+	}
+	if err := checkEnvoyLogLevels(e.LogLevel, e.ComponentLogLevel); err != nil {
+		return err
 	}
 	for i, ip := range o.Bootstrap.InstanceIPs {
 		if _, err := netip.ParseAddr(ip); err != nil {
@@ -118,6 +137,27 @@ func (o *Options) validateProxy() error {
 	}
 	if _, err := parseAppProbers(e.AppProbers); err != nil {
 		return err
+	}
+	return nil
+}
+
+// envoyLogLevels are the levels Envoy's --log-level and --component-log-level accept.
+var envoyLogLevels = []string{"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}
+
+// checkEnvoyLogLevels refuses what Envoy would refuse to start with, but
+// for logger names, which depend on the Envoy build.
+func checkEnvoyLogLevels(level, components string) error {
+	if level != "" && !slices.Contains(envoyLogLevels, level) {
+		return fmt.Errorf("--proxy-log-level %q: want one of %s", level, strings.Join(envoyLogLevels, ", "))
+	}
+	if components == "" {
+		return nil
+	}
+	for _, pair := range strings.Split(components, ",") {
+		name, lvl, ok := strings.Cut(pair, ":")
+		if !ok || name == "" || !slices.Contains(envoyLogLevels, lvl) {
+			return fmt.Errorf("--proxy-component-log-level %q: want component:level,... with levels %s", components, strings.Join(envoyLogLevels, ", "))
+		}
 	}
 	return nil
 }

@@ -46,16 +46,31 @@ func envoyArgs(o *Options) []string {
 	if allIPv6(o.Bootstrap.InstanceIPs) {
 		ipVersion = "v6"
 	}
-	return []string{
-		"-c", o.Envoy.BootstrapPath,
-		"--drain-time-s", strconv.Itoa(int(o.Envoy.DrainDuration.Round(time.Second) / time.Second)),
+	e := &o.Envoy
+	drain := e.DrainDuration
+	if e.EnvoyDrainDuration > 0 {
+		drain = e.EnvoyDrainDuration
+	}
+	args := []string{
+		"-c", e.BootstrapPath,
+		"--drain-time-s", strconv.Itoa(int(drain.Round(time.Second) / time.Second)),
 		"--drain-strategy", "immediate",
-		"--parent-shutdown-time-s", strconv.Itoa(int(o.Envoy.ParentShutdownDuration.Round(time.Second) / time.Second)),
+		"--parent-shutdown-time-s", strconv.Itoa(int(e.ParentShutdownDuration.Round(time.Second) / time.Second)),
 		"--local-address-ip-version", ipVersion,
 		"--file-flush-interval-msec", "1000",
 		"--disable-hot-restart",
 		"--allow-unknown-static-fields",
 	}
+	if e.LogLevel != "" {
+		args = append(args, "--log-level", e.LogLevel)
+	}
+	if e.ComponentLogLevel != "" {
+		args = append(args, "--component-log-level", e.ComponentLogLevel)
+	}
+	if e.Concurrency > 0 {
+		args = append(args, "--concurrency", strconv.Itoa(e.Concurrency))
+	}
+	return args
 }
 
 // startEnvoy starts binary with args; its output is the agent's.

@@ -94,6 +94,10 @@ func newAgentCommand() *cobra.Command {
 	f.IntVar(&envoy.StatusPort, "status-port", agent.DefaultStatusPort, "With --proxy envoy: port of /healthz/ready and /app-health/<container>/livez|readyz|startupz (from $"+agent.AppProbersEnv+")")
 	f.DurationVar(&envoy.DrainDuration, "drain-duration", agent.DefaultDrainDuration, "With --proxy envoy: on SIGTERM, how long Envoy drains its inbound listeners before it is stopped")
 	f.DurationVar(&envoy.ParentShutdownDuration, "parent-shutdown-duration", agent.DefaultParentShutdownDuration, "With --proxy envoy: Envoy's --parent-shutdown-time-s")
+	f.DurationVar(&envoy.EnvoyDrainDuration, "proxy-drain-duration", 0, "With --proxy envoy: Envoy's --drain-time-s (Istio's ProxyConfig drainDuration); 0: --drain-duration")
+	f.StringVar(&envoy.LogLevel, "proxy-log-level", "", "With --proxy envoy: Envoy's --log-level (trace, debug, info, warning, error, critical, off); empty: Envoy's default")
+	f.StringVar(&envoy.ComponentLogLevel, "proxy-component-log-level", "", "With --proxy envoy: Envoy's --component-log-level (component:level,...); empty: Envoy's default")
+	f.IntVar(&envoy.Concurrency, "concurrency", 0, "With --proxy envoy: Envoy's --concurrency (worker threads); 0: one per hardware thread")
 	f.BoolVar(&opts.Once, "once", false, "Get one certificate, publish it and exit (for init containers)")
 	return cmd
 }

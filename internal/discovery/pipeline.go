@@ -31,12 +31,9 @@ type pipeline struct {
 
 // newPipeline builds the pipeline for cfg; reg (may be nil) receives its metrics.
 func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg prometheus.Registerer) (*pipeline, error) {
-	if opts.DomainSuffix == "" {
-		opts.DomainSuffix = model.DefaultDomainSuffix
-	}
-	mtlsMode, err := model.ParseMTLSMode(opts.MeshMTLSMode)
+	mesh, err := opts.Mesh.Input(opts.DomainSuffix, opts.RootNamespace)
 	if err != nil {
-		return nil, fmt.Errorf("mesh mTLS mode: %w", err)
+		return nil, err
 	}
 	scheme, err := Scheme()
 	if err != nil {
@@ -50,7 +47,8 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	if err != nil {
 		return nil, fmt.Errorf("REST mapper: %w", err)
 	}
-	c, err := newCache(ctx, cfg, scheme, mapper, httpClient)
+	health := newWatchHealth(reg, clock.RealClock{})
+	c, err := newCache(ctx, cfg, scheme, mapper, httpClient, health.handle)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
@@ -61,16 +59,16 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	m := newMetrics(reg)
 	istio := newIstioInputs(istioKinds())
 	problems := newProblemLog(opts.Logger, m)
+	health.setProblems(problems)
+	go health.run(ctx)
 	events := newProblemEvents(eventRecorder(ctx, clientset, scheme), c, istio, opts.Logger.WithName("events"))
 	problems.appeared = events.notify
 	go events.run(ctx)
 	jwks := newJWKSFetcher(clock.RealClock{})
 	go jwks.run(ctx)
 	snaps := &snapshots{
-		reader: &inputReader{Reader: c, istio: istio, jwks: jwks},
-		mesh: model.Input{DomainSuffix: opts.DomainSuffix, RootNamespace: opts.RootNamespace, RegistryOnly: opts.RegistryOnly,
-			RouteDefaults: opts.RouteDefaults, MeshMTLSMode: mtlsMode, TrustDomain: opts.TrustDomain,
-			Telemetry: opts.Telemetry, ExtensionProviders: opts.ExtensionProviders},
+		reader:  &inputReader{Reader: c, istio: istio, jwks: jwks},
+		mesh:    mesh,
 		log:     opts.Logger,
 		metrics: m,
 		reports: problems,

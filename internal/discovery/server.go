@@ -21,9 +21,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"loom.dev/loom/internal/meshca"
+	"loom.dev/loom/internal/meshsettings"
 	"loom.dev/loom/internal/webhook"
 	"loom.dev/loom/pkg/inject"
-	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/xds"
 )
 
@@ -36,19 +36,9 @@ type Options struct {
 	DomainSuffix      string
 	// RootNamespace holds mesh-wide defaults (Istio's istio-system).
 	RootNamespace string
-	// RegistryOnly is the mesh config's outboundTrafficPolicy REGISTRY_ONLY.
-	RegistryOnly bool
-	// RouteDefaults are the mesh config's defaultTimeout and defaultRetries.
-	RouteDefaults model.RouteDefaults
-	// MeshMTLSMode is the mTLS mode of workload ports no PeerAuthentication
-	// decides: PERMISSIVE (the default, also for ""), STRICT or DISABLE.
-	MeshMTLSMode string
-	// TrustDomain names workload identities ("cluster.local" if empty).
-	TrustDomain string
-	// Telemetry is the mesh config's access logging and tracing.
-	Telemetry model.Telemetry
-	// ExtensionProviders are the mesh config's external authorizers (CUSTOM policies).
-	ExtensionProviders []*model.ExtensionProvider
+	// Mesh are the mesh config's settings (outboundTrafficPolicy, route defaults, mTLS mode,
+	// trust domain, telemetry, extension providers), read by meshsettings.
+	meshsettings.Mesh
 	// Revision is this control plane's revision ("" or "default": the default one).
 	Revision string
 	// PodName, if set, is this control-plane pod's name: it then publishes its proxy counts
@@ -212,14 +202,24 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return fmt.Errorf("status writer: %w", err)
 		}
 		statuses := newStatusWriter(p, models, srv, dyn, opts.Status, log.WithName("status"), reg)
+		// Every replica reads the other pods' counts; one with a pod name publishes its own.
+		statuses.peers = &peerConvergence{client: p.clientset, namespace: opts.RootNamespace, revision: opts.Revision, pod: opts.PodName, log: log.WithName("convergence")}
+		leased := opts.Status.LeaseNamespace != "" && opts.Status.LeaseIdentity != ""
+		statuses.standby.Store(leased)
 		g.Go(func() error {
 			if !c.WaitForCacheSync(ctx) {
 				return ctx.Err()
 			}
-			if opts.Status.LeaseNamespace == "" || opts.Status.LeaseIdentity == "" {
-				return statuses.run(ctx)
+			return statuses.run(ctx)
+		})
+		g.Go(func() error {
+			if !c.WaitForCacheSync(ctx) {
+				return ctx.Err()
 			}
-			return runWhileLeading(ctx, p.clientset, opts.Status.LeaseNamespace, opts.Status.LeaseIdentity, log.WithName("status"), statuses.run)
+			if !leased {
+				return statuses.lead(ctx)
+			}
+			return runWhileLeading(ctx, p.clientset, opts.Status.LeaseNamespace, opts.Status.LeaseIdentity, log.WithName("status"), statuses.lead)
 		})
 	}
 	if opts.PodName != "" {

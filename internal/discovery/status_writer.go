@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -81,6 +82,12 @@ type statusWriter struct {
 	log      logr.Logger
 	writes   *prometheus.CounterVec
 
+	// peers, if set, publishes this pod's counts and adds the other control-plane pods'.
+	peers *peerConvergence
+	// standby: this replica computes (and publishes) counts but does not write status; lead
+	// clears it while it runs.
+	standby atomic.Bool
+
 	mu      sync.Mutex
 	written map[model.ConfigRef]*metav1alpha1.IstioStatus
 	// since is when each object was first seen at its current resourceVersion.
@@ -127,14 +134,25 @@ func newStatusWriter(p *pipeline, models *modelRecorder, srv convergenceSource, 
 		written: map[model.ConfigRef]*metav1alpha1.IstioStatus{}, since: map[model.ConfigRef]versionSeen{}, running: map[string]*modelGenerations{}}
 }
 
-// run computes statuses every period and writes them until ctx is done. Call it once the
-// caches have synced.
-func (w *statusWriter) run(ctx context.Context) error {
+// lead makes this replica write the statuses run computes, until ctx is done.
+func (w *statusWriter) lead(ctx context.Context) error {
 	// What another replica wrote meanwhile is on the objects, not here.
 	w.mu.Lock()
 	w.written = map[model.ConfigRef]*metav1alpha1.IstioStatus{}
 	w.mu.Unlock()
-	go w.queue.run(ctx, w.write)
+	w.standby.Store(false)
+	defer w.standby.Store(true)
+	w.queue.run(ctx, w.write)
+	return nil
+}
+
+// run computes statuses every period until ctx is done (and publishes this pod's counts
+// for the replica that writes); they are written while lead runs. Call it once the caches
+// have synced.
+func (w *statusWriter) run(ctx context.Context) error {
+	if w.peers != nil {
+		go w.peers.run(ctx)
+	}
 	t := w.clock.NewTicker(w.period)
 	defer t.Stop()
 	for {
@@ -165,6 +183,13 @@ func (w *statusWriter) sync(ctx context.Context) error {
 func (w *statusWriter) reconcile(cur *model.Snapshot, objects map[model.ConfigRef]observedObject, problems map[model.ConfigRef][]model.Problem, now time.Time) {
 	generation := func(ref model.ConfigRef) int64 { return objects[ref].generation }
 	counts := countProxies(w.views(cur), generation)
+	if w.peers != nil {
+		w.peers.setLocal(counts, generation)
+		counts = w.peers.withPeers(counts, generation)
+	}
+	if w.standby.Load() {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for ref, obj := range objects {

@@ -40,8 +40,9 @@ const sliceServiceIndex = "loom.service-name"
 
 // newCache builds an informer cache that hands out its own objects (the
 // model only reads them) and keeps only the pod fields discovery uses.
-func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, mapper apimeta.RESTMapper, httpClient *http.Client) (cache.Cache, error) {
+func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, mapper apimeta.RESTMapper, httpClient *http.Client, onWatchError toolscache.WatchErrorHandlerWithContext) (cache.Cache, error) {
 	c, err := cache.New(cfg, cache.Options{
+		DefaultWatchErrorHandler:     onWatchError,
 		Scheme:                       scheme,
 		Mapper:                       mapper,
 		HTTPClient:                   httpClient,

@@ -37,10 +37,12 @@ func TestTranslateAndAnalyzeAgainstAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}); err != nil {
-		t.Fatal(err)
+	for _, ns := range []string{"demo", controlPlaneNamespace} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, obj := range bookinfoWithSecret() {
+	for _, obj := range withControlPlane(t, bookinfoWithSecret(), tunedControlPlane) {
 		status := obj.DeepCopyObject().(client.Object)
 		if err := c.Create(ctx, obj); err != nil {
 			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
@@ -73,7 +75,7 @@ func TestTranslateAndAnalyzeAgainstAPIServer(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"translate-reviews-canary.diff", []string{"translate", "-f", "testdata/translate/reviews-canary.yaml", "--proxy", "productpage-1"}, ""},
+		{"translate-reviews-canary-tuned.diff", []string{"translate", "-f", "testdata/translate/reviews-canary.yaml", "--proxy", "productpage-1"}, ""},
 		{"analyze-broken.txt", []string{"analyze", "-f", "testdata/analyze/broken.yaml"}, "analyze found 9 error(s)"},
 	} {
 		var out, errOut bytes.Buffer
@@ -85,6 +87,7 @@ func TestTranslateAndAnalyzeAgainstAPIServer(t *testing.T) {
 		}
 		golden.Assert(t, filepath.Join("testdata", tc.golden), out.Bytes())
 	}
+	assertTranslateMatchesDiscovery(ctx, t, cluster.Config, c)
 }
 
 // istioCRDDir is a directory with the Istio CRDs Loom installs, for envtest to install.

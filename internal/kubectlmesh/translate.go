@@ -40,12 +40,14 @@ type objectFinding struct {
 
 func newTranslateCommand(o *Options) *cobra.Command {
 	var files []string
-	var proxy, output, rootNamespace string
+	var proxy, output string
+	var mesh meshFlags
 	cmd := &cobra.Command{
 		Use:   "translate -f <files|dir|-> --proxy <pod|node id>",
 		Short: "Show what Istio config files would change in a proxy's config, offline",
 		Long: "Reads the cluster's Services, EndpointSlices, Pods and Istio config, builds the proxy's " +
-			"listeners, routes, clusters and endpoints as loom discovery would, then again with the " +
+			"listeners, routes, clusters and endpoints as loom discovery would, with the mesh settings the " +
+			"control plane of the proxy's revision runs with (its Deployment's flags and mesh config), then again with the " +
 			"files' objects laid over the cluster's (same kind, namespace and name replaced), and prints " +
 			"the difference as a unified diff of each changed resource. Nothing is applied. Objects the " +
 			"validating webhook would reject, and problems the files introduce, make the exit status non-zero.",
@@ -69,10 +71,7 @@ func newTranslateCommand(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if rootNamespace == "" {
-				rootNamespace = meshRootNamespace(cmd.Context(), clients.Client)
-			}
-			res, err := translateFiles(cmd.Context(), clients.Client, manifests, proxy, ns, rootNamespace)
+			res, err := translateFiles(cmd.Context(), clients.Client, manifests, proxy, ns, &mesh)
 			if err != nil {
 				return err
 			}
@@ -87,7 +86,7 @@ func newTranslateCommand(o *Options) *cobra.Command {
 	}
 	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "Files or directories of Istio config, or - for stdin")
 	cmd.Flags().StringVar(&proxy, "proxy", "", "The proxy: a pod (in -n) or an xDS node id")
-	cmd.Flags().StringVar(&rootNamespace, "root-namespace", "", "Namespace of mesh-wide defaults (default: the MeshOperator's control-plane namespace, else istio-system)")
+	mesh.register(cmd)
 	addOutputFlag(cmd, &output, "json, yaml (the changed resources)")
 	return cmd
 }
@@ -103,10 +102,9 @@ func meshRootNamespace(ctx context.Context, c client.Reader) string {
 }
 
 // translateFiles translates the proxy's config from base (the cluster) and from base with
-// the manifests laid over it, and compares the two.
-func translateFiles(ctx context.Context, base client.Reader, manifests []manifest, proxyArg, namespace, rootNamespace string) (*translateResult, error) {
-	mesh := model.Input{RootNamespace: rootNamespace, DomainSuffix: model.DefaultDomainSuffix}
-	proxy, err := offlineProxy(ctx, base, proxyArg, namespace, mesh.DomainSuffix)
+// the manifests laid over it, with the mesh settings meshFlags choose, and compares the two.
+func translateFiles(ctx context.Context, base client.Reader, manifests []manifest, proxyArg, namespace string, meshFlags *meshFlags) (*translateResult, error) {
+	proxy, mesh, err := proxyAndMesh(ctx, base, proxyArg, namespace, meshFlags)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +131,25 @@ func translateFiles(ctx context.Context, base client.Reader, manifests []manifes
 		}
 	}
 	return res, nil
+}
+
+// proxyAndMesh finds the proxy and the mesh settings of its revision's control plane; the
+// proxy of a pod is found again when that control plane's domain suffix is not the default.
+func proxyAndMesh(ctx context.Context, r client.Reader, proxyArg, namespace string, meshFlags *meshFlags) (model.Proxy, model.Input, error) {
+	proxy, err := offlineProxy(ctx, r, proxyArg, namespace, model.DefaultDomainSuffix)
+	if err != nil {
+		return model.Proxy{}, model.Input{}, err
+	}
+	mesh, err := meshFlags.meshInput(ctx, r, proxy.Revision)
+	if err != nil {
+		return model.Proxy{}, model.Input{}, err
+	}
+	if mesh.DomainSuffix != model.DefaultDomainSuffix {
+		if proxy, err = offlineProxy(ctx, r, proxyArg, namespace, mesh.DomainSuffix); err != nil {
+			return model.Proxy{}, model.Input{}, err
+		}
+	}
+	return proxy, mesh, nil
 }
 
 // translateFor builds the model from r and translates it for proxy, with every problem found

@@ -12,7 +12,7 @@ import (
 // TestTranslateGolden: a VirtualService that splits reviews' traffic 90/10 between two subsets
 // changes exactly productpage's outbound route to reviews.
 func TestTranslateGolden(t *testing.T) {
-	cluster := fakeCluster(t, bookinfo(), "testdata/translate/cluster-istio.yaml")
+	cluster := fakeCluster(t, withControlPlane(t, bookinfo(), defaultControlPlane), "testdata/translate/cluster-istio.yaml")
 	out, err := runOver(t, cluster, "", "translate", "-f", "testdata/translate/reviews-canary.yaml", "--proxy", "productpage-1")
 	if err != nil {
 		t.Fatalf("translate: %v\n%s", err, out)
@@ -24,7 +24,7 @@ func TestTranslateGolden(t *testing.T) {
 }
 
 func TestTranslateJSONFromStdin(t *testing.T) {
-	cluster := fakeCluster(t, bookinfo(), "testdata/translate/cluster-istio.yaml")
+	cluster := fakeCluster(t, withControlPlane(t, bookinfo(), defaultControlPlane), "testdata/translate/cluster-istio.yaml")
 	stdin := `{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"reviews"},` +
 		`"spec":{"hosts":["reviews"],"http":[{"route":[{"destination":{"host":"reviews","subset":"v2"}}]}]}}`
 	out, err := runOver(t, cluster, stdin, "translate", "-f", "-", "--proxy", "sidecar~10.1.0.10~productpage-1.demo~demo.svc.cluster.local", "-o", "json")
@@ -44,7 +44,7 @@ func TestTranslateJSONFromStdin(t *testing.T) {
 }
 
 func TestTranslateNoChange(t *testing.T) {
-	cluster := fakeCluster(t, bookinfo(), "testdata/translate/cluster-istio.yaml")
+	cluster := fakeCluster(t, withControlPlane(t, bookinfo(), defaultControlPlane), "testdata/translate/cluster-istio.yaml")
 	out, err := runOver(t, cluster, "", "translate", "-f", "testdata/translate/cluster-istio.yaml", "--proxy", "productpage-1")
 	if err != nil {
 		t.Fatalf("translate: %v\n%s", err, out)
@@ -57,7 +57,7 @@ func TestTranslateNoChange(t *testing.T) {
 // TestTranslateInvalid: an object the webhook would reject is named with its field, a
 // reference the translator leaves out is a problem, and the exit status says so.
 func TestTranslateInvalid(t *testing.T) {
-	cluster := fakeCluster(t, bookinfo(), "testdata/translate/cluster-istio.yaml")
+	cluster := fakeCluster(t, withControlPlane(t, bookinfo(), defaultControlPlane), "testdata/translate/cluster-istio.yaml")
 	out, err := runOver(t, cluster, "", "translate", "-f", "testdata/translate/invalid.yaml", "--proxy", "productpage-1")
 	if err == nil {
 		t.Fatalf("translate of an invalid file succeeded:\n%s", out)
@@ -74,7 +74,7 @@ func TestTranslateInvalid(t *testing.T) {
 }
 
 func TestTranslateErrors(t *testing.T) {
-	cluster := fakeCluster(t, bookinfo())
+	cluster := fakeCluster(t, withControlPlane(t, bookinfo(), defaultControlPlane))
 	for _, tc := range []struct {
 		args []string
 		want string

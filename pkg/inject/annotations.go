@@ -19,6 +19,13 @@ type options struct {
 	hold          bool
 	drainDuration time.Duration // 0: the agent's default
 	rewriteProbes bool
+	statusPort    int32 // the agent's; 0: no readiness probe on istio-proxy, no probe rewrite
+	readiness     readiness
+	envoyLog      envoyLogging
+	envoyDrain    time.Duration // Envoy's --drain-time-s; 0: the agent's default
+	concurrency   int32         // Envoy's worker threads; 0: Envoy's default (one per core)
+	metadata      []corev1.EnvVar
+	agentLogLevel string // `loom agent --zap-log-level`; "": its default
 }
 
 // annotationError names the annotation and the value it refuses.
@@ -41,20 +48,33 @@ func parseOptions(annotations map[string]string, s Settings) (options, error) {
 	if v, ok := annotations[annotationInterception]; ok && v != "REDIRECT" {
 		return o, annotationError(annotationInterception, v, fmt.Errorf("only REDIRECT is supported"))
 	}
+	var pc proxyConfig
 	if v, ok := annotations[annotationProxyConfig]; ok {
-		pc, err := parseProxyConfig(v)
-		if err != nil {
+		if pc, err = parseProxyConfig(v); err != nil {
 			return o, annotationError(annotationProxyConfig, v, err)
 		}
 		if pc.hold != nil {
 			o.hold = *pc.hold
 		}
-		o.drainDuration = pc.drainDuration
+		o.drainDuration, o.envoyDrain, o.concurrency, o.metadata = pc.drainDuration, pc.envoyDrain, pc.concurrency, pc.metadata
 	}
 	if v, ok := annotations[annotationRewriteProbes]; ok {
 		if o.rewriteProbes, err = strconv.ParseBool(v); err != nil {
 			return o, annotationError(annotationRewriteProbes, v, fmt.Errorf("want true or false"))
 		}
+	}
+	if o.statusPort, err = parseStatusPort(annotations, pc.statusPort); err != nil {
+		return o, err
+	}
+	o.redirectFlags = excludeStatusPort(o.redirectFlags, o.statusPort)
+	if o.readiness, err = parseReadiness(annotations); err != nil {
+		return o, err
+	}
+	if o.envoyLog, err = parseEnvoyLogging(annotations); err != nil {
+		return o, err
+	}
+	if o.agentLogLevel, err = agentLogLevel(annotations); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -137,6 +157,10 @@ func parseResources(annotations map[string]string, defaults corev1.ResourceRequi
 	return out, nil
 }
 
+// flagExcludeInboundPorts is the `loom iptables` flag of the inbound ports
+// capture skips.
+const flagExcludeInboundPorts = "--istio-local-exclude-ports"
+
 // redirectAnnotations map traffic.sidecar.istio.io/* to `loom iptables`
 // flags (Istio's istio-iptables long names).
 var redirectAnnotations = []struct {
@@ -147,7 +171,7 @@ var redirectAnnotations = []struct {
 	{annotationIncludeOutCIDR, "--istio-service-cidr", true, true},
 	{annotationExcludeOutCIDR, "--istio-service-exclude-cidr", true, false},
 	{annotationIncludeInPorts, "--istio-inbound-ports", false, true},
-	{annotationExcludeInPorts, "--istio-local-exclude-ports", false, false},
+	{annotationExcludeInPorts, flagExcludeInboundPorts, false, false},
 	{annotationExcludeOutPort, "--istio-local-outbound-ports-exclude", false, false},
 	{annotationIncludeOutPort, "--istio-outbound-ports", false, false},
 }

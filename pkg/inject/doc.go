@@ -11,7 +11,7 @@
 //     exempt); istio-proxy, a native sidecar (an init container with
 //     restartPolicy Always), runs `loom agent --proxy envoy` as 1337 from
 //     the proxy image. httpGet, tcpSocket and grpc probes of the app are
-//     rewritten to :15020/app-health/<container>/{readyz,livez,startupz},
+//     rewritten to :<status port>/app-health/<container>/{readyz,livez,startupz},
 //     the originals passed in ISTIO_KUBE_APP_PROBERS.
 //   - grpc-agent (proxyless gRPC): istio-agent-init runs `loom agent --once`
 //     (first certificate and the xDS bootstrap), then istio-proxy, a native
@@ -23,12 +23,20 @@
 // resources); traffic.sidecar.istio.io/includeOutboundIPRanges,
 // excludeOutboundIPRanges, includeInboundPorts, excludeInboundPorts,
 // excludeOutboundPorts, includeOutboundPorts; proxy.istio.io/config
-// (holdApplicationUntilProxyStarts, terminationDrainDuration; other fields
-// ignored); sidecar.istio.io/rewriteAppHTTPProbers;
-// sidecar.istio.io/interceptionMode (REDIRECT only). A bad value is an error
-// naming the annotation. Written back: sidecar.istio.io/status (Istio's
-// JSON), istio.io/rev, kubectl.kubernetes.io/default-container and
-// default-logs-container, and the labels service.istio.io/canonical-name,
+// (holdApplicationUntilProxyStarts, terminationDrainDuration, drainDuration,
+// concurrency, statusPort, proxyMetadata; other fields warned about);
+// sidecar.istio.io/rewriteAppHTTPProbers; sidecar.istio.io/interceptionMode
+// (REDIRECT only); status.sidecar.istio.io/port (the agent's status port,
+// over ProxyConfig's statusPort; 0: no istio-proxy probes, no probe
+// rewrite) and readiness.status.sidecar.istio.io/initialDelaySeconds,
+// periodSeconds, failureThreshold; sidecar.istio.io/logLevel and
+// componentLogLevel (Envoy's, read as Istio's agent reads them) and
+// agentLogLevel (the agent's --zap-log-level); sidecar.istio.io/proxyImage,
+// userVolume, userVolumeMount. A bad value is an error naming the
+// annotation; Warnings names what is set but not acted on. Written back:
+// sidecar.istio.io/status (Istio's JSON), istio.io/rev,
+// kubectl.kubernetes.io/default-container and default-logs-container, and
+// the labels service.istio.io/canonical-name,
 // service.istio.io/canonical-revision and (sidecar only)
 // security.istio.io/tlsMode=istio, each only when the pod has none.
 package inject

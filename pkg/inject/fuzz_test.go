@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +22,9 @@ var fuzzAnnotations = []string{
 	"traffic.sidecar.istio.io/excludeOutboundPorts", "traffic.sidecar.istio.io/includeOutboundPorts",
 	"sidecar.istio.io/inject", "istio.io/rev",
 	"sidecar.istio.io/proxyImage", "sidecar.istio.io/userVolume", "sidecar.istio.io/userVolumeMount",
+	"status.sidecar.istio.io/port", "readiness.status.sidecar.istio.io/initialDelaySeconds",
+	"readiness.status.sidecar.istio.io/periodSeconds", "readiness.status.sidecar.istio.io/failureThreshold",
+	"sidecar.istio.io/logLevel", "sidecar.istio.io/componentLogLevel", "sidecar.istio.io/agentLogLevel",
 }
 
 // fuzzPod varies the parts of a pod the templates read, driven by shape.
@@ -95,6 +101,42 @@ func checkInjected(t *testing.T, pod *corev1.Pod) {
 			t.Fatalf("istio-proxy may run as root: %+v", sc)
 		}
 	}
+	checkProbesReachTheAgent(t, out)
+}
+
+// checkProbesReachTheAgent: every rewritten app probe goes to the status
+// port the sidecar's agent is told, and istio-proxy has a readiness probe
+// exactly when there is a status port.
+func checkProbesReachTheAgent(t *testing.T, pod *corev1.Pod) {
+	t.Helper()
+	i := slices.IndexFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == containerProxy })
+	proxy := pod.Spec.InitContainers[i]
+	if !slices.Contains(proxy.Args, "--proxy") {
+		return // grpc-agent
+	}
+	port := int32(defaultStatusPort)
+	if v, ok := flagValue(proxy.Args, "--status-port"); ok {
+		p, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || p <= 0 || p > 65535 {
+			t.Fatalf("--status-port %q", v)
+		}
+		port = int32(p)
+	}
+	off := false
+	if v, ok := pod.Annotations[annotationStatusPort]; ok {
+		p, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+		off = err == nil && p == 0
+	}
+	if (proxy.ReadinessProbe == nil) != off {
+		t.Fatalf("status port off %v, istio-proxy readiness probe %+v", off, proxy.ReadinessProbe)
+	}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
+			if p != nil && p.HTTPGet != nil && strings.HasPrefix(p.HTTPGet.Path, "/app-health/") && (off || p.HTTPGet.Port != intstr.FromInt32(port)) {
+				t.Fatalf("container %s: probe %+v does not reach the agent's status port %d (off: %v)", c.Name, p.HTTPGet, port, off)
+			}
+		}
+	}
 }
 
 // FuzzInject: any annotation values on any pod shape give a pod or an
@@ -106,6 +148,11 @@ func FuzzInject(f *testing.F) {
 	f.Add(uint8(1), "terminationDrainDuration: 99999999999s", uint8(2), "false", uint8(0x1f))
 	f.Add(uint8(1), "{\"holdApplicationUntilProxyStarts\": null}", uint8(0), "sidecar", uint8(0x2a))
 	f.Add(uint8(16), `{"v":{"emptyDir":{}}}`, uint8(17), `{"v":{"mountPath":"/v"}}`, uint8(0x80))
+	f.Add(uint8(18), "15030", uint8(1), "{statusPort: 15040, concurrency: 2, drainDuration: 45s, proxyMetadata: {A: b}}", uint8(0x07))
+	f.Add(uint8(18), "0", uint8(20), "5", uint8(0x03))
+	f.Add(uint8(2), "0", uint8(18), "00", uint8(0xcc))
+	f.Add(uint8(22), "debug,misc:error", uint8(23), "upstream:info", uint8(0))
+	f.Add(uint8(24), "ads:debug,default:info", uint8(0), "grpc-agent", uint8(0))
 	f.Fuzz(func(t *testing.T, k1 uint8, v1 string, k2 uint8, v2 string, shape uint8) {
 		annotations := map[string]string{
 			fuzzAnnotations[int(k1)%len(fuzzAnnotations)]: v1,
@@ -121,7 +168,9 @@ func TestInjectRandomAnnotations(t *testing.T) {
 	values := []string{"", "*", "grpc-agent", "sidecar", "true", "false", "0", "-1", "65535", "65536", "100m", "1Gi", "1e3",
 		"10.0.0.0/8", "::/0", "10.0.0.0/33", "1,2,,3", " 80 , 443 ", "{", "null", "[]", "holdApplicationUntilProxyStarts: true",
 		"terminationDrainDuration: 1ms", "terminationDrainDuration: -5s", "terminationDrainDuration: 315576000001s", "\x00", "é",
-		"loom:1", "example.com/proxy@sha256:abc", `{"v":{"emptyDir":{}}}`, `{"v":{"mountPath":"/v"}}`, `[{"name":"v","mountPath":"v"}]`}
+		"loom:1", "example.com/proxy@sha256:abc", `{"v":{"emptyDir":{}}}`, `{"v":{"mountPath":"/v"}}`, `[{"name":"v","mountPath":"v"}]`,
+		"15030", "15021", " 15040", "2147483648", "debug", "warn", "info,misc:debug", "misc:error", "default:debug,ads:info", "a:b:c",
+		"statusPort: 15030", "concurrency: 4", "drainDuration: 45s", "drainDuration: 1.5s", "proxyMetadata: {CA_ADDR: x, Z: y}"}
 	r := rand.New(rand.NewPCG(1, 13))
 	for range 5000 {
 		annotations := map[string]string{}

@@ -19,7 +19,7 @@ func injectGRPCAgent(pod *corev1.Pod, o options, s Settings) (injected, error) {
 	}
 	sc := agentSecurityContext(&pod.Spec)
 	agent := func(name string, args ...string) corev1.Container {
-		return corev1.Container{
+		c := corev1.Container{
 			Name:            name,
 			Image:           s.AgentImage,
 			ImagePullPolicy: s.ImagePullPolicy,
@@ -27,12 +27,16 @@ func injectGRPCAgent(pod *corev1.Pod, o options, s Settings) (injected, error) {
 				"--output-dir", certsDir,
 				"--grpc-bootstrap", bootstrapPath,
 				"--revision", s.revision(),
-			}, args...),
+			}, append(agentLogArgs(o.agentLogLevel), args...)...),
 			Env:             agentEnv(s, pod.Labels, true),
 			Resources:       *o.resources.DeepCopy(),
 			VolumeMounts:    agentMounts(),
 			SecurityContext: sc.DeepCopy(),
 		}
+		for _, env := range o.metadata {
+			setEnv(&c, env.Name, env.Value)
+		}
+		return c
 	}
 	added.initContainers = prepend(&pod.Spec,
 		agent(containerAgentInit, "--once"),

@@ -29,6 +29,13 @@ var (
 	annotationExcludeOutPort = annotation.SidecarTrafficExcludeOutboundPorts.Name
 	annotationRev            = annotation.IoIstioRev.Name
 	annotationInterception   = annotation.SidecarInterceptionMode.Name
+	annotationStatusPort     = annotation.SidecarStatusPort.Name
+	annotationReadyDelay     = annotation.SidecarStatusReadinessInitialDelaySeconds.Name
+	annotationReadyPeriod    = annotation.SidecarStatusReadinessPeriodSeconds.Name
+	annotationReadyFailures  = annotation.SidecarStatusReadinessFailureThreshold.Name
+	annotationLogLevel       = annotation.SidecarLogLevel.Name
+	annotationComponentLog   = annotation.SidecarComponentLogLevel.Name
+	annotationAgentLog       = annotation.SidecarAgentLogLevel.Name
 )
 
 const (
@@ -79,9 +86,17 @@ const (
 
 	proxyUID = 1337
 
-	statusPort     = 15020 // the agent: app probes, /healthz/ready
-	readinessPort  = 15021 // Envoy's listener routed to the agent's readiness
-	prometheusPort = 15090
+	defaultStatusPort = 15020 // the agent: app probes, /healthz/ready (status.sidecar.istio.io/port)
+	readinessPort     = 15021 // Envoy's listener routed to the agent's readiness
+	prometheusPort    = 15090
+	envoyAdminPort    = 15000
+	outboundPort      = 15001
+	inboundPort       = 15006
+
+	// Istio's defaults of the istio-proxy readiness probe (values
+	// global.proxy.readiness*), which readiness.status.sidecar.istio.io/* override.
+	defaultReadyPeriodSeconds    = 15
+	defaultReadyFailureThreshold = 4
 
 	envAppProbers    = "ISTIO_KUBE_APP_PROBERS"
 	envGRPCBootstrap = "GRPC_XDS_BOOTSTRAP"

@@ -22,7 +22,7 @@ type prober struct {
 // does, and returns the originals as ISTIO_KUBE_APP_PROBERS ("" when none).
 // Kubelet's probes come from outside the pod, so with inbound capture they
 // would go through Envoy (and mTLS); the agent runs them from inside.
-func rewriteProbes(spec *corev1.PodSpec) (string, error) {
+func rewriteProbes(spec *corev1.PodSpec, statusPort int32) (string, error) {
 	probers := map[string]prober{}
 	rewrite := func(c *corev1.Container) {
 		if c.Name == containerProxy {
@@ -33,9 +33,9 @@ func rewriteProbes(spec *corev1.PodSpec) (string, error) {
 			kind  string
 		}{{&c.ReadinessProbe, "readyz"}, {&c.LivenessProbe, "livez"}, {&c.StartupProbe, "startupz"}} {
 			url := fmt.Sprintf("/app-health/%s/%s", c.Name, p.kind)
-			if orig, ok := appProber(*p.probe, c.Ports); ok {
+			if orig, ok := appProber(*p.probe, c.Ports, statusPort); ok {
 				probers[url] = orig
-				*p.probe = agentProbe(*p.probe, url)
+				*p.probe = agentProbe(*p.probe, url, statusPort)
 			}
 		}
 	}
@@ -55,7 +55,7 @@ func rewriteProbes(spec *corev1.PodSpec) (string, error) {
 // appProber is the probe's action with named ports resolved, or false when
 // the probe is not one the agent can run (exec, none, an unknown named port,
 // or already pointing at the status port).
-func appProber(probe *corev1.Probe, ports []corev1.ContainerPort) (prober, bool) {
+func appProber(probe *corev1.Probe, ports []corev1.ContainerPort, statusPort int32) (prober, bool) {
 	if probe == nil {
 		return prober{}, false
 	}
@@ -90,7 +90,7 @@ func appProber(probe *corev1.Probe, ports []corev1.ContainerPort) (prober, bool)
 
 // agentProbe is the probe as kubelet runs it after the rewrite: an httpGet
 // on the agent's status port, with the probe's timing kept.
-func agentProbe(probe *corev1.Probe, url string) *corev1.Probe {
+func agentProbe(probe *corev1.Probe, url string, statusPort int32) *corev1.Probe {
 	p := probe.DeepCopy()
 	get := &corev1.HTTPGetAction{}
 	if p.HTTPGet != nil {

@@ -13,6 +13,16 @@ const (
 type Telemetry struct {
 	AccessLog *AccessLog
 	Tracing   *Tracing
+	// DefaultProviders are the mesh config's defaultProviders: the access
+	// log and tracing providers used where no Telemetry object names any.
+	DefaultProviders DefaultProviders
+}
+
+// DefaultProviders name providers, built-in ("envoy", "zipkin") or
+// extensionProviders; empty lists keep the built-in defaults.
+type DefaultProviders struct {
+	AccessLogging []string
+	Tracing       []string
 }
 
 // AccessLog asks every connection manager and TCP proxy for a file access log.
@@ -50,7 +60,7 @@ func (s *Snapshot) checkTelemetry() {
 	}
 	if tr := s.telemetry.Tracing; tr != nil && tr.CollectorHost == "" {
 		s.report(MeshConfigKind, mesh, "spec.meshConfig.tracing.collectorAddress",
-			"tracing is enabled but no collector is named (set collectorAddress or enable the Jaeger add-on): nothing is traced")
+			"tracing is enabled but no collector is named (set collectorAddress or enable the Jaeger add-on): the built-in provider %q traces nothing (tracing extension providers named by Telemetry objects or defaultProviders still trace)", ZipkinTraceProvider)
 	}
 	if s.telemetry.Traces() {
 		s.report(MeshConfigKind, mesh, "spec.meshConfig.tracing",

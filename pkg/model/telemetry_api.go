@@ -1,8 +1,6 @@
 package model
 
 import (
-	"strings"
-
 	telemetry "istio.io/api/telemetry/v1alpha1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 )
@@ -14,11 +12,12 @@ type TelemetryPolicy = Config[*telemetry.Telemetry]
 // KindTelemetry names the kind in problems.
 const KindTelemetry = "Telemetry"
 
-// The providers a Telemetry can name. Loom's mesh config defines no other
-// (its extensionProviders hold external authorizers only), so these are
-// Istio's defaultProviders: the access log one when the mesh config's
-// accessLogging is enabled, the tracing one when its tracing names a
-// collector.
+// The built-in providers a Telemetry can name besides the mesh config's
+// extensionProviders of the access log and tracing kinds (an extension
+// provider of the same name wins). Unless the mesh config's
+// defaultProviders say otherwise, they are Istio's defaultProviders: the
+// access log one when the mesh config's accessLogging is enabled, the
+// tracing one when its tracing names a collector.
 const (
 	// EnvoyLogProvider is Istio's built-in file access log. With the mesh
 	// config's accessLogging enabled it writes to that path and encoding;
@@ -50,17 +49,27 @@ type DirectionTelemetry struct {
 // ProviderAccessLog is one provider's access log.
 type ProviderAccessLog struct {
 	Provider string
-	Log      AccessLog
+	// Ext is the extension provider (envoyFileAccessLog, envoyOtelAls);
+	// nil for the built-in "envoy", which writes Log.
+	Ext *ExtensionProvider
+	Log AccessLog
 	// Filter is a CEL expression; only matching requests are logged.
 	Filter string
+	// Source is where the provider was named.
+	Source ProviderSource
 }
 
 // ProxyTracing is the HTTP connection managers' tracing.
 type ProxyTracing struct {
-	Provider           string
+	Provider string
+	// Ext is the extension provider (opentelemetry, zipkin); nil for the
+	// built-in "zipkin", which sends to Collector.
+	Ext                *ExtensionProvider
 	Collector          Tracing
 	SamplingPercentage float64
 	CustomTags         map[string]*telemetry.Tracing_CustomTag
+	// Source is where the provider was named.
+	Source ProviderSource
 }
 
 // TelemetryFor merges the Telemetry objects that apply to a proxy with the
@@ -146,22 +155,6 @@ func providerNames(refs []*telemetry.ProviderRef) []string {
 	return names
 }
 
-// knownProvider returns the canonical name of a provider Loom defines
-// (names match case-insensitively, as in Istio); ok is false otherwise.
-func (s *Snapshot) knownProvider(name string, tracing bool) (string, bool) {
-	if tracing {
-		return ZipkinTraceProvider, strings.EqualFold(name, ZipkinTraceProvider) && s.telemetry.Traces()
-	}
-	return EnvoyLogProvider, strings.EqualFold(name, EnvoyLogProvider)
-}
-
-func (s *Snapshot) defaultLogProviders() []string {
-	if s.telemetry.AccessLog != nil {
-		return []string{EnvoyLogProvider}
-	}
-	return nil
-}
-
 func (s *Snapshot) envoyLog() AccessLog {
 	if s.telemetry.AccessLog != nil {
 		return *s.telemetry.AccessLog
@@ -174,14 +167,17 @@ func modeMatches(m telemetry.WorkloadMode, mode telemetry.WorkloadMode) bool {
 }
 
 // Defaults is what every Envoy proxy logs and traces when no Telemetry
-// object applies: the mesh config's access log and tracing, both ways.
+// object applies and the mesh config sets no defaultProviders: its access
+// log and tracing, both ways.
 func (t Telemetry) Defaults() ProxyTelemetry {
 	var d DirectionTelemetry
 	if t.AccessLog != nil {
-		d.AccessLogs = []ProviderAccessLog{{Provider: EnvoyLogProvider, Log: *t.AccessLog}}
+		d.AccessLogs = []ProviderAccessLog{{Provider: EnvoyLogProvider, Log: *t.AccessLog,
+			Source: ProviderSource{Kind: MeshConfigKind, Meta: meshConfigMeta, Field: "spec.meshConfig.accessLogging"}}}
 	}
 	if t.Traces() {
-		d.Tracing = &ProxyTracing{Provider: ZipkinTraceProvider, Collector: *t.Tracing, SamplingPercentage: t.Tracing.SamplingPercentage}
+		d.Tracing = &ProxyTracing{Provider: ZipkinTraceProvider, Collector: *t.Tracing, SamplingPercentage: t.Tracing.SamplingPercentage,
+			Source: ProviderSource{Kind: MeshConfigKind, Meta: meshConfigMeta, Field: "spec.meshConfig.tracing"}}
 	}
 	return ProxyTelemetry{Client: d, Server: d}
 }

@@ -18,6 +18,7 @@ func validTelemetries(in []*TelemetryPolicy) []*TelemetryPolicy {
 // what depends on the other objects and the mesh config is checked here.
 func (s *Snapshot) checkTelemetries() {
 	s.badLogFilters = map[string]bool{}
+	s.checkMeshTelemetryProviders()
 	for _, t := range s.telemetries {
 		if telemetryNamespaceWide(t) {
 			if first := s.namespaceWideTelemetry(t.Namespace); first != t {
@@ -32,14 +33,14 @@ func (s *Snapshot) checkTelemetries() {
 	}
 }
 
-// checkTelemetryProviders reports the providers the mesh config does not
-// define and remembers the access log filters that do not parse.
+// checkTelemetryProviders reports the providers that are not defined, not
+// of the entry's kind or invalid, and remembers the access log filters that
+// do not parse.
 func (s *Snapshot) checkTelemetryProviders(t *TelemetryPolicy) {
 	for i, e := range t.Spec.GetAccessLogging() {
 		for j, name := range providerNames(e.GetProviders()) {
-			if _, ok := s.knownProvider(name, false); !ok {
-				s.report(KindTelemetry, t.Meta, fmt.Sprintf("spec.accessLogging[%d].providers[%d]", i, j),
-					"provider %q is not defined: Loom's mesh config defines the access log provider %q only (its extensionProviders hold no access log kinds yet), so this provider logs nothing", name, EnvoyLogProvider)
+			if _, _, why := s.logProvider(name); why != "" {
+				s.report(KindTelemetry, t.Meta, fmt.Sprintf("spec.accessLogging[%d].providers[%d]", i, j), "%s, so this provider logs nothing", why)
 			}
 		}
 		if expr := e.GetFilter().GetExpression(); TelemetryFilterError(expr) != nil {
@@ -48,9 +49,8 @@ func (s *Snapshot) checkTelemetryProviders(t *TelemetryPolicy) {
 	}
 	for i, e := range t.Spec.GetTracing() {
 		if names := providerNames(e.GetProviders()); len(names) > 0 {
-			if _, ok := s.knownProvider(names[0], true); !ok {
-				s.report(KindTelemetry, t.Meta, fmt.Sprintf("spec.tracing[%d].providers[0]", i),
-					"provider %q is not defined: Loom's mesh config defines the tracing provider %q only, and only while its tracing names a collector (its extensionProviders hold no tracing kinds yet), so the workloads this entry applies to are not traced", names[0], ZipkinTraceProvider)
+			if _, _, why := s.traceProvider(names[0]); why != "" {
+				s.report(KindTelemetry, t.Meta, fmt.Sprintf("spec.tracing[%d].providers[0]", i), "%s, so the workloads this entry applies to are not traced", why)
 			}
 		}
 	}

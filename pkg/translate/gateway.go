@@ -62,7 +62,7 @@ func forGateway(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 		resourcev3.EndpointType: assignments,
 		resourcev3.SecretType:   secrets,
 	}
-	applyProxyTelemetry(snap.TelemetryFor(p), res)
+	problems = append(problems, applyTelemetry(snap, p, res)...)
 	sortEnvoyResources(res)
 	return res, compactProblems(problems)
 }

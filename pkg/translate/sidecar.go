@@ -59,7 +59,7 @@ func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 		resourcev3.ClusterType:  clusters,
 		resourcev3.EndpointType: assignments,
 	}
-	applyProxyTelemetry(snap.TelemetryFor(p), res)
+	problems = append(problems, applyTelemetry(snap, p, res)...)
 	sortEnvoyResources(res)
 	return res, compactProblems(problems)
 }

@@ -18,13 +18,35 @@ import (
 	"loom.dev/loom/pkg/model"
 )
 
+// applyTelemetry adds proxy p's merged telemetry (Telemetry objects and
+// the mesh config) to its listeners. Extension providers that send to a
+// service use the proxy's outbound cluster of it; one the proxy has no
+// cluster for is left out and reported.
+func applyTelemetry(snap *model.Snapshot, p model.Proxy, res Resources) []model.Problem {
+	pt := snap.TelemetryFor(p)
+	if pt.Client.Empty() && pt.Server.Empty() {
+		return nil
+	}
+	pt, targets, problems := resolveTelemetryProviders(pt, servicesFor(snap, p))
+	applyProxyTelemetry(pt, proxyTelemetryContext{targets: targets, serviceName: tracingServiceName(p), gateway: p.Kind == model.KindGateway}, res)
+	return problems
+}
+
+// proxyTelemetryContext is what the extension providers' Envoy config
+// needs of the proxy.
+type proxyTelemetryContext struct {
+	targets     map[*model.ExtensionProvider]providerTarget
+	serviceName string
+	gateway     bool
+}
+
 // applyProxyTelemetry adds a proxy's access logs to every HTTP connection
 // manager and TCP proxy of its listeners, and its tracing (with the
 // collector's cluster) to every HTTP connection manager: the Server side
 // on inbound listeners, the Client side on the others (outbound and
 // gateway listeners, as Istio's CLIENT mode covers gateways). With nothing
 // to add nothing is touched, so the output stays byte-identical.
-func applyProxyTelemetry(pt model.ProxyTelemetry, res Resources) {
+func applyProxyTelemetry(pt model.ProxyTelemetry, ctx proxyTelemetryContext, res Resources) {
 	if pt.Client.Empty() && pt.Server.Empty() {
 		return
 	}
@@ -53,7 +75,7 @@ func applyProxyTelemetry(pt model.ProxyTelemetry, res Resources) {
 					continue
 				}
 				done[f] = true
-				if addTelemetry(dt, f) && dt.Tracing != nil && f.GetName() == hcmFilterName {
+				if addTelemetry(dt, ctx, f) && dt.Tracing != nil && dt.Tracing.Ext == nil && f.GetName() == hcmFilterName {
 					collectors[collectorClusterName(&dt.Tracing.Collector)] = dt.Tracing.Collector
 				}
 			}
@@ -66,7 +88,7 @@ func applyProxyTelemetry(pt model.ProxyTelemetry, res Resources) {
 }
 
 // addTelemetry rewrites one network filter; it reports whether it did.
-func addTelemetry(dt model.DirectionTelemetry, f *listenerv3.Filter) bool {
+func addTelemetry(dt model.DirectionTelemetry, ctx proxyTelemetryContext, f *listenerv3.Filter) bool {
 	typed := f.GetTypedConfig()
 	if typed == nil {
 		return false
@@ -78,9 +100,12 @@ func addTelemetry(dt model.DirectionTelemetry, f *listenerv3.Filter) bool {
 			return false
 		}
 		for _, a := range dt.AccessLogs {
-			m.AccessLog = append(m.AccessLog, providerAccessLog(a))
+			m.AccessLog = append(m.AccessLog, providerAccessLog(a, ctx))
 		}
-		if dt.Tracing != nil {
+		switch {
+		case dt.Tracing != nil && dt.Tracing.Ext != nil:
+			m.Tracing = extensionTracing(dt.Tracing, ctx.targets[dt.Tracing.Ext], ctx.serviceName, ctx.gateway)
+		case dt.Tracing != nil:
 			m.Tracing = zipkinTracing(dt.Tracing)
 		}
 		f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: anyOf(&m)}
@@ -94,7 +119,7 @@ func addTelemetry(dt model.DirectionTelemetry, f *listenerv3.Filter) bool {
 			return false
 		}
 		for _, a := range dt.AccessLogs {
-			m.AccessLog = append(m.AccessLog, providerAccessLog(a))
+			m.AccessLog = append(m.AccessLog, providerAccessLog(a, ctx))
 		}
 		f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: anyOf(&m)}
 		return true

@@ -16,10 +16,16 @@ import (
 // accessLogging filter expressions become.
 const celFilterName = "envoy.access_loggers.extension_filters.cel"
 
-// providerAccessLog is one provider's file access log, logging only the
-// requests and connections its filter expression matches.
-func providerAccessLog(a model.ProviderAccessLog) *accesslogv3.AccessLog {
-	log := fileAccessLog(&a.Log)
+// providerAccessLog is one provider's access log (the built-in file log
+// or an extension provider's), logging only the requests and connections
+// its filter expression matches.
+func providerAccessLog(a model.ProviderAccessLog, ctx proxyTelemetryContext) *accesslogv3.AccessLog {
+	var log *accesslogv3.AccessLog
+	if a.Ext != nil {
+		log = extensionAccessLog(a.Ext, ctx.targets[a.Ext])
+	} else {
+		log = fileAccessLog(&a.Log)
+	}
 	if a.Filter != "" {
 		log.Filter = &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{
 			ExtensionFilter: &accesslogv3.ExtensionFilter{Name: celFilterName,

@@ -52,7 +52,7 @@ func telAPIResources(mesh model.Telemetry, policies []*model.TelemetryPolicy, pr
 	res, problems := ForProxy(model.Build(in), proxy)
 	in.Telemetry, in.Telemetries = mesh, policies
 	snap := model.Build(in)
-	applyProxyTelemetry(snap.TelemetryFor(proxy), res)
+	problems = append(problems, applyTelemetry(snap, proxy, res)...)
 	sortEnvoyResources(res)
 	return res, append(problems, snap.Problems()...)
 }

@@ -110,6 +110,20 @@ func TestInstallWithKustomize(t *testing.T) {
 		t.Fatalf("status.proxies never showed the mesh's 3 proxies up to date: %q\n%s", summary, kubectl("get", "mesh", "loom", "-o", "yaml"))
 	}
 	t.Logf("kubectl get mesh: proxies %s", summary)
+
+	// kubectl mesh proxy-config reads the control-plane pod's /debug endpoints through the
+	// apiserver's service proxy: an echo server's ACKed listeners include its server listener
+	// on 8080.
+	pods, err := cs.CoreV1().Pods(k.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo,version=v1"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("no echo-v1 pod: %v", err)
+	}
+	out, err := exec.CommandContext(ctx, kubectlMeshBin, "--kubeconfig", cluster.KubeconfigPath, "-n", k.ns,
+		"proxy-config", pods.Items[0].Name, "listeners").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "8080") {
+		t.Fatalf("kubectl mesh proxy-config %s listeners: %v\n%s", pods.Items[0].Name, err, out)
+	}
+	t.Logf("kubectl mesh proxy-config %s listeners:\n%s", pods.Items[0].Name, out)
 }
 
 // checkSidecarPodRuns: a pod of the default (sidecar) template in an injected namespace runs

@@ -104,6 +104,7 @@ func TestInstallToReadyThenUninstall(t *testing.T) {
 	createMesh(t, mesh)
 	got := waitCondition(t, "install", operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	t.Logf("apply -> Ready took %s", time.Since(start))
+	captureForArgoCD(t, "ready.yaml", got)
 
 	if got.Status.Version != "1.0.0" || got.Status.Revision != "default" {
 		t.Errorf("status version %q revision %q", got.Status.Version, got.Status.Revision)
@@ -236,6 +237,7 @@ func TestInvalidValuesAreReportedAndFixable(t *testing.T) {
 	}
 	createMesh(t, mesh)
 	got := waitCondition(t, "bad-values", operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse)
+	captureForArgoCD(t, "invalid-values.yaml", got)
 	c := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionReconciled)
 	if c.Reason != operatorv1alpha1.ReasonInvalidValues || !strings.Contains(c.Message, "replicas") || !strings.Contains(c.Message, "control-plane") {
 		t.Errorf("condition %+v should name the chart and the field", c)
@@ -260,6 +262,7 @@ func TestOneMeshPerNamespace(t *testing.T) {
 	second.Spec.Namespace = "shared"
 	createMesh(t, second)
 	got := waitCondition(t, "second", operatorv1alpha1.ConditionReconciled, metav1.ConditionFalse)
+	captureForArgoCD(t, "namespace-conflict.yaml", got)
 	c := meta.FindStatusCondition(got.Status.Conditions, operatorv1alpha1.ConditionReconciled)
 	if c.Reason != operatorv1alpha1.ReasonNamespaceConflict || !strings.Contains(c.Message, "owned by MeshOperator first") {
 		t.Errorf("second mesh condition %+v", c)

@@ -64,6 +64,7 @@ func TestFailedUpgradeRollsBackWithoutFlapping(t *testing.T) {
 	readyMesh(t, "rollback", "2s")
 	patchMesh(t, "rollback", unreadyUpgrade)
 	assertRolledBack(t, "rollback")
+	captureForArgoCD(t, "rolled-back.yaml", getMesh(t, "rollback"))
 
 	// It does not flap: the failed generation is not applied again.
 	deadline := time.Now().Add(3 * time.Second)

@@ -9,7 +9,6 @@ import (
 	security "istio.io/api/security/v1beta1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -20,45 +19,54 @@ import (
 // average: a large mesh has many namespaces with a few dozen policies each.
 const authzPoliciesPerTeam = 25
 
-// authzTeams is how many team namespaces n policies are spread over.
+// authzTeams is how many team namespaces n policies are spread over (the
+// benchmark's namespace holds a share too).
 func authzTeams(n int) int { return max(1, n/authzPoliciesPerTeam) }
 
 func authzTeamNamespace(k int) string { return fmt.Sprintf("authz-team-%d", k) }
 
+// authzNamespaces are the namespaces that hold policies: the benchmark's
+// first, then the teams'.
+func authzNamespaces(n int) []string {
+	out := []string{benchNamespace}
+	for k := range authzTeams(n) {
+		out = append(out, authzTeamNamespace(k))
+	}
+	return out
+}
+
 // authzPolicies are n AuthorizationPolicies as a large mesh has them, in a
-// fixed order so that every run gets the same ones. A fifth are in the
-// benchmark's namespace (where the simulated sidecars are), the rest spread
-// over team namespaces. Each namespace's first policy is namespace-wide
-// (ALLOW from its own namespace, the root namespace and the benchmark's);
-// the others select one workload (app: svc-j) and either ALLOW a few
-// principals to GET and POST on the service port or DENY admin and debug
-// paths on it. One in ten of the benchmark namespace's policies selects the
-// simulated sidecars themselves (app: client), so that they carry policies
-// beside the namespace-wide one.
-func authzPolicies(n, services int) []*securityv1.AuthorizationPolicy {
-	teams := authzTeams(n)
+// fixed order so that every run gets the same ones, dealt round robin over
+// authzNamespaces. Each namespace's first policy is namespace-wide (ALLOW
+// from its own namespace, the root namespace and the benchmark's); the
+// others select one of the namespace's workloads (authzWorkloads) in turn,
+// and in alternate rounds ALLOW a few principals to GET and POST on the
+// service port or DENY admin and debug paths on it, so each workload
+// carries a handful of both. Every policy selects workloads that simulated
+// proxies are: the benchmark's clients (app: client) or a workload proxy
+// (workloadproxy.go).
+func authzPolicies(n int) []*securityv1.AuthorizationPolicy {
+	namespaces := authzNamespaces(n)
+	workloads := map[string][]authzWorkload{}
+	for _, w := range authzWorkloads(n) {
+		workloads[w.namespace] = append(workloads[w.namespace], w)
+	}
 	perNamespace := map[string]int{}
 	out := make([]*securityv1.AuthorizationPolicy, 0, n)
 	for i := range n {
-		ns := benchNamespace
-		if i%5 != 0 {
-			ns = authzTeamNamespace((i / 5) % teams)
-		}
+		ns := namespaces[i%len(namespaces)]
 		j := perNamespace[ns]
 		perNamespace[ns]++
 		p := &securityv1.AuthorizationPolicy{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("authz-%d", i), Namespace: ns}}
-		target := serviceName(i % services)
-		switch {
-		case j == 0:
+		if j == 0 {
 			p.Spec = namespaceWideAllow(ns)
-		case ns == benchNamespace && j%10 == 1:
-			p.Spec = allowPrincipals("client", i)
-		case ns == benchNamespace && j%10 == 6:
-			p.Spec = denyPaths("client")
-		case j%2 == 1:
-			p.Spec = allowPrincipals(target, i)
-		default:
-			p.Spec = denyPaths(target)
+		} else {
+			app := workloads[ns][(j-1)%len(workloads[ns])].app
+			if ((j-1)/len(workloads[ns]))%2 == 0 {
+				p.Spec = allowPrincipals(app, i)
+			} else {
+				p.Spec = denyPaths(app, "/admin/*", "/debug/*", "/internal")
+			}
 		}
 		out = append(out, p)
 	}
@@ -69,11 +77,11 @@ func selectApp(app string) *typev1beta1.WorkloadSelector {
 	return &typev1beta1.WorkloadSelector{MatchLabels: map[string]string{"app": app}}
 }
 
-func namespaceWideAllow(ns string) security.AuthorizationPolicy {
+func namespaceWideAllow(ns string, extra ...string) security.AuthorizationPolicy {
 	return security.AuthorizationPolicy{
 		Action: security.AuthorizationPolicy_ALLOW,
 		Rules: []*security.Rule{{From: []*security.Rule_From{{Source: &security.Source{
-			Namespaces: uniq(ns, rootNamespace, benchNamespace),
+			Namespaces: uniq(append([]string{ns, rootNamespace, benchNamespace}, extra...)...),
 		}}}}},
 	}
 }
@@ -97,14 +105,14 @@ func allowPrincipals(app string, i int) security.AuthorizationPolicy {
 	}
 }
 
-// denyPaths denies admin and debug paths on the service port (named, so the
-// rule does not deny all TCP traffic) of the workloads labelled app.
-func denyPaths(app string) security.AuthorizationPolicy {
+// denyPaths denies paths on the service port (named, so the rule does not
+// deny all TCP traffic) of the workloads labelled app.
+func denyPaths(app string, paths ...string) security.AuthorizationPolicy {
 	return security.AuthorizationPolicy{
 		Selector: selectApp(app),
 		Action:   security.AuthorizationPolicy_DENY,
 		Rules: []*security.Rule{{To: []*security.Rule_To{{Operation: &security.Operation{
-			Paths: []string{"/admin/*", "/debug/*", "/internal"}, Ports: []string{fmt.Sprint(servicePort)},
+			Paths: paths, Ports: []string{fmt.Sprint(servicePort)},
 		}}}}},
 	}
 }
@@ -121,18 +129,13 @@ func uniq(xs ...string) []string {
 	return out
 }
 
-// createAuthzPolicies creates the team namespaces and n policies.
+// createAuthzPolicies creates n policies (the namespaces exist: see
+// setupAuthzWorkloads).
 func (w *workload) createAuthzPolicies(ctx context.Context, n int, logf func(string, ...any)) error {
 	start := time.Now()
-	for k := range authzTeams(n) {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: authzTeamNamespace(k)}}
-		if err := w.c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("namespace %s: %w", ns.Name, err)
-		}
-	}
-	policies := authzPolicies(n, w.services)
+	policies := authzPolicies(n)
 	err := benchkit.Parallel(ctx, len(policies), 32, func(ctx context.Context, i int) error {
-		if err := w.c.Create(ctx, policies[i]); err != nil {
+		if err := w.c.Create(ctx, policies[i]); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("AuthorizationPolicy %s/%s: %w", policies[i].Namespace, policies[i].Name, err)
 		}
 		return nil
@@ -140,7 +143,7 @@ func (w *workload) createAuthzPolicies(ctx context.Context, n int, logf func(str
 	if err != nil {
 		return err
 	}
-	logf("%d AuthorizationPolicies in %d namespaces created in %.1fs", n, authzTeams(n)+1, time.Since(start).Seconds())
+	logf("%d AuthorizationPolicies in %d namespaces created in %.1fs", n, len(authzNamespaces(n)), time.Since(start).Seconds())
 	return nil
 }
 

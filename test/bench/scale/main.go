@@ -22,11 +22,22 @@
 // and to istiod, and the targets, then, as its last line, one JSON object
 // with every figure.
 //
-// With --authz-policies N it then creates N AuthorizationPolicies (authz.go)
-// and runs loom again, SotW and delta (loom_authz, loom_delta_authz), so
-// that the cold sync and the changes' convergence with the policies in place
-// are reported beside the runs without them, as ratios (with / without).
-// The peers run before the policies exist and are not compared.
+// With --authz-policies N the workload also makes the proxies the policies
+// will select servers (authzworkloads.go): a Service "client" (exported to
+// no namespace, so no proxy's outbound config changes) selects the
+// simulated clients, and each team namespace has a few workloads with a
+// Service each. After its run, loom (SotW) connects one more simulated
+// sidecar per selected workload (workloadproxy.go; a replica of the
+// clients' among them) and records their config. Then the driver creates
+// N AuthorizationPolicies (authz.go), each selecting the clients or one of
+// those workloads, and runs loom again, SotW and delta (loom_authz,
+// loom_delta_authz): the clients' cold sync, bytes per proxy and the
+// changes' convergence are reported beside the runs without policies, as
+// ratios (with / without); loom_authz then connects the workload proxies
+// again, checks that every policy is named in some proxy's RBAC filters,
+// and measures AuthorizationPolicy changes (authzmeasure.go) until each
+// affected proxy ACKs. The peers run before the policies exist and are not
+// compared.
 package main
 
 import (
@@ -80,7 +91,7 @@ func main() {
 	flag.BoolVar(&o.delta, "delta", o.delta, "also run loom with delta xDS (DeltaAggregatedResources)")
 	flag.BoolVar(&o.floor, "floor", o.floor, "measure the gRPC floor for the bytes loom sent (test/bench/grpcfloor)")
 	flag.IntVar(&o.changes, "changes", o.changes, "VirtualService changes and endpoint changes measured per run (each)")
-	flag.IntVar(&o.authzPolicies, "authz-policies", 0, "after the runs, create this many AuthorizationPolicies and run loom again (loom_authz, loom_delta_authz) beside the runs without them")
+	flag.IntVar(&o.authzPolicies, "authz-policies", 0, "after the runs, create this many AuthorizationPolicies selecting the simulated proxies and run loom again (loom_authz, loom_delta_authz) beside the runs without them; also measures workload proxies and policy changes")
 	flag.DurationVar(&o.settle, "settle", o.settle, "pause after the cold sync and after each change")
 	flag.DurationVar(&o.syncTimeout, "sync-timeout", o.syncTimeout, "how long the cold sync may take")
 	flag.DurationVar(&o.changeTimeout, "change-timeout", o.changeTimeout, "how long one change may take to reach every client")
@@ -168,33 +179,45 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err := d.work.setup(ctx, d.logf); err != nil {
 		return nil, err
 	}
+	if o.authzPolicies > 0 {
+		if err := d.work.setupAuthzWorkloads(ctx, o.authzPolicies, o.clients, d.logf); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "istiod"), 0o755); err != nil {
 		return nil, err
 	}
 
 	rep := &report{opts: o}
 	type plan struct {
-		make  func() (*controlPlane, error)
-		delta bool
+		make      func() (*controlPlane, error)
+		delta     bool
+		workloads workloadsPhase
 	}
-	plans := []plan{{func() (*controlPlane, error) { return d.loomPlane(false) }, false}}
+	// With policies to come, loom (SotW) measures the workload proxies
+	// without them after its run, loom_authz with them.
+	loomPhase, authzPhase := noWorkloads, noWorkloads
+	if o.authzPolicies > 0 {
+		loomPhase, authzPhase = workloadsWithoutPolicies, workloadsWithPolicies
+	}
+	plans := []plan{{func() (*controlPlane, error) { return d.loomPlane(false) }, false, loomPhase}}
 	if o.delta {
-		plans = append(plans, plan{func() (*controlPlane, error) { return d.loomPlane(true) }, true})
+		plans = append(plans, plan{func() (*controlPlane, error) { return d.loomPlane(true) }, true, noWorkloads})
 	}
 	for _, p := range o.peers {
 		switch p {
 		case "baseline":
-			plans = append(plans, plan{d.baselinePlane, false})
+			plans = append(plans, plan{d.baselinePlane, false, noWorkloads})
 		case "istiod":
-			plans = append(plans, plan{d.istiodPlane, false})
+			plans = append(plans, plan{d.istiodPlane, false, noWorkloads})
 		}
 	}
 	// The runs with AuthorizationPolicies come last: the policies stay.
 	authzFrom := len(plans)
 	if o.authzPolicies > 0 {
-		plans = append(plans, plan{func() (*controlPlane, error) { return d.authzPlane(false) }, false})
+		plans = append(plans, plan{func() (*controlPlane, error) { return d.authzPlane(false) }, false, authzPhase})
 		if o.delta {
-			plans = append(plans, plan{func() (*controlPlane, error) { return d.authzPlane(true) }, true})
+			plans = append(plans, plan{func() (*controlPlane, error) { return d.authzPlane(true) }, true, noWorkloads})
 		}
 	}
 	var failed []string
@@ -208,11 +231,15 @@ func run(ctx context.Context, o options) (*report, error) {
 		if err != nil {
 			return rep, err
 		}
-		res := d.runOne(ctx, cp, p.delta)
+		res := d.runOne(ctx, cp, p.delta, p.workloads)
 		rep.runs = append(rep.runs, res)
 		if res.err != nil {
 			d.logf("%s failed: %v", res.name, res.err)
 			failed = append(failed, res.name)
+		}
+		if res.workloadsErr != nil {
+			d.logf("%s: workload proxies failed: %v", res.name, res.workloadsErr)
+			failed = append(failed, res.name+" workload proxies")
 		}
 		if ctx.Err() != nil {
 			return rep, ctx.Err()

@@ -62,6 +62,7 @@ func (r *report) printTable(w io.Writer) {
 	for _, t := range targetsFor(fs) {
 		fmt.Fprintln(w, t.line())
 	}
+	r.printAuthz(w)
 	for _, x := range r.authzRatios() {
 		fmt.Fprintln(w, x.line())
 	}
@@ -150,6 +151,9 @@ func (r *report) json() map[string]any {
 		j[p+"other_cpu_s"] = round(x.otherCPUS, 2)
 		j[p+"wall_s"] = round(x.wallS, 1)
 		j[p+"stream_errors"] = x.streamErrors
+		if r.opts.authzPolicies > 0 {
+			authzJSON(j, x)
+		}
 		if !math.IsNaN(x.statusWrites) {
 			j[p+"status_writes"] = x.statusWrites
 			j[p+"status_writes_per_s"] = round(x.statusWrites/x.wallS, 2)

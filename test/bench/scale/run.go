@@ -59,10 +59,26 @@ type runResult struct {
 	// statusWrites are the status writes on Istio objects sent from the clients' start to the
 	// end of the run (loom only; NaN when not measured).
 	statusWrites float64
+	// workloads: the workload proxies' figures, measured after everything
+	// above (nil: not measured); workloadsErr fails the run's workload part.
+	workloads    *workloadStats
+	workloadsErr error
 }
 
+// workloadsPhase says whether and how a run measures the workload proxies.
+type workloadsPhase int
+
+const (
+	noWorkloads              workloadsPhase = iota
+	workloadsWithoutPolicies                // loom before the policies exist
+	workloadsWithPolicies                   // loom_authz
+)
+
 // runOne starts the control plane, connects the clients, measures, and stops both.
-func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res *runResult) {
+// Then, if asked, it measures the workload proxies (measureWorkloads) against the
+// same control plane, the clients still connected; the run's other figures are
+// taken before.
+func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool, workloads workloadsPhase) (res *runResult) {
 	res = &runResult{name: cp.Name, delta: delta}
 	d.logf("=== %s: starting", cp.Name)
 	if err := cp.Start(ctx, d.opts.readyTimeout); err != nil {
@@ -91,13 +107,19 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	cpAtStart, _ := readUsage(cp.PID())
 	res.statusWrites = math.NaN()
 	writesAtStart, writesErr := statusWritesOf(cp)
-	defer func() {
+	closed := false
+	closeFigures := func() { // once: before the workload proxies, else at return
+		if closed {
+			return
+		}
+		closed = true
 		if writesAtEnd, err := statusWritesOf(cp); err == nil && writesErr == nil {
 			res.statusWrites = writesAtEnd - writesAtStart
 		}
 		res.wallS = time.Since(wallStart).Seconds()
 		res.otherCPUS = systemBusySeconds() - busyAtStart - (res.cpuS - cpAtStart.cpuSeconds) - res.clientsCPUS
-	}()
+	}
+	defer closeFigures()
 	fail := func(err error) *runResult {
 		res.err = err
 		d.sampleEnd(cp, clients, res)
@@ -150,6 +172,10 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool) (res 
 	d.sampleEnd(cp, clients, res)
 	d.logf("%s: VirtualService change p50 %.0f ms p99 %.0f ms; endpoint change p50 %.0f ms p99 %.0f ms; CPU %.1fs; peak RSS %.0f MB",
 		cp.Name, res.vs.p(50), res.vs.p(99), res.ep.p(50), res.ep.p(99), res.cpuS, float64(res.peakRSS)/1e6)
+	if workloads != noWorkloads {
+		closeFigures()
+		res.workloads, res.workloadsErr = d.measureWorkloads(ctx, cp, clients, workloads == workloadsWithPolicies)
+	}
 	return res
 }
 

@@ -59,6 +59,7 @@ func TestTinyScale(t *testing.T) {
 			t.Errorf("%s: process figures missing: rss %d cpu %v bytes %d", r.name, r.peakRSS, r.cpuS, r.bytes)
 		}
 	}
+	checkWorkloadProxies(t, rep, o)
 	if f := rep.floor; f == nil || f.Clients != o.clients || f.Changes != o.changes || len(f.ChangeLatenciesMs) != o.changes*o.clients {
 		t.Errorf("gRPC floor: %+v, want %d clients and %d changes seen by each", f, o.clients, o.changes)
 	} else if cold, change, _ := floorBytes(rep.run("loom"), o.clients); f.ColdBytes != cold || f.ChangeBytes != change {
@@ -75,10 +76,50 @@ func TestTinyScale(t *testing.T) {
 	for _, k := range []string{"loom_cold_sync_s", "loom_vs_change_p99_ms", "loom_delta_ep_change_p99_ms", "loom_peak_rss_mb",
 		"baseline_cold_sync_s", "cold_sync_speedup_vs_baseline", "floor_cold_sync_s", "floor_vs_change_p99_ms",
 		"cold_sync_ratio_vs_floor", "vs_change_p99_ratio_vs_floor", "targets_met",
-		"loom_authz_cold_sync_s", "loom_delta_authz_vs_change_p99_ms", "loom_authz_cold_sync_ratio", "loom_delta_authz_ep_change_p99_ratio"} {
+		"loom_authz_cold_sync_s", "loom_delta_authz_vs_change_p99_ms", "loom_authz_cold_sync_ratio", "loom_delta_authz_ep_change_p99_ratio",
+		"loom_authz_client_bytes_per_proxy_ratio", "loom_authz_workload_bytes_per_proxy_ratio", "loom_authz_authz_change_p99_ms",
+		"loom_authz_vs_change_p99_with_workloads_ratio"} {
 		if back[k] == nil {
 			t.Errorf("JSON line lacks %s: %s", k, line)
 		}
 	}
 	rep.printTable(testLog{t})
+}
+
+// checkWorkloadProxies: loom measured the workload proxies without the
+// policies and loom_authz with them; with them every generated policy is in
+// some proxy's RBAC filters, every proxy has an HTTP RBAC filter (the
+// workloads are servers), the config grew, and every affected proxy ACKed
+// every policy change.
+func checkWorkloadProxies(t *testing.T, rep *report, o options) {
+	t.Helper()
+	without, with := rep.run("loom"), rep.run("loom_authz")
+	if without == nil || with == nil || without.workloads == nil || with.workloads == nil {
+		t.Fatalf("workload proxies not measured in loom and loom_authz")
+	}
+	want := len(authzWorkloads(o.authzPolicies))
+	for _, x := range []*runResult{without, with} {
+		if s := x.workloads; s.proxies != want || s.synced != want || x.workloadsErr != nil {
+			t.Errorf("%s: %d of %d workload proxies synced (want %d): %v", x.name, s.synced, s.proxies, want, x.workloadsErr)
+		}
+	}
+	for _, x := range []*runResult{without, with} {
+		if v := x.workloads.vs; v.changes != o.changes || v.missed != 0 {
+			t.Errorf("%s: %d VirtualService changes with the workload proxies, %d client-changes missed; want %d, none missed", x.name, v.changes, v.missed, o.changes)
+		}
+	}
+	s := with.workloads
+	if s.policiesTotal != o.authzPolicies || s.policiesSeen != s.policiesTotal || s.httpRBAC != want {
+		t.Errorf("loom_authz: %d of %d policies in the workload proxies' RBAC filters, %d of %d proxies with an HTTP RBAC filter; want all",
+			s.policiesSeen, s.policiesTotal, s.httpRBAC, want)
+	}
+	if without.workloads.policiesSeen != 0 || without.workloads.httpRBAC != 0 {
+		t.Errorf("loom (no policies): %d policies, %d HTTP RBAC filters in the workload proxies' config", without.workloads.policiesSeen, without.workloads.httpRBAC)
+	}
+	if s.bytesPerProxy <= without.workloads.bytesPerProxy {
+		t.Errorf("workload proxies received %.0f bytes each with the policies, %.0f without", s.bytesPerProxy, without.workloads.bytesPerProxy)
+	}
+	if s.change.changes != authzChanges(o.changes) || s.change.missed != 0 || len(s.change.latenciesMs) == 0 {
+		t.Errorf("loom_authz: %d policy changes, %d proxy-changes missed, %d seen; want %d changes, none missed", s.change.changes, s.change.missed, len(s.change.latenciesMs), authzChanges(o.changes))
+	}
 }

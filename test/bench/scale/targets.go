@@ -23,7 +23,7 @@ type amount struct {
 
 func (a amount) String() string {
 	switch a.unit {
-	case "ms", "MB":
+	case "ms", "MB", "KB":
 		return fmt.Sprintf("%s %.0f %s", a.who, a.v, a.unit)
 	default:
 		return fmt.Sprintf("%s %.2f %s", a.who, a.v, a.unit)

@@ -98,6 +98,12 @@ func TestMeshOperatorHealth(t *testing.T) {
 		{"failed-namespace-conflict.yaml", health.HealthStatusDegraded, "namespace loom-system is already owned by MeshOperator other; only one MeshOperator may own a namespace"},
 		{"failed-apply-failed.yaml", health.HealthStatusDegraded, `applying Deployment loom-system/loom-control-plane: admission webhook "policy.example.com" denied the request: images must be signed`},
 		{"ca-invalid.yaml", health.HealthStatusDegraded, "CA: plugged CA secret loom-system/cacerts: ca-key.pem: key does not match ca-cert.pem"},
+		// Captured from the real operator's reconciles by test/integration (-capture-argocd),
+		// which fails when the operator's status no longer matches them.
+		{"captured/ready.yaml", health.HealthStatusHealthy, "all 2 components ready"},
+		{"captured/invalid-values.yaml", health.HealthStatusDegraded, "control-plane: values for chart control-plane are invalid: values don't meet the specifications of the schema(s) in the following chart(s):\ncontrol-plane:\n- at '/replicas': got string, want integer\n"},
+		{"captured/namespace-conflict.yaml", health.HealthStatusDegraded, "namespace shared is already owned by MeshOperator first; only one MeshOperator may own a namespace"},
+		{"captured/rolled-back.yaml", health.HealthStatusDegraded, "generation 2 (version 1.1.0) was not Ready within 2s (control-plane: Deployment rollback/loom-control-plane is InProgress: Pending termination: 1); rolled back to generation 1 (version 1.0.0)"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range cases {
@@ -121,8 +127,12 @@ func TestMeshOperatorHealth(t *testing.T) {
 		})
 	}
 	files, _ := filepath.Glob("testdata/*.yaml")
-	for _, f := range files {
-		if !seen[filepath.Base(f)] {
+	captured, _ := filepath.Glob("testdata/captured/*.yaml")
+	if len(captured) == 0 {
+		t.Error("no MeshOperator captured from real reconciles in testdata/captured")
+	}
+	for _, f := range append(files, captured...) {
+		if rel, _ := filepath.Rel("testdata", f); !seen[rel] {
 			t.Errorf("%s has no expected health in this test", f)
 		}
 	}
