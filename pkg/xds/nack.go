@@ -40,7 +40,8 @@ func newNackLog(log logr.Logger, m *metrics) *nackLog {
 // record is called with st.mu held.
 func (n *nackLog) record(st *stream, typeURL string, ts *typeState, r sentResponse, msg string) {
 	ts.nack = &nackInfo{Nonce: r.nonce, Version: r.version, Error: msg, At: time.Now()}
-	n.metrics.nacks.WithLabelValues(typeLabel(typeURL)).Inc()
+	// Counted last: once the counter shows a NACK, its log line (if any) is written.
+	defer n.metrics.nacks.WithLabelValues(typeLabel(typeURL)).Inc()
 	key := nackKey{st.nodeID, typeURL, r.version}
 	n.mu.Lock()
 	_, seen := n.logged[key]

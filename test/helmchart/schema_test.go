@@ -18,6 +18,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"unknown nested key", map[string]any{"image": map[string]any{"repo": "x"}}, "repo"},
 		{"bad pull policy", map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, "pullPolicy"},
 		{"image tag as a number", map[string]any{"image": map[string]any{"tag": 1.2}}, "tag"},
+		{"digest not sha256", map[string]any{"image": map[string]any{"repository": "loom", "digest": "v1.1.0"}}, "digest"},
 		{"image registry as a URL", map[string]any{"imageRegistry": "https://quay.io"}, "imageRegistry"},
 		{"image registry with a digest", map[string]any{"imageRegistry": "quay.io/loom@sha256:00"}, "imageRegistry"},
 		{"unknown log level", map[string]any{"logLevel": "verbose"}, "logLevel"},

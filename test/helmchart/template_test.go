@@ -144,7 +144,7 @@ func TestTemplateEveryValue(t *testing.T) {
 	c := pod.Containers[0]
 	checks := map[string]bool{
 		"replicaCount":      *d.Spec.Replicas == 3,
-		"image":             c.Image == "registry.example/loom/loom:v9.9.9" && c.ImagePullPolicy == corev1.PullAlways,
+		"image":             c.Image == "registry.example/loom/loom@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" && c.ImagePullPolicy == corev1.PullAlways,
 		"imageRegistry":     reflect.DeepEqual(c.Env, []corev1.EnvVar{{Name: "LOOM_IMAGE_REGISTRY", Value: "mirror.example:5000/loom"}}),
 		"imagePullSecrets":  reflect.DeepEqual(pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}}),
 		"nameOverride":      d.Spec.Selector.MatchLabels["app.kubernetes.io/name"] == "loom-ctl",
@@ -312,6 +312,13 @@ func TestTemplateImageRegistry(t *testing.T) {
 		c := d.Spec.Template.Spec.Containers[0]
 		if c.Image != tc.wantImage {
 			t.Errorf("imageRegistry %q, repository %q: image %q, want %q", tc.registry, tc.repository, c.Image, tc.wantImage)
+		}
+		// image.digest pins the same image by digest.
+		digest := "sha256:" + strings.Repeat("0", 64)
+		objs = renderObjects(t, map[string]any{"imageRegistry": tc.registry, "image": map[string]any{"repository": tc.repository, "tag": "v2", "digest": digest}})
+		objs.get(t, "Deployment/loom-operator", &d)
+		if got, want := d.Spec.Template.Spec.Containers[0].Image, strings.TrimSuffix(tc.wantImage, ":v1.1.0")+"@"+digest; got != want {
+			t.Errorf("imageRegistry %q, repository %q, digest: image %q, want %q", tc.registry, tc.repository, got, want)
 		}
 		if want := []corev1.EnvVar{{Name: "LOOM_IMAGE_REGISTRY", Value: tc.registry}}; !reflect.DeepEqual(c.Env, want) {
 			t.Errorf("imageRegistry %q: env %v, want %v", tc.registry, c.Env, want)

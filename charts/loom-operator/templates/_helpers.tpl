@@ -57,5 +57,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $repository = printf "%s/%s" . $repository }}
 {{- end }}
 {{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
