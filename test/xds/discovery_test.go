@@ -27,6 +27,8 @@ type discoveryProcess struct {
 	revision    string
 	logPath     string
 	cmd         *exec.Cmd
+	// env and args are added to the process's environment and flags.
+	env, args []string
 }
 
 func freePort() (int, error) {
@@ -43,6 +45,12 @@ func startDiscovery() (*discoveryProcess, error) { return startDiscoveryOfRevisi
 // startDiscoveryOfRevision starts `loom discovery` of a control-plane revision ("": the
 // default one); another revision is not the default injector.
 func startDiscoveryOfRevision(revision string) (*discoveryProcess, error) {
+	return startDiscoveryWith(revision, nil)
+}
+
+// startDiscoveryWith starts `loom discovery` of revision with env added to its environment
+// and args to its flags.
+func startDiscoveryWith(revision string, env []string, args ...string) (*discoveryProcess, error) {
 	xdsPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -66,6 +74,8 @@ func startDiscoveryOfRevision(revision string) (*discoveryProcess, error) {
 		monitoringAddr: "127.0.0.1:" + strconv.Itoa(monPort),
 		logPath:        filepath.Join(cluster.Dir, "discovery"+revision+".log"),
 		revision:       revision,
+		env:            env,
+		args:           args,
 	}
 	return p, p.start()
 }
@@ -90,6 +100,10 @@ func (p *discoveryProcess) start() error {
 		"--inject-agent-image", injectAgentImage, "--inject-proxy-image", injectProxyImage)
 	if p.revision != "" {
 		p.cmd.Args = append(p.cmd.Args, "--revision", p.revision, "--inject-default-revision=false")
+	}
+	p.cmd.Args = append(p.cmd.Args, p.args...)
+	if len(p.env) > 0 {
+		p.cmd.Env = append(os.Environ(), p.env...)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
