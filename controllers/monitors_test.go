@@ -145,8 +145,8 @@ func TestPlanFollowsModeAndCRDs(t *testing.T) {
 			t.Errorf("%s %s lacks the component label", o.GetKind(), o.GetName())
 		}
 	}
-	if kinds["PodMonitor"] != 3 || kinds["PrometheusRule"] != 1 {
-		t.Errorf("monitors planned %v, want 3 PodMonitors and 1 PrometheusRule", kinds)
+	if kinds["PodMonitor"] != 2 || kinds["ServiceMonitor"] != 1 || kinds["PrometheusRule"] != 1 {
+		t.Errorf("monitors planned %v, want 2 PodMonitors, 1 ServiceMonitor and 1 PrometheusRule", kinds)
 	}
 	if st := with.monitorsReadiness(ctx, *c); !st.Ready {
 		t.Errorf("monitors not Ready with the CRDs: %s", st.Message)

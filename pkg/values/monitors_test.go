@@ -180,9 +180,10 @@ var monitorPods = []monitorPod{
 }
 
 // TestMonitorsRelabelLikeTheAddon runs every test pod's targets through each add-on scrape
-// job's relabel_configs and through the matching PodMonitor as the Prometheus Operator
-// turns it into a scrape config (selector and port kept first, its default labels, then the
-// PodMonitor's relabelings), with Prometheus's own relabel code, and compares which targets
+// job's relabel_configs and through the matching PodMonitor (the control plane's
+// ServiceMonitor) as the Prometheus Operator turns it into a scrape config (selector and port
+// kept first, its default labels, then the monitor's relabelings), with Prometheus's own
+// relabel code, and compares which targets
 // are kept and the labels the rules and dashboards read. The add-on's prometheus.io
 // annotation targets have no PodMonitor counterpart: only Envoy's port is compared.
 func TestMonitorsRelabelLikeTheAddon(t *testing.T) {
@@ -205,22 +206,38 @@ func TestMonitorsRelabelLikeTheAddon(t *testing.T) {
 	compared := 0
 	for _, job := range config.ScrapeConfigs {
 		addonRelabel := relabelConfigs(t, job.RelabelConfigs)
-		monitorRelabel, metricsPath, namespaces := podMonitorRelabel(t, findNamed(t, objs, "PodMonitor", job.JobName))
+		// The control plane is watched through its Service: the ServiceMonitor sees the
+		// endpoints (with their pods' labels) of the Services its selector matches.
+		serviceMonitor := job.JobName == "loom-control-plane"
+		var monitorRelabel []*relabel.Config
+		var metricsPath, kind string
+		var namespaces []string
+		if serviceMonitor {
+			kind = "serviceMonitor"
+			monitorRelabel, metricsPath, namespaces = serviceMonitorRelabel(t, findNamed(t, objs, "ServiceMonitor", job.JobName))
+		} else {
+			kind = "podMonitor"
+			monitorRelabel, metricsPath, namespaces = podMonitorRelabel(t, findNamed(t, objs, "PodMonitor", job.JobName))
+		}
 		for _, p := range monitorPods {
 			for _, target := range p.targets() {
 				port := target.Get("__meta_kubernetes_pod_container_port_name")
+				monitorTarget, discovered := target, true
+				if serviceMonitor {
+					monitorTarget, discovered = controlPlaneEndpoint(target, mesh.Spec.Namespace)
+				}
 				if job.JobName == "loom-proxies" && port != "http-envoy-prom" {
 					continue
 				}
 				// The add-on's control-plane job discovers the mesh namespace only, as the
 				// PodMonitor's namespaceSelector does.
 				inAddonScope := job.JobName != "loom-control-plane" || p.namespace == mesh.Spec.Namespace
-				inMonitorScope := namespaces == nil || slices.Contains(namespaces, p.namespace)
+				inMonitorScope := discovered && (namespaces == nil || slices.Contains(namespaces, p.namespace))
 				// Prometheus labels every target with its job's name before relabelling.
 				want, wantKept := apply(target, addonRelabel, job.JobName, "/metrics", inAddonScope)
-				got, gotKept := apply(target, monitorRelabel, "podMonitor/"+mesh.Spec.Namespace+"/"+job.JobName+"/0", metricsPath, inMonitorScope)
+				got, gotKept := apply(monitorTarget, monitorRelabel, kind+"/"+mesh.Spec.Namespace+"/"+job.JobName+"/0", metricsPath, inMonitorScope)
 				if wantKept != gotKept {
-					t.Errorf("%s: pod %s/%s port %s kept by the add-on: %v, by the PodMonitor: %v", job.JobName, p.namespace, p.name, port, wantKept, gotKept)
+					t.Errorf("%s: pod %s/%s port %s kept by the add-on: %v, by the %s: %v", job.JobName, p.namespace, p.name, port, wantKept, kind, gotKept)
 					continue
 				}
 				if !wantKept {
@@ -229,7 +246,7 @@ func TestMonitorsRelabelLikeTheAddon(t *testing.T) {
 				compared++
 				for _, name := range contract {
 					if w, g := want.Get(name), got.Get(name); w != g {
-						t.Errorf("%s: pod %s/%s port %s: label %s is %q from the add-on, %q from the PodMonitor", job.JobName, p.namespace, p.name, port, name, w, g)
+						t.Errorf("%s: pod %s/%s port %s: label %s is %q from the add-on, %q from the %s", job.JobName, p.namespace, p.name, port, name, w, g, kind)
 					}
 				}
 			}
@@ -339,4 +356,82 @@ func podMonitorRelabel(t *testing.T, pm *unstructured.Unstructured) ([]*relabel.
 		namespaces = []string{pm.GetNamespace()}
 	}
 	return relabelConfigs(t, raw), path, namespaces
+}
+
+// controlPlaneEndpoint is the target endpoints discovery (role endpoints) gives for a pod's
+// port when the control-plane chart's Service (labels app.kubernetes.io/name=loom-control-plane,
+// ports named as the pod's) selects the pod: the pod's meta labels, the Service's, and the
+// endpoint's port name. false when the Service does not select the pod or lacks the port.
+func controlPlaneEndpoint(pod labels.Labels, meshNamespace string) (labels.Labels, bool) {
+	port := pod.Get("__meta_kubernetes_pod_container_port_name")
+	if pod.Get("__meta_kubernetes_namespace") != meshNamespace || pod.Get("__meta_kubernetes_pod_label_app_kubernetes_io_name") != "loom-control-plane" ||
+		!slices.Contains([]string{"grpc-xds", "grpc-secure", "http-monitoring", "https-webhook"}, port) {
+		return labels.EmptyLabels(), false
+	}
+	b := labels.NewBuilder(pod)
+	b.Set("__meta_kubernetes_service_name", "loom-control-plane")
+	b.Set("__meta_kubernetes_service_label_app_kubernetes_io_name", "loom-control-plane")
+	b.Set("__meta_kubernetes_service_labelpresent_app_kubernetes_io_name", "true")
+	b.Set("__meta_kubernetes_endpoint_port_name", port)
+	b.Set("__meta_kubernetes_endpoint_ready", "true")
+	return b.Labels(), true
+}
+
+// serviceMonitorRelabel models the scrape config the Prometheus Operator generates from a
+// ServiceMonitor with one endpoint (role endpoints): it keeps the Services the selector
+// matches and the named port, labels namespace, service, pod and job (the Service's name)
+// itself, then applies the endpoint's relabelings. It returns the relabel configs, the
+// metrics path, and the namespaces discovered.
+func serviceMonitorRelabel(t *testing.T, sm *unstructured.Unstructured) ([]*relabel.Config, string, []string) {
+	t.Helper()
+	sanitize := strings.NewReplacer(".", "_", "/", "_", "-", "_")
+	var raw []json.RawMessage
+	add := func(v map[string]any) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, data)
+	}
+	matchLabels, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	if len(matchLabels) == 0 {
+		t.Fatalf("%s: the model knows matchLabels selectors only", sm.GetName())
+	}
+	for _, k := range slices.Sorted(maps.Keys(matchLabels)) {
+		add(map[string]any{"action": "keep", "source_labels": []string{"__meta_kubernetes_service_label_" + sanitize.Replace(k), "__meta_kubernetes_service_labelpresent_" + sanitize.Replace(k)},
+			"regex": "(" + matchLabels[k] + ");true"})
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(endpoints) != 1 {
+		t.Fatalf("%s: %d endpoints, want 1", sm.GetName(), len(endpoints))
+	}
+	ep := endpoints[0].(map[string]any)
+	add(map[string]any{"action": "keep", "source_labels": []string{"__meta_kubernetes_endpoint_port_name"}, "regex": ep["port"]})
+	add(map[string]any{"source_labels": []string{"__meta_kubernetes_namespace"}, "target_label": "namespace"})
+	add(map[string]any{"source_labels": []string{"__meta_kubernetes_service_name"}, "target_label": "service"})
+	add(map[string]any{"source_labels": []string{"__meta_kubernetes_pod_name"}, "target_label": "pod"})
+	add(map[string]any{"source_labels": []string{"__meta_kubernetes_service_name"}, "target_label": "job"})
+	relabelings, _ := ep["relabelings"].([]any)
+	for _, r := range relabelings {
+		snake := map[string]any{}
+		for k, v := range r.(map[string]any) {
+			switch k {
+			case "sourceLabels":
+				k = "source_labels"
+			case "targetLabel":
+				k = "target_label"
+			}
+			snake[k] = v
+		}
+		add(snake)
+	}
+	path, _ := ep["path"].(string)
+	if path == "" {
+		path = "/metrics"
+	}
+	names, found, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames")
+	if !found {
+		names = []string{sm.GetNamespace()}
+	}
+	return relabelConfigs(t, raw), path, names
 }

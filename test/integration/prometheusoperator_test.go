@@ -126,8 +126,8 @@ func installPrometheusOperatorCRDs(t *testing.T) func() {
 }
 
 // TestPrometheusOperatorMonitors: with mode Auto and no Prometheus Operator nothing is
-// created and the mesh is Ready; installing the Prometheus Operator's CRDs brings the
-// PodMonitors and the PrometheusRule (validated by the apiserver against the real schemas);
+// created and the mesh is Ready; installing the Prometheus Operator's CRDs brings
+// the ServiceMonitor, the PodMonitors and the PrometheusRule (validated by the apiserver against the real schemas);
 // labels reach them; Disabled removes them; Enabled without the CRDs says what is missing.
 func TestPrometheusOperatorMonitors(t *testing.T) {
 	const name = "monitors"
@@ -160,7 +160,7 @@ func TestPrometheusOperatorMonitors(t *testing.T) {
 	})
 	objs := waitMonitoringObjects(t, name, 4)
 	t.Logf("CRDs established -> monitors created took %s", time.Since(start))
-	for _, want := range []string{"PodMonitor loom-control-plane", "PodMonitor loom-operator", "PodMonitor loom-proxies", "PrometheusRule loom"} {
+	for _, want := range []string{"ServiceMonitor loom-control-plane", "PodMonitor loom-operator", "PodMonitor loom-proxies", "PrometheusRule loom"} {
 		if objs[want] == nil {
 			t.Errorf("no %s among %v", want, objs)
 		}
