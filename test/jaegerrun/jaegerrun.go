@@ -145,6 +145,17 @@ func (s Span) Parent() string {
 	return ""
 }
 
+// FollowsFrom reports whether the span links to a span of another trace (an OpenTelemetry
+// link).
+func (s Span) FollowsFrom() bool {
+	for _, r := range s.References {
+		if r.RefType == "FOLLOWS_FROM" {
+			return true
+		}
+	}
+	return false
+}
+
 // Tag is the value of the span's attribute key; nil if it has none.
 func (s Span) Tag(key string) any {
 	for _, t := range s.Tags {

@@ -17,6 +17,7 @@ import (
 
 	"loom.dev/loom/pkg/grpcbootstrap"
 	"loom.dev/loom/pkg/xds"
+	"loom.dev/loom/test/jaegerrun"
 )
 
 // TestConfigChangeTraceInJaeger runs a real Jaeger (v2, built by `make jaeger` from the module
@@ -25,8 +26,8 @@ import (
 // Jaeger's query API as one trace: the config change, with the per-view generation (and the
 // translation inside it), the push and the wait for the client's ACK as its children.
 func TestConfigChangeTraceInJaeger(t *testing.T) {
-	jaeger := startJaeger(t)
-	traced := startTracedDiscovery(t, jaeger.otlpAddr)
+	jaeger := jaegerrun.Start(t, "../../bin/jaeger")
+	traced := startTracedDiscovery(t, jaeger.OTLPAddr)
 
 	ns := newNamespace(t)
 	createService(t, ns, "traced", 8080)
@@ -61,7 +62,7 @@ spec:
 
 	var last string
 	err = wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 90*time.Second, true, func(context.Context) (bool, error) {
-		traces, err := jaeger.traces("loom-discovery")
+		traces, err := jaeger.Traces("loom-discovery")
 		if err != nil {
 			last = err.Error()
 			return false, nil
@@ -80,21 +81,21 @@ spec:
 	})
 	if err != nil {
 		log, _ := os.ReadFile(traced.logPath)
-		t.Fatalf("no trace of the VirtualService change reached Jaeger: %s\ndiscovery log:\n%s\njaeger log:\n%s", last, lastChars(string(log), 3000), lastChars(jaeger.log(), 3000))
+		t.Fatalf("no trace of the VirtualService change reached Jaeger: %s\ndiscovery log:\n%s\njaeger log:\n%s", last, lastChars(string(log), 3000), lastChars(jaeger.Log(), 3000))
 	}
 }
 
 // checkConfigChangeTrace returns "" when tr is a config change that started after
 // notBefore, was pushed and ACKed, with the expected span structure; else what is missing.
-func checkConfigChangeTrace(tr jaegerTrace, notBefore int64) string {
-	byID := map[string]jaegerSpan{}
-	children := map[string][]jaegerSpan{}
-	var roots []jaegerSpan
+func checkConfigChangeTrace(tr jaegerrun.Trace, notBefore int64) string {
+	byID := map[string]jaegerrun.Span{}
+	children := map[string][]jaegerrun.Span{}
+	var roots []jaegerrun.Span
 	for _, s := range tr.Spans {
 		byID[s.SpanID] = s
 	}
 	for _, s := range tr.Spans {
-		parent := s.parent()
+		parent := s.Parent()
 		if _, ok := byID[parent]; !ok {
 			roots = append(roots, s)
 			continue
@@ -105,14 +106,14 @@ func checkConfigChangeTrace(tr jaegerTrace, notBefore int64) string {
 		return fmt.Sprintf("trace %s: not a config change (roots %v)", tr.TraceID, spanNames(roots))
 	}
 	root := roots[0]
-	if root.StartTime < notBefore || root.tag("loom.push.reason") != "trigger" {
-		return fmt.Sprintf("trace %s: an earlier or non-trigger push (%v)", tr.TraceID, root.tag("loom.push.reason"))
+	if root.StartTime < notBefore || root.Tag("loom.push.reason") != "trigger" {
+		return fmt.Sprintf("trace %s: an earlier or non-trigger push (%v)", tr.TraceID, root.Tag("loom.push.reason"))
 	}
-	if got := root.tag("loom.push.result"); got != "acked" {
+	if got := root.Tag("loom.push.result"); got != "acked" {
 		return fmt.Sprintf("trace %s: result %v, want acked", tr.TraceID, got)
 	}
-	if n, _ := strconv.Atoi(fmt.Sprint(root.tag("loom.push.responses"))); n < 1 {
-		return fmt.Sprintf("trace %s: %v responses, want at least 1", tr.TraceID, root.tag("loom.push.responses"))
+	if n, _ := strconv.Atoi(fmt.Sprint(root.Tag("loom.push.responses"))); n < 1 {
+		return fmt.Sprintf("trace %s: %v responses, want at least 1", tr.TraceID, root.Tag("loom.push.responses"))
 	}
 	kids := children[root.SpanID]
 	for _, want := range []string{xds.SpanDebounce, xds.SpanGenerate, xds.SpanPublish, xds.SpanConverge} {
@@ -122,30 +123,30 @@ func checkConfigChangeTrace(tr jaegerTrace, notBefore int64) string {
 	}
 	for _, k := range kids {
 		if k.OperationName == xds.SpanPublish {
-			if n, _ := strconv.Atoi(fmt.Sprint(k.tag("loom.push.views_changed"))); n < 1 {
+			if n, _ := strconv.Atoi(fmt.Sprint(k.Tag("loom.push.views_changed"))); n < 1 {
 				return fmt.Sprintf("trace %s: the push changed no view", tr.TraceID)
 			}
 		}
 		if k.OperationName != xds.SpanGenerate {
 			continue
 		}
-		translated, modelBuild := false, k.followsFrom()
+		translated, modelBuild := false, k.FollowsFrom()
 		for _, g := range children[k.SpanID] {
-			translated = translated || (g.OperationName == "discovery.translate" && g.tag("loom.view") == k.tag("loom.view"))
+			translated = translated || (g.OperationName == "discovery.translate" && g.Tag("loom.view") == k.Tag("loom.view"))
 			modelBuild = modelBuild || g.OperationName == "discovery.model_build"
 		}
 		if !modelBuild {
-			return fmt.Sprintf("trace %s: %s of view %v neither built the model nor links to its build", tr.TraceID, xds.SpanGenerate, k.tag("loom.view"))
+			return fmt.Sprintf("trace %s: %s of view %v neither built the model nor links to its build", tr.TraceID, xds.SpanGenerate, k.Tag("loom.view"))
 		}
 		if !translated {
 			return fmt.Sprintf("trace %s: %s of view %v has children %v, want discovery.translate of the same view",
-				tr.TraceID, xds.SpanGenerate, k.tag("loom.view"), spanNames(children[k.SpanID]))
+				tr.TraceID, xds.SpanGenerate, k.Tag("loom.view"), spanNames(children[k.SpanID]))
 		}
 	}
 	return ""
 }
 
-func spanNames(spans []jaegerSpan) []string {
+func spanNames(spans []jaegerrun.Span) []string {
 	out := make([]string, 0, len(spans))
 	for _, s := range spans {
 		out = append(out, s.OperationName)
