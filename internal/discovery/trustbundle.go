@@ -84,8 +84,13 @@ func (t *trustBundle) joined() []byte {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return joinPEMs(t.pems)
+}
+
+// joinPEMs is PEM entries as one PEM, each ending with a newline.
+func joinPEMs(pems []string) []byte {
 	var out []byte
-	for _, p := range t.pems {
+	for _, p := range pems {
 		out = append(out, p...)
 		if !strings.HasSuffix(p, "\n") {
 			out = append(out, '\n')
@@ -120,14 +125,7 @@ func carries(r types.Resource, bundle []byte) bool {
 	if !ok {
 		return false
 	}
-	var joined strings.Builder
-	for _, p := range tb.GetCaCertificatesPem() {
-		joined.WriteString(p)
-		if !strings.HasSuffix(p, "\n") {
-			joined.WriteByte('\n')
-		}
-	}
-	return bytes.Equal(normalizePEM([]byte(joined.String())), normalizePEM(bundle))
+	return bytes.Equal(normalizePEM(joinPEMs(tb.GetCaCertificatesPem())), normalizePEM(bundle))
 }
 
 // localBundleAcks counts this server's PCDS subscribers that have not ACKed bundle.

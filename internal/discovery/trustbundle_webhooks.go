@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,7 +57,7 @@ func webhooksTrust(hooks []servedWebhook, namespace string, bundle []byte) (bool
 		}
 		have := pemCerts(h.client.CABundle)
 		for _, c := range want {
-			if !containsCert(have, c) {
+			if !slices.ContainsFunc(have, c.Equal) {
 				return false, fmt.Sprintf("the caBundle of webhook %s in %s does not hold the new root yet", h.name, h.config)
 			}
 		}
@@ -72,13 +73,4 @@ func pemCerts(data []byte) []*x509.Certificate {
 		}
 	}
 	return out
-}
-
-func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
-	for _, l := range list {
-		if l.Equal(c) {
-			return true
-		}
-	}
-	return false
 }

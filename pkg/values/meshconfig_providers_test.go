@@ -42,6 +42,19 @@ spec:
         headersToDownstreamOnDeny: ["x-ext-authz-*"]
         headersToDownstreamOnAllow: ["set-cookie"]
 `))
+	read := renderedMeshConfig(t, mesh)
+	if !reflect.DeepEqual(read.ExtensionProviders, mesh.Spec.MeshConfig.ExtensionProviders) {
+		t.Errorf("mesh.yaml providers %+v, want %+v", read.ExtensionProviders, mesh.Spec.MeshConfig.ExtensionProviders)
+	}
+	if got := read.ExtensionProviders[0].EnvoyExtAuthzGRPC; got == nil || got.Timeout.Duration.String() != "500ms" || got.Port != 9000 {
+		t.Errorf("gRPC provider read back as %+v", got)
+	}
+}
+
+// renderedMeshConfig is the mesh.yaml of the control plane rendered for mesh, read as loom
+// discovery reads it (strictly).
+func renderedMeshConfig(t *testing.T, mesh *operatorv1alpha1.MeshOperator) operatorv1alpha1.MeshConfigSpec {
+	t.Helper()
 	objs, err := renderControlPlane(t, mesh)
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +72,5 @@ spec:
 	if err := yaml.UnmarshalStrict([]byte(meshYAML), &read); err != nil {
 		t.Fatalf("loom discovery would refuse the mesh config: %v\n%s", err, meshYAML)
 	}
-	if !reflect.DeepEqual(read.ExtensionProviders, mesh.Spec.MeshConfig.ExtensionProviders) {
-		t.Errorf("mesh.yaml providers %+v, want %+v", read.ExtensionProviders, mesh.Spec.MeshConfig.ExtensionProviders)
-	}
-	if got := read.ExtensionProviders[0].EnvoyExtAuthzGRPC; got == nil || got.Timeout.Duration.String() != "500ms" || got.Port != 9000 {
-		t.Errorf("gRPC provider read back as %+v", got)
-	}
+	return read
 }

@@ -4,11 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
-
-	operatorv1alpha1 "loom.dev/loom/api/v1alpha1"
 )
 
 // The telemetry extension providers and defaultProviders of spec.meshConfig
@@ -51,23 +46,7 @@ spec:
       accessLogging: [otel-als]
       tracing: [otel]
 `))
-	objs, err := renderControlPlane(t, mesh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meshYAML string
-	for _, o := range objs {
-		if o.GetKind() == "ConfigMap" && strings.HasSuffix(o.GetName(), "-mesh") {
-			meshYAML, _, _ = unstructured.NestedString(o.Object, "data", "mesh.yaml")
-		}
-	}
-	if meshYAML == "" {
-		t.Fatal("no mesh ConfigMap with mesh.yaml")
-	}
-	var read operatorv1alpha1.MeshConfigSpec
-	if err := yaml.UnmarshalStrict([]byte(meshYAML), &read); err != nil {
-		t.Fatalf("loom discovery would refuse the mesh config: %v\n%s", err, meshYAML)
-	}
+	read := renderedMeshConfig(t, mesh)
 	if !reflect.DeepEqual(read.ExtensionProviders, mesh.Spec.MeshConfig.ExtensionProviders) {
 		t.Errorf("mesh.yaml providers %+v, want %+v", read.ExtensionProviders, mesh.Spec.MeshConfig.ExtensionProviders)
 	}

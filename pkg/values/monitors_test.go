@@ -331,24 +331,10 @@ func podMonitorRelabel(t *testing.T, pm *unstructured.Unstructured) ([]*relabel.
 	add(map[string]any{"source_labels": []string{"__meta_kubernetes_namespace"}, "target_label": "namespace"})
 	add(map[string]any{"source_labels": []string{"__meta_kubernetes_pod_name"}, "target_label": "pod"})
 	add(map[string]any{"target_label": "job", "replacement": pm.GetNamespace() + "/" + pm.GetName()})
-	relabelings, _ := ep["relabelings"].([]any)
-	for _, r := range relabelings {
-		snake := map[string]any{}
-		for k, v := range r.(map[string]any) {
-			switch k {
-			case "sourceLabels":
-				k = "source_labels"
-			case "targetLabel":
-				k = "target_label"
-			}
-			snake[k] = v
-		}
-		add(snake)
+	for _, r := range endpointRelabelings(ep) {
+		add(r)
 	}
-	path, _ := ep["path"].(string)
-	if path == "" {
-		path = "/metrics"
-	}
+	path := endpointPath(ep)
 	var namespaces []string
 	if names, found, _ := unstructured.NestedStringSlice(pm.Object, "spec", "namespaceSelector", "matchNames"); found {
 		namespaces = names
@@ -411,7 +397,21 @@ func serviceMonitorRelabel(t *testing.T, sm *unstructured.Unstructured) ([]*rela
 	add(map[string]any{"source_labels": []string{"__meta_kubernetes_service_name"}, "target_label": "service"})
 	add(map[string]any{"source_labels": []string{"__meta_kubernetes_pod_name"}, "target_label": "pod"})
 	add(map[string]any{"source_labels": []string{"__meta_kubernetes_service_name"}, "target_label": "job"})
+	for _, r := range endpointRelabelings(ep) {
+		add(r)
+	}
+	path := endpointPath(ep)
+	names, found, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames")
+	if !found {
+		names = []string{sm.GetNamespace()}
+	}
+	return relabelConfigs(t, raw), path, names
+}
+
+// endpointRelabelings are a monitor endpoint's relabelings in Prometheus's own key names.
+func endpointRelabelings(ep map[string]any) []map[string]any {
 	relabelings, _ := ep["relabelings"].([]any)
+	out := make([]map[string]any, 0, len(relabelings))
 	for _, r := range relabelings {
 		snake := map[string]any{}
 		for k, v := range r.(map[string]any) {
@@ -423,15 +423,15 @@ func serviceMonitorRelabel(t *testing.T, sm *unstructured.Unstructured) ([]*rela
 			}
 			snake[k] = v
 		}
-		add(snake)
+		out = append(out, snake)
 	}
-	path, _ := ep["path"].(string)
-	if path == "" {
-		path = "/metrics"
+	return out
+}
+
+// endpointPath is a monitor endpoint's metrics path (/metrics unless it sets one).
+func endpointPath(ep map[string]any) string {
+	if path, _ := ep["path"].(string); path != "" {
+		return path
 	}
-	names, found, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames")
-	if !found {
-		names = []string{sm.GetNamespace()}
-	}
-	return relabelConfigs(t, raw), path, names
+	return "/metrics"
 }

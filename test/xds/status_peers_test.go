@@ -36,19 +36,7 @@ func TestStatusCountsEveryControlPlanesProxies(t *testing.T) {
 	ns := newNamespace(t)
 	port := int(nextPort.Add(1))
 	createService(t, ns, "echo", port, startBackendOn(t, network.Hosts[0], port, "echo-v1", map[string]string{"version": "v1"}))
-	apply(t, ns, `
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: echo
-spec:
-  hosts: [echo]
-  exportTo: ["."]
-  http:
-  - route:
-    - destination: {host: echo}
-    timeout: 5s
-`)
+	applyPrivateEcho(t, ns)
 	startWatcher(t, ns, target(ns, "echo", port)) // the shared control plane's client
 	canaryClient(t, canary, ns, "canary-client", target(ns, "echo", port))
 	waitStatus(t, virtualServiceKind, ns, "echo", "both control planes' clients counted", reconciledWith("programmed on 2 of 2 proxies"))

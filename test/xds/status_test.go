@@ -88,20 +88,7 @@ func TestVirtualServiceStatusFollowsANack(t *testing.T) {
 	ns := newNamespace(t)
 	port := int(nextPort.Add(1))
 	createService(t, ns, "echo", port, startBackendOn(t, network.Hosts[0], port, "echo-v1", map[string]string{"version": "v1"}))
-	// Private to the namespace, so only this test's client counts.
-	apply(t, ns, `
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: echo
-spec:
-  hosts: [echo]
-  exportTo: ["."]
-  http:
-  - route:
-    - destination: {host: echo}
-    timeout: 5s
-`)
+	applyPrivateEcho(t, ns)
 	w := startWatcher(t, ns, target(ns, "echo", port))
 	w.waitFor(t, time.Time{}, "echo-v1", 30*time.Second)
 
@@ -178,4 +165,23 @@ spec:
 	if _, ok := st.conditions["Reconciled"]; ok {
 		t.Errorf("an object the model left out claims proxies: %v", st)
 	}
+}
+
+// applyPrivateEcho routes Service echo in ns with a VirtualService private to the namespace,
+// so only the test's own clients count in its status.
+func applyPrivateEcho(t *testing.T, ns string) {
+	t.Helper()
+	apply(t, ns, `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: echo
+spec:
+  hosts: [echo]
+  exportTo: ["."]
+  http:
+  - route:
+    - destination: {host: echo}
+    timeout: 5s
+`)
 }
