@@ -63,7 +63,7 @@ func (p *xdsProxy) listenersAcked() bool {
 func (p *xdsProxy) StreamAggregatedResources(down discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
 	ctx, cancel := context.WithCancel(down.Context())
 	defer cancel()
-	ctx, conn, err := p.dial(ctx)
+	ctx, conn, err := p.upstream.dialDiscovery(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (p *xdsProxy) StreamAggregatedResources(down discoveryv3.AggregatedDiscover
 func (p *xdsProxy) DeltaAggregatedResources(down discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
 	ctx, cancel := context.WithCancel(down.Context())
 	defer cancel()
-	ctx, conn, err := p.dial(ctx)
+	ctx, conn, err := p.upstream.dialDiscovery(ctx)
 	if err != nil {
 		return err
 	}
@@ -105,13 +105,6 @@ func (p *xdsProxy) markAcked() {
 		p.log.Info("Envoy ACKed its first listeners")
 		close(p.ldsAcked)
 	})
-}
-
-// dial opens a connection to the discovery server for one downstream
-// stream and returns the context that authenticates it. The stream ends
-// when the downstream's does.
-func (p *xdsProxy) dial(ctx context.Context) (context.Context, *grpc.ClientConn, error) {
-	return p.upstream.dialDiscovery(ctx)
 }
 
 // downstream and upstream are the two ends of one ADS stream.

@@ -113,11 +113,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		caOpts.Logger, caOpts.Registerer = log.WithName("ca"), reg
 		acks := &trustBundleAcks{srv: srv, webhooks: newWebhookBundleCheck(p.clientset, opts.RootNamespace)}
 		if opts.PodName != "" {
-			if acks.peers, err = newPeerBundleAcks(cfg, opts); err != nil {
-				_ = xdsLis.Close()
-				_ = monLis.Close()
-				return err
-			}
+			acks.peers = newPeerBundleAcks(p.clientset, opts.RootNamespace, opts.PodName)
 		}
 		caOpts.TrustBundleAcknowledged = acks.acknowledged
 		caOpts.TrustBundleChanged = func() {

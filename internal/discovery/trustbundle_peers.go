@@ -10,19 +10,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"loom.dev/loom/api/v1alpha1"
 )
 
 // newPeerBundleAcks reads what the other control-plane pods of the mesh namespace (every
 // revision) report about the trust bundle.
-func newPeerBundleAcks(cfg *rest.Config, opts Options) (func(context.Context, string) (bool, string), error) {
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	namespace, self := opts.RootNamespace, opts.PodName
+func newPeerBundleAcks(client kubernetes.Interface, namespace, self string) func(context.Context, string) (bool, string) {
 	return func(ctx context.Context, hash string) (bool, string) {
 		cms, err := client.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelProxyStatus + "=true"})
 		if err != nil {
@@ -33,7 +27,7 @@ func newPeerBundleAcks(cfg *rest.Config, opts Options) (func(context.Context, st
 			return false, fmt.Sprintf("cannot list the control-plane pods: %v", err)
 		}
 		return peersHoldBundle(cms.Items, livePods(pods.Items), self, hash)
-	}, nil
+	}
 }
 
 // livePods names the pods that exist and are not being deleted or finished: their proxy
