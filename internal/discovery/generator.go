@@ -38,10 +38,15 @@ type generator struct {
 	// trust is the mesh CA's trust bundle, served to every view (PCDS).
 	trust *trustBundle
 
-	mu        sync.Mutex
-	views     map[string]model.Proxy
-	viewsPeak int             // most views held since views was last reallocated
-	warned    map[string]bool // foreign revisions already logged
+	// changes are what changed since the last push asked (see PushScope).
+	changes pendingChanges
+
+	mu    sync.Mutex
+	views map[string]model.Proxy
+	// policyDeps are, per view, the policy objects its last generation depended on.
+	policyDeps map[string]map[model.ConfigRef]struct{}
+	viewsPeak  int             // most views held since views was last reallocated
+	warned     map[string]bool // foreign revisions already logged
 }
 
 func (g *generator) ViewKey(node *corev3.Node) (string, error) {
@@ -121,10 +126,16 @@ func (g *generator) generate(ctx context.Context, key string) (map[string][]type
 	}
 	g.metrics.translation.Observe(time.Since(start).Seconds())
 	g.problems.replace(viewSource(key), problems)
+	deps := snap.PolicyConfigsFor(p)
 	// A view removed while it was translated must not come back as a
 	// problems source; removal and this check both hold g.mu.
 	g.mu.Lock()
-	if _, ok := g.views[key]; !ok {
+	if _, ok := g.views[key]; ok {
+		if g.policyDeps == nil {
+			g.policyDeps = map[string]map[model.ConfigRef]struct{}{}
+		}
+		g.policyDeps[key] = deps
+	} else {
 		g.problems.drop(viewSource(key))
 	}
 	g.mu.Unlock()
@@ -138,13 +149,16 @@ func (g *generator) ViewRemoved(key string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.views, key)
+	delete(g.policyDeps, key)
 	g.problems.drop(viewSource(key))
 	// Go maps keep their buckets after deletes: after a churn of many
 	// views (a rollout of many label sets), start a smaller one.
 	if g.viewsPeak >= 64 && len(g.views) < g.viewsPeak/4 {
 		views := make(map[string]model.Proxy, len(g.views))
 		maps.Copy(views, g.views)
-		g.views, g.viewsPeak = views, len(views)
+		deps := make(map[string]map[model.ConfigRef]struct{}, len(g.policyDeps))
+		maps.Copy(deps, g.policyDeps)
+		g.views, g.policyDeps, g.viewsPeak = views, deps, len(views)
 	}
 }
 

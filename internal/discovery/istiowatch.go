@@ -22,10 +22,10 @@ type istioWatch struct {
 	mapper apimeta.RESTMapper
 	log    logr.Logger
 
-	// Set by watch: the cache, the handler of every watched kind and the
+	// Set by watch: the cache, the handler of each watched kind and the
 	// call that marks the model stale.
 	cache   cache.Cache
-	handler toolscache.ResourceEventHandler
+	handler func(kind string) toolscache.ResourceEventHandler
 	changed func()
 }
 
@@ -47,7 +47,7 @@ func (w istioWatch) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("watch %s: %w", k.gvk.Kind, err)
 		}
-		if _, err := inf.AddEventHandler(w.handler); err != nil {
+		if _, err := inf.AddEventHandler(w.handler(k.gvk.Kind)); err != nil {
 			return fmt.Errorf("watch %s: %w", k.gvk.Kind, err)
 		}
 		w.inputs.activate(k)
@@ -97,7 +97,7 @@ func (w istioWatch) startLate(ctx context.Context, k istioKind) {
 	}
 	inf, err := w.cache.GetInformer(ctx, k.object(), cache.BlockUntilSynced(false))
 	if err == nil {
-		_, err = inf.AddEventHandler(w.handler)
+		_, err = inf.AddEventHandler(w.handler(k.gvk.Kind))
 	}
 	if err != nil {
 		w.log.Error(err, "watching an Istio kind failed; trying again when its CRD changes", "kind", k.gvk.Kind)

@@ -102,7 +102,15 @@ func (p *pipeline) watch(ctx context.Context, changed, endpointsChanged func()) 
 	if endpointsChanged != nil {
 		slice = func(key string) { snaps.noteEndpoints(key); endpointsChanged() }
 	}
-	rebuild := func() { snaps.markDirty(); p.refresher.changed(); changed() }
+	// The model is marked stale before the change is noted for the next push's scope: a
+	// push that takes the note then reads a model that holds the change.
+	rebuild := func() { snaps.markDirty(); p.generator.changes.noteAll(); p.refresher.changed(); changed() }
+	rebuildFor := func(kind string, obj any) {
+		snaps.markDirty()
+		p.generator.changes.noteObject(kind, obj)
+		p.refresher.changed()
+		changed()
+	}
 	p.jwks.onChange(rebuild) // refreshed keys reach the proxies like a config change
-	return watch(ctx, p.cache, p.istio, rebuild, slice)
+	return watch(ctx, p.cache, p.istio, rebuild, rebuildFor, slice)
 }

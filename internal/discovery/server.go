@@ -118,6 +118,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		caOpts.TrustBundleAcknowledged = acks.acknowledged
 		caOpts.TrustBundleChanged = func() {
 			if p.generator.trust.set(authority.TrustBundle()) {
+				p.generator.changes.noteAll() // every view serves the bundle
 				srv.Trigger()
 			}
 		}

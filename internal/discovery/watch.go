@@ -64,10 +64,11 @@ func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, map
 	return c, err
 }
 
-// watch calls changed after every add, update or delete of a watched kind,
-// and also slice with the namespace/name of the Service an EndpointSlice
+// watch calls changed after every add, update or delete of a watched kind
+// (istioChanged, with the kind and the object, for the Istio kinds), and
+// also slice with the namespace/name of the Service an EndpointSlice
 // belongs to, for every EndpointSlice change.
-func watch(ctx context.Context, c cache.Cache, istio istioWatch, changed func(), slice func(serviceKey string)) error {
+func watch(ctx context.Context, c cache.Cache, istio istioWatch, changed func(), istioChanged func(kind string, obj any), slice func(serviceKey string)) error {
 	handler := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { changed() },
 		UpdateFunc: func(any, any) { changed() },
@@ -101,10 +102,15 @@ func watch(ctx context.Context, c cache.Cache, istio istioWatch, changed func(),
 	}
 	// Istio objects carry status that discovery itself writes (see statusWriter): an update
 	// of status alone changes nothing discovery reads, and must not cost a rebuild.
-	istioHandler := handler
-	istioHandler.UpdateFunc = func(old, obj any) {
-		if !statusOnly(old, obj) {
-			changed()
+	istioHandler := func(kind string) toolscache.ResourceEventHandler {
+		return toolscache.ResourceEventHandlerFuncs{
+			AddFunc: func(obj any) { istioChanged(kind, obj) },
+			UpdateFunc: func(old, obj any) {
+				if !statusOnly(old, obj) {
+					istioChanged(kind, obj)
+				}
+			},
+			DeleteFunc: func(obj any) { istioChanged(kind, obj) },
 		}
 	}
 	istio.cache, istio.handler, istio.changed = c, istioHandler, changed

@@ -40,7 +40,7 @@ func (s *Server) pushEndpoints(triggered time.Time) {
 	if len(views) == 0 {
 		return
 	}
-	s.push("endpoints", triggered, views, func(v *view, m *marshaler) viewResult {
+	s.push("endpoints", triggered, views, 0, func(v *view, m *marshaler) viewResult {
 		if v.gone.Load() {
 			return viewResult{}
 		}

@@ -12,12 +12,14 @@ import (
 
 // PushStatus describes the last push.
 type PushStatus struct {
-	Seq             uint64         `json:"seq"`
-	Reason          string         `json:"reason"`
-	TriggeredAt     time.Time      `json:"triggeredAt"`
-	StartedAt       time.Time      `json:"startedAt"`
-	DurationSeconds float64        `json:"durationSeconds"` // generate + marshal of all views
-	Views           int            `json:"views"`
+	Seq             uint64    `json:"seq"`
+	Reason          string    `json:"reason"`
+	TriggeredAt     time.Time `json:"triggeredAt"`
+	StartedAt       time.Time `json:"startedAt"`
+	DurationSeconds float64   `json:"durationSeconds"` // generate + marshal of all views
+	Views           int       `json:"views"`
+	// ViewsUnaffected are the views in use a scoped push left as they were (see ScopedGenerator).
+	ViewsUnaffected int            `json:"viewsUnaffected,omitempty"`
 	ViewsChanged    int            `json:"viewsChanged"`
 	GenerateErrors  int            `json:"generateErrors"`
 	StreamsNotified int            `json:"streamsNotified"`
@@ -36,13 +38,18 @@ type viewResult struct {
 	err  error
 }
 
-// pushAll regenerates every view in use. It reports false when a view still
-// has no snapshot at all.
+// pushAll regenerates every view in use, or for a push Trigger asked for, those a
+// ScopedGenerator says the changes can affect. It reports false when a view still has no
+// snapshot at all.
 func (s *Server) pushAll(reason string, triggered time.Time) bool {
 	if !s.ready.Load() {
 		return true
 	}
-	return s.push(reason, triggered, s.watchedViews(), s.generateView)
+	views, skipped := s.watchedViews(), 0
+	if reason == "trigger" {
+		views, skipped = s.inScope(views)
+	}
+	return s.push(reason, triggered, views, skipped, s.generateView)
 }
 
 // pushNew generates the views that have never been generated.
@@ -59,12 +66,12 @@ func (s *Server) pushNew() bool {
 	if len(fresh) == 0 {
 		return true
 	}
-	return s.push("new_view", time.Now(), fresh, s.generateView)
+	return s.push("new_view", time.Now(), fresh, 0, s.generateView)
 }
 
 // push builds the views' next snapshots with gen, in parallel, and
 // publishes those that changed.
-func (s *Server) push(reason string, triggered time.Time, views []*view, gen func(*view, *marshaler) viewResult) bool {
+func (s *Server) push(reason string, triggered time.Time, views []*view, skipped int, gen func(*view, *marshaler) viewResult) bool {
 	seq := s.pushSeq.Add(1)
 	start := time.Now()
 	tr := s.startPushTrace(reason, seq, triggered, start)
@@ -91,7 +98,7 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, gen fun
 
 	st := PushStatus{
 		Seq: seq, Reason: reason, TriggeredAt: triggered, StartedAt: start, DurationSeconds: elapsed.Seconds(),
-		Views: len(views), Resources: map[string]int{}, Changed: map[string]int{}, Removed: map[string]int{},
+		Views: len(views), ViewsUnaffected: skipped, Resources: map[string]int{}, Changed: map[string]int{}, Removed: map[string]int{},
 	}
 	// New views are not measured: no Trigger started them.
 	var rec *pushRecord
@@ -156,6 +163,7 @@ func (s *Server) generateView(v *view, m *marshaler) viewResult {
 	if err != nil && v.gone.Load() {
 		return viewResult{} // the generator forgot the view meanwhile; nobody needs it
 	}
+	v.failed.Store(err != nil)
 	if err != nil {
 		s.metrics.generateErrors.Inc()
 		s.log.Error(err, "generate failed; the view keeps its last good resources", "view", v.key)

@@ -16,6 +16,9 @@ type view struct {
 	// gone is set once the server dropped the view: a push that still
 	// holds it discards its result.
 	gone atomic.Bool
+	// failed is set while the view's last generation failed: it serves an older
+	// config, so every push regenerates it.
+	failed atomic.Bool
 
 	mu      sync.Mutex
 	snap    *snapshot // nil until first generated
