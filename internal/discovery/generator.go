@@ -37,6 +37,8 @@ type generator struct {
 	keys *keyAccess
 	// trust is the mesh CA's trust bundle, served to every view (PCDS).
 	trust *trustBundle
+	// translations shares what views of one model have in common (nil: nothing).
+	translations *translate.Cache
 
 	// changes are what changed since the last push asked (see PushScope).
 	changes pendingChanges
@@ -116,7 +118,7 @@ func (g *generator) generate(ctx context.Context, key string) (map[string][]type
 	g.snapshots.linkModelBuild(ctx)
 	start := time.Now()
 	span := startSpan(ctx, spanTranslate, key)
-	res, problems := translate.ForProxy(snap, p)
+	res, problems := g.translations.ForProxy(snap, p)
 	endSpan(span)
 	if tb := g.trust.resource(); tb != nil {
 		if res == nil {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/translate"
 )
 
 // pipeline is the input side: the informer cache, the model snapshots built
@@ -76,7 +77,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	}
 	snaps.markDirty()
 	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,
-		views: map[string]model.Proxy{}, warned: map[string]bool{}, trust: &trustBundle{},
+		views: map[string]model.Proxy{}, warned: map[string]bool{}, trust: &trustBundle{}, translations: translate.NewCache(),
 		keys: &keyAccess{client: clientset, clock: clock.RealClock{}, ctx: ctx, answers: map[keyAccessQuestion]keyAccessAnswer{}}}
 	refresher := newModelRefresher()
 	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })

@@ -85,6 +85,10 @@ type Snapshot struct {
 	telemetries   []*TelemetryPolicy // oldest first
 	badLogFilters map[string]bool    // filter expressions that do not parse
 
+	// What LabelsShapeOutbound answers from.
+	selectorNamespaces map[string]bool
+	sourceLabelRoutes  bool
+
 	problems []Problem
 }
 
@@ -127,6 +131,7 @@ func Build(in Input) *Snapshot {
 	s.checkTelemetry()
 	s.telemetries = validTelemetries(in.Telemetries)
 	s.checkTelemetries()
+	s.indexLabelScopedOutbound(in)
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return strings.Compare(a.Kind+"/"+a.Meta.String()+"/"+a.Field, b.Kind+"/"+b.Meta.String()+"/"+b.Field)
 	})

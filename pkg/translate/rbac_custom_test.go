@@ -206,7 +206,7 @@ func TestCustomAuthzSemantics(t *testing.T) {
 	})
 	t.Run("the authorizer's cluster exists on the sidecar", func(t *testing.T) {
 		snap := customSnap(t, mkAP(t, "foo", "c", "action: CUSTOM\nprovider: {name: sample-ext-authz-http}\nrules: [{}]"))
-		res, _ := forSidecar(snap, fxSidecarProxy("foo", workloadLabels, "10.0.0.1"))
+		res, _ := forSidecar(snap, fxSidecarProxy("foo", workloadLabels, "10.0.0.1"), nil)
 		found := false
 		for _, c := range res[resourcev3.ClusterType] {
 			found = found || c.(*clusterv3.Cluster).GetName() == "outbound|8000||ext-authz.foo.svc.cluster.local"

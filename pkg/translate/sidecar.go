@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -15,9 +17,53 @@ import (
 // forSidecar builds the resources of an Envoy sidecar whose workload's
 // traffic is captured by iptables, laid out as Istio does: virtualOutbound
 // (15001) and virtualInbound (15006) receive the redirected connections.
-func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
-	services := servicesFor(snap, p)
+// The outbound part comes from c, shared by the proxies it is the same for.
+func forSidecar(snap *model.Snapshot, p model.Proxy, c *Cache) (Resources, []model.Problem) {
 	sc := snap.SidecarFor(p)
+	out := c.sidecarOutbound(snap, p, sc)
+	problems := slices.Clone(out.problems)
+
+	var inbound []inboundPort
+	var ps []model.Problem
+	if sc != nil && len(sc.Spec.GetIngress()) > 0 {
+		inbound, ps = sidecarIngressPorts(sc, p)
+		problems = append(problems, ps...)
+	} else {
+		inbound = inboundPortsFromServices(snap, p)
+	}
+	mtls := inboundMTLS{workload: snap.MTLSFor(p.Namespace, p.Labels), trustDomain: snap.TrustDomain()}
+	authz, ps := authzFor(snap, p)
+	problems = append(problems, ps...)
+
+	listeners := slices.Clone(out.listeners)
+	if !snap.TelemetryFor(p).Client.Empty() {
+		// Telemetry rewrites the outbound listeners' filters in place: this proxy's
+		// telemetry must not reach the others sharing them.
+		for i, l := range listeners {
+			listeners[i] = proto.Clone(l)
+		}
+	}
+	res := Resources{
+		resourcev3.ListenerType: append(listeners, virtualInbound(inbound, mtls, authz)),
+		resourcev3.RouteType:    slices.Clone(out.routes),
+		resourcev3.ClusterType:  slices.Concat(out.clusters, inboundClusters(inbound)),
+		resourcev3.EndpointType: slices.Clone(out.assignments),
+	}
+	problems = append(problems, applyTelemetry(snap, p, res)...)
+	sortEnvoyResources(res)
+	return res, compactProblems(problems)
+}
+
+// sidecarOutbound is what a sidecar's config has for the services it calls.
+type sidecarOutbound struct {
+	listeners, routes, clusters, assignments []types.Resource
+	problems                                 []model.Problem
+}
+
+// buildSidecarOutbound builds the outbound part of a sidecar's config; sc is the Sidecar
+// that applies to p.
+func buildSidecarOutbound(snap *model.Snapshot, p model.Proxy, sc *model.Sidecar) sidecarOutbound {
+	services := servicesFor(snap, p)
 	// REGISTRY_ONLY is the zero value of the mode: only an explicit policy
 	// counts, else the mesh config's default applies.
 	registryOnly := snap.RegistryOnly()
@@ -30,38 +76,17 @@ func forSidecar(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem
 	}
 
 	outbound := newOutboundListeners(newL4Context(snap, p, model.MeshGateway, services), policy)
-	listeners := outbound.build(services)
-	problems := outbound.problems
+	out := sidecarOutbound{listeners: outbound.build(services)}
+	out.problems = outbound.problems
 
-	routes, ps := outboundRouteConfigs(snap, p, services, outbound.routePorts, registryOnly)
-	problems = append(problems, ps...)
+	var ps []model.Problem
+	out.routes, ps = outboundRouteConfigs(snap, p, services, outbound.routePorts, registryOnly)
+	out.problems = append(out.problems, ps...)
 
-	var inbound []inboundPort
-	if sc != nil && len(sc.Spec.GetIngress()) > 0 {
-		inbound, ps = sidecarIngressPorts(sc, p)
-		problems = append(problems, ps...)
-	} else {
-		inbound = inboundPortsFromServices(snap, p)
-	}
-	mtls := inboundMTLS{workload: snap.MTLSFor(p.Namespace, p.Labels), trustDomain: snap.TrustDomain()}
-	authz, ps := authzFor(snap, p)
-	problems = append(problems, ps...)
-	listeners = append(listeners, virtualInbound(inbound, mtls, authz))
-
-	clusters, assignments, ps := outboundClusters(snap, p, services)
-	problems = append(problems, ps...)
-	clusters = append(clusters, blackHoleCluster(), originalDstCluster(PassthroughCluster))
-	clusters = append(clusters, inboundClusters(inbound)...)
-
-	res := Resources{
-		resourcev3.ListenerType: listeners,
-		resourcev3.RouteType:    routes,
-		resourcev3.ClusterType:  clusters,
-		resourcev3.EndpointType: assignments,
-	}
-	problems = append(problems, applyTelemetry(snap, p, res)...)
-	sortEnvoyResources(res)
-	return res, compactProblems(problems)
+	out.clusters, out.assignments, ps = outboundClusters(snap, p, services)
+	out.problems = append(out.problems, ps...)
+	out.clusters = append(out.clusters, blackHoleCluster(), originalDstCluster(PassthroughCluster))
+	return out
 }
 
 func sortEnvoyResources(res Resources) {

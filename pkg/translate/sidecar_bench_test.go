@@ -58,3 +58,30 @@ func BenchmarkForProxySidecar(b *testing.B) {
 		ForProxy(snap, p)
 	}
 }
+
+// BenchmarkSidecarsOfOneModel translates 40 workload sidecars (4 in each of 10
+// namespaces) of one model, alone and through a Cache (one outbound part per namespace).
+func BenchmarkSidecarsOfOneModel(b *testing.B) {
+	snap := model.Build(benchMesh())
+	var proxies []model.Proxy
+	for i := range 40 {
+		proxies = append(proxies, fxSidecarProxy(fmt.Sprintf("ns-%d", i%10), map[string]string{"app": fmt.Sprintf("svc-%d", i)}, "10.1.0.1"))
+	}
+	b.Run("alone", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, p := range proxies {
+				ForProxy(snap, p)
+			}
+		}
+	})
+	b.Run("cache", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := NewCache()
+			for _, p := range proxies {
+				c.ForProxy(snap, p)
+			}
+		}
+	})
+}

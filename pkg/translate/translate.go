@@ -22,7 +22,7 @@ func ForProxy(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) 
 	case model.KindGRPC:
 		return forGRPC(snap, p)
 	case model.KindSidecar:
-		return forSidecar(snap, p)
+		return forSidecar(snap, p, nil)
 	case model.KindGateway:
 		return forGateway(snap, p)
 	}
