@@ -62,6 +62,11 @@ func (r *report) printTable(w io.Writer) {
 	for _, t := range targetsFor(fs) {
 		fmt.Fprintln(w, t.line())
 	}
+	for _, x := range r.runs {
+		if len(x.vs.parts) > 0 {
+			fmt.Fprintf(w, "%s VirtualService change, medians: %s\n", x.name, medianParts(x.vs.parts))
+		}
+	}
 	r.printAuthz(w)
 	for _, x := range r.authzRatios() {
 		fmt.Fprintln(w, x.line())

@@ -27,9 +27,10 @@ type changeStats struct {
 	latenciesMs []float64 // per client per change: seen - the write's return
 	missed      int       // client-changes not seen within the timeout
 	changes     int
-	bytes       int64   // received while the changes converged
-	clientsCPUS float64 // the clients' CPU while the changes converged
-	cpuS        float64 // the control plane's
+	bytes       int64       // received while the changes converged
+	clientsCPUS float64     // the clients' CPU while the changes converged
+	cpuS        float64     // the control plane's
+	parts       []pushParts // loom's own account of each change (see lastPushParts)
 }
 
 func (c *changeStats) p(q float64) float64 { return percentile(c.latenciesMs, q) }
@@ -228,6 +229,13 @@ func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *c
 		lat = append(lat, float64(t-written)/1e6)
 	}
 	st.latenciesMs = append(st.latenciesMs, lat...)
+	if cp.metricsURL != "" && len(lat) > 0 {
+		if parts, err := lastPushParts(cp.metricsURL, written, written+int64(percentile(lat, 50)*1e6)); err == nil {
+			st.parts = append(st.parts, parts)
+		} else {
+			d.logf("  %s: no push breakdown: %v", m.id, err)
+		}
+	}
 	d.logf("  %s: %d/%d clients in min %.0f ms, p50 %.0f ms, max %.0f ms; CPU: control plane %.2fs, clients %.2fs", m.id, len(lat), len(seen.Times),
 		percentile(lat, 0), percentile(lat, 50), percentile(lat, 100), after.cpuSeconds-before.cpuSeconds, seen.CPUSeconds-armed.CPUSeconds)
 	// Let the push finish everywhere before the next change.
