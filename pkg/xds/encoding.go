@@ -34,8 +34,30 @@ type encodedOnce struct {
 }
 
 func (e *encodedOnce) anys(list []*anypb.Any) []byte {
-	e.once.Do(func() { e.b = appendAnys([]byte{}, list) })
+	e.once.Do(func() { e.b = appendAnys(make([]byte, 0, sizeAnys(list)), list) })
 	return e.b
+}
+
+// sizeAnys is the size of appendAnys' encoding of list, so that it is written into one
+// buffer of the right size instead of one grown step by step to megabytes.
+func sizeAnys(list []*anypb.Any) int {
+	total := 0
+	for _, a := range list {
+		n := anySize(a)
+		total += protowire.SizeTag(resourcesField) + protowire.SizeBytes(n)
+	}
+	return total
+}
+
+func anySize(a *anypb.Any) int {
+	n := 0
+	if a.TypeUrl != "" {
+		n += protowire.SizeTag(1) + protowire.SizeBytes(len(a.TypeUrl))
+	}
+	if len(a.Value) > 0 {
+		n += protowire.SizeTag(2) + protowire.SizeBytes(len(a.Value))
+	}
+	return n
 }
 
 func (e *encodedOnce) deltas(list []*discoveryv3.Resource) []byte {
@@ -50,13 +72,7 @@ func appendAnys(b []byte, list []*anypb.Any) []byte {
 		if !utf8.ValidString(a.TypeUrl) {
 			return nil
 		}
-		n := 0
-		if a.TypeUrl != "" {
-			n += protowire.SizeTag(1) + protowire.SizeBytes(len(a.TypeUrl))
-		}
-		if len(a.Value) > 0 {
-			n += protowire.SizeTag(2) + protowire.SizeBytes(len(a.Value))
-		}
+		n := anySize(a)
 		b = protowire.AppendTag(b, resourcesField, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(n))
 		if a.TypeUrl != "" {

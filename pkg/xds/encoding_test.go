@@ -106,3 +106,16 @@ func FuzzSharedBody(f *testing.F) {
 		check(delta, deltaOutgoing(delta, d.deltas(deltas)))
 	})
 }
+
+// A shared SotW body is written into one buffer of exactly its size.
+func TestSharedBodyIsSizedUpFront(t *testing.T) {
+	var list []*anypb.Any
+	for i := range 300 {
+		list = append(list, &anypb.Any{TypeUrl: resourcev3.ClusterType, Value: make([]byte, i)})
+	}
+	var e encodedOnce
+	b := e.anys(list)
+	if len(b) != sizeAnys(list) || cap(b) != len(b) {
+		t.Fatalf("body of %d bytes in a buffer of %d, computed size %d", len(b), cap(b), sizeAnys(list))
+	}
+}
