@@ -67,11 +67,19 @@ func (g *generator) PushScope() func(viewKey string) bool {
 		return nil
 	}
 	snap := g.snapshots.get(g.ctx)
+	type view struct {
+		proxy model.Proxy
+		deps  map[model.ConfigRef]struct{}
+	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	affected := map[string]bool{}
+	views := make(map[string]view, len(g.views))
 	for key, p := range g.views {
-		if dependsOnAny(g.policyDeps[key], refs) || dependsOnAny(snap.PolicyConfigsFor(p), refs) {
+		views[key] = view{p, g.policyDeps[key]}
+	}
+	g.mu.Unlock()
+	affected := map[string]bool{}
+	for key, v := range views {
+		if dependsOnAny(v.deps, refs) || dependsOnAny(snap.PolicyConfigsFor(v.proxy), refs) {
 			affected[key] = true
 		}
 	}
