@@ -217,3 +217,61 @@ func BenchmarkDiffView(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkColdSync measures the server's side of 100 proxies of one view
+// connecting and getting their whole config: their requests (every cluster
+// wildcard, every endpoint and route by name), the responses built (not
+// encoded: in-process streams), and the ACKs, until each has its three.
+func BenchmarkColdSync(b *testing.B) {
+	const streams = 100
+	gen := &benchGen{res: benchResources(0, func(int) uint32 { return 80 })}
+	edsNames, rdsNames := benchNames(gen.res, edsType), benchNames(gen.res, rdsType)
+	srv := NewServer(Options{Generator: gen, Logger: logr.Discard()})
+	srv.ready.Store(true)
+	connect := func(ctx context.Context, id int, done chan<- struct{}) {
+		f := serveFakeSotw(ctx, srv, false)
+		f.reqs <- &discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: fmt.Sprintf("sidecar-%d", id)}, TypeUrl: cdsType}
+		f.reqs <- &discoveryv3.DiscoveryRequest{TypeUrl: edsType, ResourceNames: edsNames}
+		f.reqs <- &discoveryv3.DiscoveryRequest{TypeUrl: rdsType, ResourceNames: rdsNames}
+		go func() {
+			for range 3 {
+				select {
+				case r := <-f.resps:
+					ack := &discoveryv3.DiscoveryRequest{TypeUrl: r.TypeUrl, VersionInfo: r.VersionInfo, ResponseNonce: r.Nonce}
+					switch r.TypeUrl {
+					case edsType:
+						ack.ResourceNames = edsNames
+					case rdsType:
+						ack.ResourceNames = rdsNames
+					}
+					f.reqs <- ack
+				case <-ctx.Done():
+					return
+				}
+			}
+			done <- struct{}{}
+		}()
+	}
+	// The view exists before the measured streams arrive, as in a running mesh.
+	warm, stop := context.WithCancel(context.Background())
+	done := make(chan struct{}, streams)
+	connect(warm, -1, done)
+	for srv.streamCountForBench() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	srv.pushNew()
+	<-done
+	defer stop()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ctx, cancel := context.WithCancel(context.Background())
+		for i := range streams {
+			connect(ctx, i, done)
+		}
+		for range streams {
+			<-done
+		}
+		cancel()
+	}
+}

@@ -41,6 +41,9 @@ type typeSet struct {
 
 	nameSetOnce sync.Once
 	nameSet     map[string]struct{} // names, for subscriptions to all of them; read-only
+	// positions indexes names, for namedExactly; built on first use.
+	positionsOnce sync.Once
+	positions     map[string]int
 }
 
 // shareIfAll returns the set's shared, read-only name set if names holds
@@ -56,13 +59,41 @@ func (t *typeSet) shareIfAll(names map[string]struct{}) (map[string]struct{}, bo
 			return names, false
 		}
 	}
+	return t.sharedNameSet(), true
+}
+
+// sharedNameSet returns the set's names as a read-only set, built once.
+func (t *typeSet) sharedNameSet() map[string]struct{} {
 	t.nameSetOnce.Do(func() {
 		t.nameSet = make(map[string]struct{}, len(t.names))
 		for _, n := range t.names {
 			t.nameSet[n] = struct{}{}
 		}
 	})
-	return t.nameSet, true
+	return t.nameSet
+}
+
+// namedExactly reports whether names, in any order, are the set's names, each once:
+// checked with one lookup per name and a bit per resource, without building a set.
+func (t *typeSet) namedExactly(names []string) bool {
+	if t == nil || len(names) != len(t.names) || len(names) == 0 {
+		return false
+	}
+	t.positionsOnce.Do(func() {
+		t.positions = make(map[string]int, len(t.names))
+		for i, n := range t.names {
+			t.positions[n] = i
+		}
+	})
+	seen := make([]uint64, (len(names)+63)/64)
+	for _, n := range names {
+		i, ok := t.positions[n]
+		if !ok || seen[i/64]&(1<<(i%64)) != 0 {
+			return false
+		}
+		seen[i/64] |= 1 << (i % 64)
+	}
+	return true
 }
 
 func (t *typeSet) get(name string) *resource {

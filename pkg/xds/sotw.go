@@ -107,7 +107,7 @@ func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChang
 	}
 
 	var names []string
-	if all || want.wildcard {
+	if all || want.wildcard || want.allNamed {
 		names = subscribedExisting(set, sub)
 	} else {
 		if ch != nil && want.empty() && ch.covered(sub) {
@@ -159,7 +159,7 @@ func subscribedExisting(set *typeSet, sub *subscription) []string {
 	if set == nil {
 		return nil
 	}
-	if sub.wildcard {
+	if sub.wildcard || subscribesAll(sub, set) {
 		return set.names
 	}
 	var out []string
@@ -169,6 +169,21 @@ func subscribedExisting(set *typeSet, sub *subscription) []string {
 		}
 	}
 	return out
+}
+
+// subscribesAll reports whether the subscription names every resource of the set: the
+// common case of clients that subscribe to every cluster's endpoints, answered without
+// sorting the subscription's names for every stream.
+func subscribesAll(sub *subscription, set *typeSet) bool {
+	if len(sub.names) != len(set.names) {
+		return false
+	}
+	for _, n := range set.names {
+		if _, ok := sub.names[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // touches reports whether a change concerns the subscription.

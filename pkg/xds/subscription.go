@@ -27,14 +27,18 @@ type subscription struct {
 type interest struct {
 	added    []string // names that must be sent (or, in delta, reported absent)
 	wildcard bool     // the wildcard was just added: send everything
+	// every subscribed name must be sent: a first SotW request that named every
+	// resource of the type, said without listing them again
+	allNamed bool
 }
 
 func (i *interest) merge(o interest) {
 	i.added = append(i.added, o.added...)
 	i.wildcard = i.wildcard || o.wildcard
+	i.allNamed = i.allNamed || o.allNamed
 }
 
-func (i *interest) empty() bool { return len(i.added) == 0 && !i.wildcard }
+func (i *interest) empty() bool { return len(i.added) == 0 && !i.wildcard && !i.allNamed }
 
 func (s *subscription) has(name string) bool {
 	if s.wildcard {
@@ -73,6 +77,13 @@ func (s *subscription) applySotw(names []string, set *typeSet) interest {
 		names = set.names
 	} else {
 		names = canonical(names, set)
+	}
+	// The cold-sync case, thousands of times: a first list that names every resource.
+	if len(s.names) == 0 && !s.wildcard && set.get(wildcardName) == nil && set.namedExactly(names) {
+		s.last = names
+		s.names, s.shared = set.sharedNameSet(), true
+		in.allNamed = true
+		return in
 	}
 	if s.sameNames(names) {
 		s.last = names

@@ -119,3 +119,42 @@ func TestSubscriptionToEverythingSharesTheSetsNames(t *testing.T) {
 		t.Fatalf("the shared name set changed: %v", set.nameSet)
 	}
 }
+
+// A first SotW list naming every resource of the set, in any order, is taken without
+// building a set or listing the names again; anything else (a duplicate in place of a
+// name, an unknown name, the wildcard) takes the general path, and later lists are
+// compared as usual.
+func TestFirstListNamingEveryResource(t *testing.T) {
+	set := &typeSet{byName: map[string]*resource{}}
+	for _, n := range []string{"a", "b", "c"} {
+		set.byName[n] = &resource{name: n}
+		set.names = append(set.names, n)
+	}
+	var s subscription
+	in := s.applySotw([]string{"c", "a", "b"}, set)
+	if !in.allNamed || len(in.added) != 0 || !s.shared || s.wildcard || s.count() != 3 {
+		t.Fatalf("first list of every name: interest %+v, shared=%v wildcard=%v count=%d", in, s.shared, s.wildcard, s.count())
+	}
+	if in := s.applySotw([]string{"a", "b", "c"}, set); !in.empty() {
+		t.Fatalf("the same names again, reordered: %+v", in)
+	}
+	if in := s.applySotw([]string{"a"}, set); !in.empty() || s.count() != 1 || s.shared {
+		t.Fatalf("narrowed to a: interest %+v, count %d, shared %v", in, s.count(), s.shared)
+	}
+	if in := s.applySotw([]string{"c", "a", "b"}, set); in.allNamed || !slices.Equal(in.added, []string{"b", "c"}) {
+		t.Fatalf("widened again: %+v, want b and c added", in)
+	}
+
+	for _, names := range [][]string{{"a", "a", "b"}, {"a", "b", "x"}, {"*", "a", "b"}} {
+		var g subscription
+		in := g.applySotw(names, set)
+		if in.allNamed {
+			t.Fatalf("%v: taken as naming every resource", names)
+		}
+		for _, n := range []string{"a", "b", "c"} {
+			if want := slices.Contains(names, n) || slices.Contains(names, "*"); g.has(n) != want {
+				t.Fatalf("%v: has(%s) = %v", names, n, g.has(n))
+			}
+		}
+	}
+}
