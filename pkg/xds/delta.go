@@ -120,12 +120,17 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 		if ch != nil && want.empty() && ch.covered(sub) {
 			return ch.deltas, &ch.deltasEnc, ch.removedSorted, true
 		}
-		if ch != nil {
+		if want.allNamed {
+			// Clipped: it may be the snapshot's own list, which appending must not touch.
+			send = slices.Clip(subscribedExisting(set, sub))
+		} else if ch != nil {
 			for _, n := range ch.changedSorted {
 				if sub.has(n) {
 					send = append(send, n)
 				}
 			}
+		}
+		if ch != nil {
 			for _, n := range ch.removedSorted {
 				if sub.has(n) {
 					removed = append(removed, n)

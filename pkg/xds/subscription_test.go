@@ -158,3 +158,22 @@ func TestFirstListNamingEveryResource(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstDeltaSubscriptionNamingEveryResource(t *testing.T) {
+	set := &typeSet{byName: map[string]*resource{}}
+	for _, n := range []string{"a", "b"} {
+		set.byName[n] = &resource{name: n}
+		set.names = append(set.names, n)
+	}
+	var d subscription
+	if in := d.applyDelta([]string{"b", "a"}, nil, true, set); !in.allNamed || !d.shared || d.wildcard || d.count() != 2 {
+		t.Fatalf("first delta subscription to every name: %+v shared=%v", in, d.shared)
+	}
+	if in := d.applyDelta([]string{"a"}, nil, false, set); in.allNamed || !slices.Equal(in.added, []string{"a"}) {
+		t.Fatalf("subscribing a again is answered as any later subscription: %+v", in)
+	}
+	var u subscription
+	if in := u.applyDelta([]string{"a", "b"}, []string{"a"}, true, set); in.allNamed || u.has("a") {
+		t.Fatalf("subscribe and unsubscribe in one request: %+v, has a: %v", in, u.has("a"))
+	}
+}
