@@ -27,8 +27,8 @@ type subscription struct {
 type interest struct {
 	added    []string // names that must be sent (or, in delta, reported absent)
 	wildcard bool     // the wildcard was just added: send everything
-	// every subscribed name must be sent: a first SotW request that named every
-	// resource of the type, said without listing them again
+	// every subscribed name must be sent: a first request (SotW or delta) named
+	// every resource of the type, said without listing them again
 	allNamed bool
 }
 
