@@ -7,9 +7,10 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"loom.dev/loom/pkg/model"
+	"loom.dev/loom/pkg/xds"
 )
 
-var _ interface{ PushScope() func(string) bool } = (*generator)(nil)
+var _ xds.ScopedGenerator = (*generator)(nil)
 
 // pendingChanges are the changes made since the last push asked which views they affect.
 // Only objects of the policy kinds (model.PolicyKind) are named; any other change,
