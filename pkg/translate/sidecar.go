@@ -35,7 +35,8 @@ func forSidecar(snap *model.Snapshot, p model.Proxy, c *Cache) (Resources, []mod
 	problems = append(problems, ps...)
 
 	listeners := slices.Clone(out.listeners)
-	if !snap.TelemetryFor(p).Client.Empty() {
+	telemetry := snap.TelemetryFor(p)
+	if !telemetry.Client.Empty() {
 		// Telemetry rewrites the outbound listeners' filters in place: this proxy's
 		// telemetry must not reach the others sharing them.
 		for i, l := range listeners {
@@ -48,7 +49,7 @@ func forSidecar(snap *model.Snapshot, p model.Proxy, c *Cache) (Resources, []mod
 		resourcev3.ClusterType:  slices.Concat(out.clusters, inboundClusters(inbound)),
 		resourcev3.EndpointType: slices.Clone(out.assignments),
 	}
-	problems = append(problems, applyTelemetry(snap, p, res)...)
+	problems = append(problems, applyMergedTelemetry(snap, p, telemetry, res)...)
 	sortEnvoyResources(res)
 	return res, compactProblems(problems)
 }

@@ -23,7 +23,11 @@ import (
 // service use the proxy's outbound cluster of it; one the proxy has no
 // cluster for is left out and reported.
 func applyTelemetry(snap *model.Snapshot, p model.Proxy, res Resources) []model.Problem {
-	pt := snap.TelemetryFor(p)
+	return applyMergedTelemetry(snap, p, snap.TelemetryFor(p), res)
+}
+
+// applyMergedTelemetry is applyTelemetry with p's merged telemetry pt already known.
+func applyMergedTelemetry(snap *model.Snapshot, p model.Proxy, pt model.ProxyTelemetry, res Resources) []model.Problem {
 	if pt.Client.Empty() && pt.Server.Empty() {
 		return nil
 	}
