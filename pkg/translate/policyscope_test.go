@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	"google.golang.org/protobuf/proto"
 	security "istio.io/api/security/v1beta1"
 	telemetry "istio.io/api/telemetry/v1alpha1"
 	typev1beta1 "istio.io/api/type/v1beta1"
@@ -182,18 +180,5 @@ func randomPolicyOf(t *testing.T, rng *rand.Rand, kind, ns, name string, seq int
 func sameOutput(before, after *model.Snapshot, p model.Proxy) bool {
 	r1, ps1 := ForProxy(before, p)
 	r2, ps2 := ForProxy(after, p)
-	if !slices.EqualFunc(ps1, ps2, func(a, b model.Problem) bool {
-		return a.Kind == b.Kind && a.Meta.String() == b.Meta.String() && a.Field == b.Field && a.Message == b.Message
-	}) {
-		return false
-	}
-	if len(r1) != len(r2) {
-		return false
-	}
-	for typeURL, list := range r1 {
-		if !slices.EqualFunc(list, r2[typeURL], func(a, b types.Resource) bool { return proto.Equal(a, b) }) {
-			return false
-		}
-	}
-	return true
+	return sameResources(r1, r2) && slices.EqualFunc(ps1, ps2, sameProblem)
 }
