@@ -64,11 +64,7 @@ func TestSubscriptionDeltaRules(t *testing.T) {
 // Subscriptions keep the snapshot's own name strings, not each request's
 // copies, so thousands of streams share one copy of each name.
 func TestSubscriptionKeepsTheSnapshotsNameStrings(t *testing.T) {
-	set := &typeSet{byName: map[string]*resource{}}
-	for _, n := range []string{"a.svc", "b.svc"} {
-		set.byName[n] = &resource{name: n}
-		set.names = append(set.names, n)
-	}
+	set := namedSet("a.svc", "b.svc")
 	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
 	fresh := func(s string) string { return string([]byte(s)) }
 
@@ -96,11 +92,7 @@ func TestSubscriptionKeepsTheSnapshotsNameStrings(t *testing.T) {
 // A subscription to every name of the set shares the set's name map; a
 // delta change to it must not write into the shared map.
 func TestSubscriptionToEverythingSharesTheSetsNames(t *testing.T) {
-	set := &typeSet{byName: map[string]*resource{}}
-	for _, n := range []string{"a", "b"} {
-		set.byName[n] = &resource{name: n}
-		set.names = append(set.names, n)
-	}
+	set := namedSet("a", "b")
 	var s subscription
 	s.applySotw([]string{"b", "a"}, set)
 	if !s.shared {
@@ -125,11 +117,7 @@ func TestSubscriptionToEverythingSharesTheSetsNames(t *testing.T) {
 // name, an unknown name, the wildcard) takes the general path, and later lists are
 // compared as usual.
 func TestFirstListNamingEveryResource(t *testing.T) {
-	set := &typeSet{byName: map[string]*resource{}}
-	for _, n := range []string{"a", "b", "c"} {
-		set.byName[n] = &resource{name: n}
-		set.names = append(set.names, n)
-	}
+	set := namedSet("a", "b", "c")
 	var s subscription
 	in := s.applySotw([]string{"c", "a", "b"}, set)
 	if !in.allNamed || len(in.added) != 0 || !s.shared || s.wildcard || s.count() != 3 {
@@ -160,11 +148,7 @@ func TestFirstListNamingEveryResource(t *testing.T) {
 }
 
 func TestFirstDeltaSubscriptionNamingEveryResource(t *testing.T) {
-	set := &typeSet{byName: map[string]*resource{}}
-	for _, n := range []string{"a", "b"} {
-		set.byName[n] = &resource{name: n}
-		set.names = append(set.names, n)
-	}
+	set := namedSet("a", "b")
 	var d subscription
 	if in := d.applyDelta([]string{"b", "a"}, nil, true, set); !in.allNamed || !d.shared || d.wildcard || d.count() != 2 {
 		t.Fatalf("first delta subscription to every name: %+v shared=%v", in, d.shared)
@@ -176,4 +160,14 @@ func TestFirstDeltaSubscriptionNamingEveryResource(t *testing.T) {
 	if in := u.applyDelta([]string{"a", "b"}, []string{"a"}, true, set); in.allNamed || u.has("a") {
 		t.Fatalf("subscribe and unsubscribe in one request: %+v, has a: %v", in, u.has("a"))
 	}
+}
+
+// namedSet is a type's resource set with the given names (sorted), as subscriptions see it.
+func namedSet(names ...string) *typeSet {
+	set := &typeSet{byName: map[string]*resource{}}
+	for _, n := range names {
+		set.byName[n] = &resource{name: n}
+		set.names = append(set.names, n)
+	}
+	return set
 }
