@@ -102,13 +102,7 @@ func benchPush(b *testing.B, streams int, change string) {
 				case r := <-f.resps:
 					responses.Add(1)
 					got <- struct{}{}
-					ack := &discoveryv3.DiscoveryRequest{TypeUrl: r.TypeUrl, VersionInfo: r.VersionInfo, ResponseNonce: r.Nonce}
-					switch r.TypeUrl {
-					case edsType:
-						ack.ResourceNames = edsNames
-					case rdsType:
-						ack.ResourceNames = rdsNames
-					}
+					ack := benchACK(r, edsNames, rdsNames)
 					select {
 					case f.reqs <- ack:
 					case <-ctx.Done():
@@ -237,13 +231,7 @@ func BenchmarkColdSync(b *testing.B) {
 			for range 3 {
 				select {
 				case r := <-f.resps:
-					ack := &discoveryv3.DiscoveryRequest{TypeUrl: r.TypeUrl, VersionInfo: r.VersionInfo, ResponseNonce: r.Nonce}
-					switch r.TypeUrl {
-					case edsType:
-						ack.ResourceNames = edsNames
-					case rdsType:
-						ack.ResourceNames = rdsNames
-					}
+					ack := benchACK(r, edsNames, rdsNames)
 					f.reqs <- ack
 				case <-ctx.Done():
 					return
@@ -274,4 +262,17 @@ func BenchmarkColdSync(b *testing.B) {
 		}
 		cancel()
 	}
+}
+
+// benchACK is a benchmark proxy's ACK of r, repeating its subscription as SotW requires:
+// every endpoint and route by name, clusters by wildcard.
+func benchACK(r *discoveryv3.DiscoveryResponse, edsNames, rdsNames []string) *discoveryv3.DiscoveryRequest {
+	ack := &discoveryv3.DiscoveryRequest{TypeUrl: r.TypeUrl, VersionInfo: r.VersionInfo, ResponseNonce: r.Nonce}
+	switch r.TypeUrl {
+	case edsType:
+		ack.ResourceNames = edsNames
+	case rdsType:
+		ack.ResourceNames = rdsNames
+	}
+	return ack
 }
