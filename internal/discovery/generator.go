@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"maps"
+	"runtime"
 	"sync"
 	"time"
 
@@ -43,12 +44,30 @@ type generator struct {
 	// changes are what changed since the last push asked (see PushScope).
 	changes pendingChanges
 
-	mu    sync.Mutex
-	views map[string]model.Proxy
-	// policyDeps are, per view, the policy objects its last generation depended on.
-	policyDeps map[string]map[model.ConfigRef]struct{}
-	viewsPeak  int             // most views held since views was last reallocated
-	warned     map[string]bool // foreign revisions already logged
+	mu        sync.Mutex
+	views     map[string]*viewState
+	viewsPeak int             // most views held since views was last reallocated
+	warned    map[string]bool // foreign revisions already logged
+}
+
+// viewState is what the generator keeps per view.
+type viewState struct {
+	// proxy is the view's first proxy, which stands for all of them; only
+	// their IPs could differ, and those are part of the key when they matter.
+	proxy model.Proxy
+	// policyDeps are the policy objects its last generation depended on.
+	policyDeps map[model.ConfigRef]struct{}
+}
+
+// viewProxy returns the proxy a view is generated for.
+func (g *generator) viewProxy(key string) (model.Proxy, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.views[key]
+	if !ok {
+		return model.Proxy{}, false
+	}
+	return v.proxy, true
 }
 
 func (g *generator) ViewKey(node *corev3.Node) (string, error) {
@@ -91,9 +110,7 @@ func (g *generator) ViewKeyFor(ctx context.Context, node *corev3.Node) (string, 
 			node.GetId(), p.Revision, revisionName(g.revision))
 	}
 	if _, ok := g.views[key]; !ok {
-		// The first proxy of a view stands for all of them; only its IPs
-		// could differ, and those are part of the key when they matter.
-		g.views[key] = p
+		g.views[key] = &viewState{proxy: p}
 		g.viewsPeak = max(g.viewsPeak, len(g.views))
 	}
 	g.mu.Unlock()
@@ -108,9 +125,7 @@ func (g *generator) generate(ctx context.Context, key string) (map[string][]type
 	if key == trustBundleView {
 		return g.trustBundleOnly(), nil
 	}
-	g.mu.Lock()
-	p, ok := g.views[key]
-	g.mu.Unlock()
+	p, ok := g.viewProxy(key)
 	if !ok {
 		return nil, errUnknownView(key)
 	}
@@ -132,11 +147,8 @@ func (g *generator) generate(ctx context.Context, key string) (map[string][]type
 	// A view removed while it was translated must not come back as a
 	// problems source; removal and this check both hold g.mu.
 	g.mu.Lock()
-	if _, ok := g.views[key]; ok {
-		if g.policyDeps == nil {
-			g.policyDeps = map[string]map[model.ConfigRef]struct{}{}
-		}
-		g.policyDeps[key] = deps
+	if v, ok := g.views[key]; ok {
+		v.policyDeps = deps
 	} else {
 		g.problems.drop(viewSource(key))
 	}
@@ -151,18 +163,24 @@ func (g *generator) ViewRemoved(key string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.views, key)
-	delete(g.policyDeps, key)
 	g.problems.drop(viewSource(key))
 	// Go maps keep their buckets after deletes: after a churn of many
 	// views (a rollout of many label sets), start a smaller one.
 	if g.viewsPeak >= 64 && len(g.views) < g.viewsPeak/4 {
-		views := make(map[string]model.Proxy, len(g.views))
+		views := make(map[string]*viewState, len(g.views))
 		maps.Copy(views, g.views)
-		deps := make(map[string]map[model.ConfigRef]struct{}, len(g.policyDeps))
-		maps.Copy(deps, g.policyDeps)
-		g.views, g.policyDeps, g.viewsPeak = views, deps, len(views)
+		g.views, g.viewsPeak = views, len(views)
 	}
 }
+
+// PushEnded implements xds.PushEnder: what the push's views shared is dropped, so
+// between pushes the heap holds their marshaled config only.
+func (g *generator) PushEnded() { g.translations.Release() }
+
+// sharedPartsKept is how many shared parts (a namespace's outbound config) translations
+// holds at once: a push generates views in key order, namespace by namespace, on
+// GOMAXPROCS workers, so each worker's current namespace and the one it moves to.
+func sharedPartsKept() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // viewSource names a view's translation problems on the problem log.
 func viewSource(key string) string { return "view " + key }
@@ -175,9 +193,7 @@ func (g *generator) EndpointChanges() func(viewKey string) ([]types.Resource, er
 		return nil
 	}
 	return func(key string) ([]types.Resource, error) {
-		g.mu.Lock()
-		p, ok := g.views[key]
-		g.mu.Unlock()
+		p, ok := g.viewProxy(key)
 		if !ok {
 			return nil, errUnknownView(key)
 		}

@@ -21,7 +21,7 @@ func TestProxiesOfAnotherRevisionAreRefusedCountedAndLoggedOnce(t *testing.T) {
 	m := newMetrics(nil)
 	snaps := &snapshots{current: model.Build(model.Input{})} // clean: get never reads the cluster
 	g := &generator{ctx: context.Background(), snapshots: snaps, metrics: m, problems: newProblemLog(log, m),
-		revision: "canary", log: log, views: map[string]model.Proxy{}, warned: map[string]bool{}}
+		revision: "canary", log: log, views: map[string]*viewState{}, warned: map[string]bool{}}
 
 	for _, tc := range []struct {
 		id, revision string
@@ -68,7 +68,7 @@ func TestViewRemovedForgetsTheViewAndItsProblems(t *testing.T) {
 	m := newMetrics(nil)
 	snaps := &snapshots{current: model.Build(model.Input{})}
 	g := &generator{ctx: context.Background(), snapshots: snaps, metrics: m, problems: newProblemLog(logr.Discard(), m),
-		log: logr.Discard(), views: map[string]model.Proxy{}, warned: map[string]bool{}}
+		log: logr.Discard(), views: map[string]*viewState{}, warned: map[string]bool{}}
 	keys := map[string]bool{}
 	for i := range 200 {
 		n := node(t, fmt.Sprintf("sidecar~10.1.0.1~web-%d.web~web.svc.cluster.local", i),

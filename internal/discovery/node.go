@@ -102,14 +102,7 @@ func viewKey(p model.Proxy, serves bool) string {
 	b.WriteString(string(p.Kind))
 	b.WriteByte('|')
 	b.WriteString(p.Namespace)
-	keys := make([]string, 0, len(p.Labels))
-	for k := range p.Labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b.WriteString("|" + k + "=" + p.Labels[k])
-	}
+	b.WriteString(model.LabelsKey(p.Labels))
 	if p.Kind == model.KindGRPC && serves {
 		ips := slices.Clone(p.IPs)
 		slices.Sort(ips)

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
-	"loom.dev/loom/pkg/model"
 	"loom.dev/loom/pkg/translate"
 )
 
@@ -77,7 +76,7 @@ func newPipeline(ctx context.Context, cfg *rest.Config, opts Options, reg promet
 	}
 	snaps.markDirty()
 	gen := &generator{ctx: ctx, snapshots: snaps, metrics: m, problems: problems, revision: opts.Revision, log: opts.Logger,
-		views: map[string]model.Proxy{}, warned: map[string]bool{}, trust: &trustBundle{}, translations: translate.NewCache(),
+		views: map[string]*viewState{}, warned: map[string]bool{}, trust: &trustBundle{}, translations: translate.NewCache(sharedPartsKept()),
 		keys: &keyAccess{client: clientset, clock: clock.RealClock{}, ctx: ctx, answers: map[keyAccessQuestion]keyAccessAnswer{}}}
 	refresher := newModelRefresher()
 	go refresher.run(ctx, func(ctx context.Context) { snaps.get(ctx) })

@@ -68,19 +68,15 @@ func (g *generator) PushScope() func(viewKey string) bool {
 		return nil
 	}
 	snap := g.snapshots.get(g.ctx)
-	type view struct {
-		proxy model.Proxy
-		deps  map[model.ConfigRef]struct{}
-	}
 	g.mu.Lock()
-	views := make(map[string]view, len(g.views))
-	for key, p := range g.views {
-		views[key] = view{p, g.policyDeps[key]}
+	views := make(map[string]viewState, len(g.views))
+	for key, v := range g.views {
+		views[key] = *v // policyDeps is replaced, never changed in place
 	}
 	g.mu.Unlock()
 	affected := map[string]bool{}
 	for key, v := range views {
-		if dependsOnAny(v.deps, refs) || dependsOnAny(snap.PolicyConfigsFor(v.proxy), refs) {
+		if dependsOnAny(v.policyDeps, refs) || dependsOnAny(snap.PolicyConfigsFor(v.proxy), refs) {
 			affected[key] = true
 		}
 	}

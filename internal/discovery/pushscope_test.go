@@ -21,7 +21,7 @@ func TestPushScopeNamesTheViewsAPolicyChangeReaches(t *testing.T) {
 	m := newMetrics(nil)
 	snaps := &snapshots{current: model.Build(model.Input{AuthorizationPolicies: []*model.AuthorizationPolicy{denyWeb}})}
 	g := &generator{ctx: context.Background(), snapshots: snaps, metrics: m, problems: newProblemLog(logr.Discard(), m),
-		log: logr.Discard(), views: map[string]model.Proxy{}, warned: map[string]bool{}, trust: &trustBundle{}}
+		log: logr.Discard(), views: map[string]*viewState{}, warned: map[string]bool{}, trust: &trustBundle{}}
 	viewOf := func(app string) string {
 		key, err := g.ViewKey(node(t, "sidecar~10.1.0.1~"+app+"-1.shop~shop.svc.cluster.local", map[string]any{"LABELS": map[string]any{"app": app}}))
 		if err != nil {
@@ -82,7 +82,7 @@ func TestPushScopeNamesTheViewsAPolicyChangeReaches(t *testing.T) {
 
 	// A view forgotten takes its recorded dependencies with it.
 	g.ViewRemoved(web)
-	if _, ok := g.policyDeps[web]; ok {
-		t.Fatal("a removed view's policy dependencies are kept")
+	if _, ok := g.views[web]; ok {
+		t.Fatal("a removed view and its policy dependencies are kept")
 	}
 }

@@ -29,10 +29,10 @@ func vsModel(gen int64, exportTo ...string) *model.Snapshot {
 // model its config was generated from, and proxies is the xDS server's summary.
 func statusFromProxies(t *testing.T, gen int64, cur *model.Snapshot, views map[string]viewFixture, proxies fakeConvergence) *metav1alpha1.IstioStatus {
 	t.Helper()
-	g := &generator{views: map[string]model.Proxy{}}
+	g := &generator{views: map[string]*viewState{}}
 	rec := newModelRecorder(g)
 	for key, v := range views {
-		g.views[key] = v.proxy
+		g.views[key] = &viewState{proxy: v.proxy}
 		if v.generatedFrom != nil {
 			rec.record(key, v.generatedFrom)
 		}
@@ -206,7 +206,7 @@ func TestStatusRoundTripsThroughIstioJSON(t *testing.T) {
 // it runs an object's new generation once it is current with a model that has it.
 func TestStatusFollowsWhatEachProxyRuns(t *testing.T) {
 	web := model.Proxy{Kind: model.KindGRPC, Namespace: "web"}
-	g := &generator{views: map[string]model.Proxy{"web": web}}
+	g := &generator{views: map[string]*viewState{"web": {proxy: web}}}
 	rec := newModelRecorder(g)
 	src := &switchableConvergence{}
 	w := &statusWriter{models: rec, xds: src, running: map[string]*modelGenerations{}}

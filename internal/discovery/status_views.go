@@ -73,14 +73,6 @@ func (r *modelRecorder) generationsOf(key string) *modelGenerations {
 	return r.models[key]
 }
 
-// viewProxy returns the proxy a view is generated for.
-func (g *generator) viewProxy(key string) (model.Proxy, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p, ok := g.views[key]
-	return p, ok
-}
-
 // byObject returns the problems known now, per object.
 func (l *problemLog) byObject() map[model.ConfigRef][]model.Problem {
 	l.mu.Lock()

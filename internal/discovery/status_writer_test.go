@@ -16,7 +16,10 @@ import (
 // newTestStatusWriter is a writer without a cluster: views maps view keys to proxies whose
 // config was generated from generatedFrom.
 func newTestStatusWriter(views map[string]model.Proxy, generatedFrom *model.Snapshot, proxies convergenceSource) *statusWriter {
-	g := &generator{views: views}
+	g := &generator{views: map[string]*viewState{}}
+	for key, p := range views {
+		g.views[key] = &viewState{proxy: p}
+	}
 	rec := newModelRecorder(g)
 	for key := range views {
 		rec.record(key, generatedFrom)

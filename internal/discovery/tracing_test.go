@@ -17,7 +17,7 @@ func tracingGenerator(t *testing.T) (*generator, string) {
 	m := newMetrics(nil)
 	snaps := &snapshots{current: model.Build(model.Input{})}
 	g := &generator{ctx: context.Background(), snapshots: snaps, metrics: m, problems: newProblemLog(logr.Discard(), m),
-		log: logr.Discard(), views: map[string]model.Proxy{}, warned: map[string]bool{}}
+		log: logr.Discard(), views: map[string]*viewState{}, warned: map[string]bool{}}
 	key, err := g.ViewKey(node(t, "sidecar~10.1.0.1~web-1.web~web.svc.cluster.local", map[string]any{"LABELS": map[string]any{"app": "web"}}))
 	if err != nil {
 		t.Fatal(err)

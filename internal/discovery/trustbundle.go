@@ -119,13 +119,14 @@ func bundleHash(bundle []byte) string {
 
 func normalizePEM(b []byte) []byte { return bytes.TrimSpace(b) }
 
-// carries reports whether a served PCDS resource holds exactly bundle.
+// carries reports whether a served PCDS resource, as the xDS server decodes it from what
+// it sent (a plain ProxyConfig), holds exactly bundle.
 func carries(r types.Resource, bundle []byte) bool {
-	tb, ok := r.(*trustBundleResource)
+	pc, ok := r.(*meshv1alpha1.ProxyConfig)
 	if !ok {
 		return false
 	}
-	return bytes.Equal(normalizePEM(joinPEMs(tb.GetCaCertificatesPem())), normalizePEM(bundle))
+	return bytes.Equal(normalizePEM(joinPEMs(pc.GetCaCertificatesPem())), normalizePEM(bundle))
 }
 
 // localBundleAcks counts this server's PCDS subscribers that have not ACKed bundle.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/anypb"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,9 +101,17 @@ func TestTrustBundleResourceCarriesTheBundle(t *testing.T) {
 	if tb.resource() != nil || !tb.set([]string{string(a), string(b)}) || tb.set([]string{string(a), string(b)}) {
 		t.Fatal("set must report changes only")
 	}
-	r := tb.resource()
-	if !carries(r, append(append([]byte{}, a...), b...)) || carries(r, a) {
-		t.Fatal("carries does not compare the whole bundle")
+	// The xDS server keeps what it sent as bytes and decodes them to ask carries.
+	sent, err := anypb.New(tb.resource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := sent.UnmarshalNew()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !carries(decoded, append(append([]byte{}, a...), b...)) || carries(decoded, a) {
+		t.Fatal("carries does not compare the whole bundle of the resource as the xDS server decodes it")
 	}
 	if blk, _ := pem.Decode(tb.joined()); blk == nil {
 		t.Fatal("joined is not PEM")

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"slices"
-	"strings"
 	"sync"
 
 	"loom.dev/loom/pkg/model"
@@ -13,11 +12,16 @@ import (
 // most of its config) is the same for every sidecar of a namespace unless labels shape
 // it (model.Snapshot.LabelsShapeOutbound), so it is built once per namespace, and its
 // messages, shared by those proxies' resources, are marshaled once per push. A Cache
-// holds one model's parts at a time and is safe for concurrent use.
+// holds one model's parts at a time, and of those only the most recently used few: a
+// namespace's outbound messages are megabytes with a thousand services, so a Cache
+// holding every namespace's would hold most of a control plane's heap. Proxies asked
+// for in order of namespace share each namespace's part. It is safe for concurrent use.
 type Cache struct {
 	mu       sync.Mutex
+	keep     int // parts held at most
 	snap     *model.Snapshot
 	outbound map[string]*sharedOutbound
+	used     []string // outbound's keys, least recently used first
 }
 
 type sharedOutbound struct {
@@ -25,8 +29,18 @@ type sharedOutbound struct {
 	out  sidecarOutbound
 }
 
-// NewCache returns an empty Cache.
-func NewCache() *Cache { return &Cache{} }
+// NewCache returns an empty Cache that holds keep parts at most (at least one).
+func NewCache(keep int) *Cache { return &Cache{keep: max(keep, 1)} }
+
+// Release drops every part the Cache holds.
+func (c *Cache) Release() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap, c.outbound, c.used = nil, nil, nil
+}
 
 // ForProxy is ForProxy sharing c's parts; the result is the same.
 func (c *Cache) ForProxy(snap *model.Snapshot, p model.Proxy) (Resources, []model.Problem) {
@@ -47,31 +61,32 @@ func (c *Cache) sidecarOutbound(snap *model.Snapshot, p model.Proxy, sc *model.S
 	key := string(p.Kind) + "|" + p.Namespace
 	if snap.LabelsShapeOutbound(p.Namespace) {
 		shared.Labels = p.Labels
-		key += labelsKey(p.Labels)
+		key += model.LabelsKey(p.Labels)
 	}
+	e := c.part(snap, key)
+	e.once.Do(func() { e.out = buildSidecarOutbound(snap, shared, sc) })
+	return e.out
+}
+
+// part returns the entry for key in snap's parts, a new one if it holds none, and
+// forgets the least recently used parts beyond keep.
+func (c *Cache) part(snap *model.Snapshot, key string) *sharedOutbound {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.snap != snap {
-		c.snap, c.outbound = snap, map[string]*sharedOutbound{}
+		c.snap, c.outbound, c.used = snap, map[string]*sharedOutbound{}, nil
 	}
 	e := c.outbound[key]
 	if e == nil {
 		e = &sharedOutbound{}
 		c.outbound[key] = e
+	} else {
+		c.used = slices.DeleteFunc(c.used, func(k string) bool { return k == key })
 	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.out = buildSidecarOutbound(snap, shared, sc) })
-	return e.out
-}
-
-func labelsKey(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
+	c.used = append(c.used, key)
+	for len(c.used) > c.keep {
+		delete(c.outbound, c.used[0])
+		c.used = c.used[1:]
 	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString("|" + k + "=" + labels[k])
-	}
-	return b.String()
+	return e
 }

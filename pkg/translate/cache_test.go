@@ -27,13 +27,22 @@ func TestCacheGivesEveryProxyWhatItWouldGetAlone(t *testing.T) {
 	for mesh := range 150 {
 		in, proxies := randomCacheMesh(t, rng)
 		snap := model.Build(in)
-		c := NewCache()
+		keep := len(proxies) // every part held: the test counts how many were shared
+		if mesh%2 == 1 {
+			keep = 1 + rng.IntN(2) // parts forgotten and built again in between
+		}
+		c := NewCache(keep)
+		built := 0
 		cached := make([]Resources, len(proxies))
 		cachedProblems := make([][]model.Problem, len(proxies))
 		for _, i := range rng.Perm(len(proxies)) {
 			cached[i], cachedProblems[i] = c.ForProxy(snap, proxies[i])
+			built = max(built, len(c.outbound))
 		}
-		if len(c.outbound) < len(proxies) {
+		if len(c.outbound) > keep {
+			t.Fatalf("mesh %d: the Cache holds %d parts, more than %d", mesh, len(c.outbound), keep)
+		}
+		if keep == len(proxies) && built < len(proxies) {
 			shared++
 		}
 		for i, p := range proxies {
@@ -43,14 +52,32 @@ func TestCacheGivesEveryProxyWhatItWouldGetAlone(t *testing.T) {
 			}
 		}
 	}
-	if shared < 50 {
-		t.Fatalf("only %d of 150 meshes shared outbound config between proxies", shared)
+	if shared < 25 {
+		t.Fatalf("only %d of 75 meshes shared outbound config between proxies", shared)
+	}
+}
+
+func TestCacheReleaseDropsItsParts(t *testing.T) {
+	snap := model.Build(benchMesh())
+	c := NewCache(4)
+	p := fxSidecarProxy("ns-0", map[string]string{"app": "a"}, "10.1.0.1")
+	first, _ := c.ForProxy(snap, p)
+	if len(c.outbound) != 1 {
+		t.Fatalf("%d parts after one proxy, want 1", len(c.outbound))
+	}
+	c.Release()
+	if len(c.outbound) != 0 || c.snap != nil {
+		t.Fatalf("after Release: %d parts, model held %v", len(c.outbound), c.snap != nil)
+	}
+	again, _ := c.ForProxy(snap, p)
+	if !sameResources(first, again) {
+		t.Fatal("a proxy's config differs after the Cache was released")
 	}
 }
 
 func TestCacheIsSafeForConcurrentProxies(t *testing.T) {
 	snap := model.Build(benchMesh())
-	c := NewCache()
+	c := NewCache(8)
 	var wg sync.WaitGroup
 	results := make([]Resources, 8)
 	for i := range results {

@@ -7,8 +7,18 @@ import "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 // every one satisfying holds (acked). A response sent and not answered yet does not count:
 // acked means the client said it applied the resources.
 func (s *Server) Acknowledged(typeURL string, holds func(types.Resource) bool) (acked, subscribed int) {
+	decided := map[*resource]bool{} // streams of a view share its resources: decode each once
+	holdsResource := func(r *resource) bool {
+		ok, seen := decided[r]
+		if !seen {
+			m, err := r.message()
+			ok = err == nil && holds(m)
+			decided[r] = ok
+		}
+		return ok
+	}
 	for _, st := range s.streamList() {
-		sub, ok := st.acknowledged(typeURL, holds)
+		sub, ok := st.acknowledged(typeURL, holdsResource)
 		if sub {
 			subscribed++
 		}
@@ -19,7 +29,7 @@ func (s *Server) Acknowledged(typeURL string, holds func(types.Resource) bool) (
 	return acked, subscribed
 }
 
-func (st *stream) acknowledged(typeURL string, holds func(types.Resource) bool) (subscribed, acked bool) {
+func (st *stream) acknowledged(typeURL string, holds func(*resource) bool) (subscribed, acked bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	ts := st.types[typeURL]
@@ -34,7 +44,7 @@ func (st *stream) acknowledged(typeURL string, holds func(types.Resource) bool) 
 		return true, false
 	}
 	for _, r := range set.byName {
-		if !holds(r.msg) {
+		if !holds(r) {
 			return true, false
 		}
 	}

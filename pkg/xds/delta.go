@@ -45,7 +45,7 @@ func (h *deltaStream) respond(r typeRound) (any, bool) {
 	resp := &discoveryv3.DeltaDiscoveryResponse{
 		SystemVersionInfo: r.version, Resources: resources, RemovedResources: removed, TypeUrl: r.typeURL, Nonce: r.record(len(resources), resources),
 	}
-	var body []byte
+	var body *sharedBody
 	if enc != nil {
 		body = enc.deltas(resources)
 	}
@@ -55,7 +55,7 @@ func (h *deltaStream) respond(r typeRound) (any, bool) {
 // build returns what to send of one type: resources whose version the client
 // lacks (with their shared encoding when many streams send the same list),
 // and names it must drop or that do not exist. Caller holds h.mu.
-func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*discoveryv3.Resource, *encodedOnce, []string, bool) {
+func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*discoveryv3.Resource, *sharedEncoding, []string, bool) {
 	set := cur.types[t]
 	want := ts.want
 	ts.want = interest{}

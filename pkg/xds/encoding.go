@@ -3,6 +3,7 @@ package xds
 import (
 	"sync"
 	"unicode/utf8"
+	"weak"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
@@ -25,17 +26,44 @@ import (
 
 const resourcesField protowire.Number = 2
 
-// encodedOnce is the encoding of one shared list, computed on first use.
-// A list that cannot be encoded gives nil: the response then goes through
-// the stock codec, which reports the same error.
-type encodedOnce struct {
-	once sync.Once
-	b    []byte
+// sharedEncoding is the encoding of one shared list, computed when a response
+// needs it. A list sent to one stream (a view of one proxy) is kept only while the
+// response carrying it is sent: kept for the life of the snapshot, it would double
+// the memory the view's config takes. Once a second response asks for it (a view
+// of many proxies), it is kept for the snapshot's life, so that its streams share
+// one copy instead of encoding it again after every garbage collection. A list
+// that cannot be encoded gives nil bytes: the response then goes through the
+// stock codec, which reports the same error.
+type sharedEncoding struct {
+	mu     sync.Mutex
+	asked  int
+	weak   weak.Pointer[sharedBody]
+	strong *sharedBody // set from the second request on
 }
 
-func (e *encodedOnce) anys(list []*anypb.Any) []byte {
-	e.once.Do(func() { e.b = appendAnys(make([]byte, 0, sizeAnys(list)), list) })
-	return e.b
+// sharedBody is a list's encoding; a response holds it until it is sent.
+type sharedBody struct{ b []byte }
+
+func (e *sharedEncoding) anys(list []*anypb.Any) *sharedBody {
+	return e.get(func() []byte { return appendAnys(make([]byte, 0, sizeAnys(list)), list) })
+}
+
+func (e *sharedEncoding) get(encode func() []byte) *sharedBody {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.asked++
+	if e.strong != nil {
+		return e.strong
+	}
+	enc := e.weak.Value()
+	if enc == nil {
+		enc = &sharedBody{b: encode()}
+		e.weak = weak.Make(enc)
+	}
+	if e.asked > 1 {
+		e.strong = enc
+	}
+	return enc
 }
 
 // sizeAnys is the size of appendAnys' encoding of list, so that it is written into one
@@ -60,9 +88,8 @@ func anySize(a *anypb.Any) int {
 	return n
 }
 
-func (e *encodedOnce) deltas(list []*discoveryv3.Resource) []byte {
-	e.once.Do(func() { e.b = appendDeltaResources([]byte{}, list) })
-	return e.b
+func (e *sharedEncoding) deltas(list []*discoveryv3.Resource) *sharedBody {
+	return e.get(func() []byte { return appendDeltaResources([]byte{}, list) })
 }
 
 // appendAnys encodes list as the resources field, or returns nil if a type
@@ -109,24 +136,25 @@ type outgoing struct {
 	proto.Message               // the whole response
 	head          proto.Message // the same response without its resources
 	body          []byte        // the resources field, shared
+	enc           *sharedBody   // body's, kept while the response is sent
 }
 
-func sotwOutgoing(resp *discoveryv3.DiscoveryResponse, body []byte) any {
-	if body == nil {
+func sotwOutgoing(resp *discoveryv3.DiscoveryResponse, enc *sharedBody) any {
+	if enc == nil || enc.b == nil {
 		return resp
 	}
 	head := &discoveryv3.DiscoveryResponse{VersionInfo: resp.VersionInfo, TypeUrl: resp.TypeUrl, Nonce: resp.Nonce}
-	return &outgoing{Message: resp, head: head, body: body}
+	return &outgoing{Message: resp, head: head, body: enc.b, enc: enc}
 }
 
-func deltaOutgoing(resp *discoveryv3.DeltaDiscoveryResponse, body []byte) any {
-	if body == nil {
+func deltaOutgoing(resp *discoveryv3.DeltaDiscoveryResponse, enc *sharedBody) any {
+	if enc == nil || enc.b == nil {
 		return resp
 	}
 	head := &discoveryv3.DeltaDiscoveryResponse{
 		SystemVersionInfo: resp.SystemVersionInfo, TypeUrl: resp.TypeUrl, Nonce: resp.Nonce, RemovedResources: resp.RemovedResources,
 	}
-	return &outgoing{Message: resp, head: head, body: body}
+	return &outgoing{Message: resp, head: head, body: enc.b, enc: enc}
 }
 
 // encodedSize is the size of a response on the wire, without re-walking a

@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"bytes"
+	"runtime"
 	"testing"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -37,10 +39,10 @@ func TestSharedBodyDecodesToTheWholeResponse(t *testing.T) {
 	for _, c := range cases {
 		switch r := c.full.(type) {
 		case *discoveryv3.DiscoveryResponse:
-			var e encodedOnce
+			var e sharedEncoding
 			c.msg = sotwOutgoing(r, e.anys(r.Resources))
 		case *discoveryv3.DeltaDiscoveryResponse:
-			var e encodedOnce
+			var e sharedEncoding
 			c.msg = deltaOutgoing(r, e.deltas(r.Resources))
 		}
 		if _, ok := c.msg.(*outgoing); !ok {
@@ -97,11 +99,11 @@ func FuzzSharedBody(f *testing.F) {
 				t.Fatalf("decoded %v, want %v", got, full)
 			}
 		}
-		var e encodedOnce
+		var e sharedEncoding
 		sotw := &discoveryv3.DiscoveryResponse{VersionInfo: version, Nonce: nonce, TypeUrl: url1, Resources: anys}
 		check(sotw, sotwOutgoing(sotw, e.anys(anys)))
 		deltas := []*discoveryv3.Resource{{Name: url1, Version: version, Resource: anys[0]}, {Name: url2, Resource: anys[1]}}
-		var d encodedOnce
+		var d sharedEncoding
 		delta := &discoveryv3.DeltaDiscoveryResponse{SystemVersionInfo: version, Nonce: nonce, TypeUrl: url2, Resources: deltas, RemovedResources: []string{removed}}
 		check(delta, deltaOutgoing(delta, d.deltas(deltas)))
 	})
@@ -113,9 +115,31 @@ func TestSharedBodyIsSizedUpFront(t *testing.T) {
 	for i := range 300 {
 		list = append(list, &anypb.Any{TypeUrl: resourcev3.ClusterType, Value: make([]byte, i)})
 	}
-	var e encodedOnce
-	b := e.anys(list)
+	var e sharedEncoding
+	b := e.anys(list).b
 	if len(b) != sizeAnys(list) || cap(b) != len(b) {
 		t.Fatalf("body of %d bytes in a buffer of %d, computed size %d", len(b), cap(b), sizeAnys(list))
+	}
+}
+
+// A list sent once is not kept after its response is sent: asked again (after a
+// collection), it is encoded again, the same bytes. From the second request on, it
+// is kept: every later response shares that copy.
+func TestSharedBodyIsKeptOnceSharedOnly(t *testing.T) {
+	list := []*anypb.Any{{TypeUrl: resourcev3.ClusterType, Value: []byte("a")}, {TypeUrl: resourcev3.ClusterType, Value: []byte("b")}}
+	var e sharedEncoding
+	encodings := 0
+	encode := func() []byte { encodings++; return appendAnys(nil, list) }
+	want := bytes.Clone(e.get(encode).b) // the response is sent and dropped
+	runtime.GC()
+	if b := e.get(encode).b; encodings != 2 || !bytes.Equal(b, want) {
+		t.Fatalf("%d encodings when asked again after the only response was sent, want 2, the same bytes", encodings)
+	}
+	for range 3 {
+		runtime.GC()
+		e.get(encode)
+	}
+	if encodings != 2 {
+		t.Fatalf("%d encodings, want 2: once asked twice, the encoding is kept", encodings)
 	}
 }

@@ -78,7 +78,7 @@ func withEndpoints(prev *snapshot, list []types.Resource, m *marshaler) *snapsho
 			continue
 		}
 		r, err := m.resourceFor(resourcev3.EndpointType, old.name, cla, old)
-		if err != nil || r == old {
+		if err != nil || sameBytes(r, old) { // r may be another view's resource with old's bytes
 			continue
 		}
 		if byName == nil {

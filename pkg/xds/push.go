@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,8 +78,12 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, skipped
 	tr := s.startPushTrace(reason, seq, triggered, start)
 	s.pushTrace = tr // read by gen's workers, started below
 	m := newMarshaler(&s.marshalCount)
+	views = slices.SortedFunc(slices.Values(views), func(a, b *view) int { return strings.Compare(a.key, b.key) })
 	results := make([]viewResult, len(views))
 	workers := min(runtime.GOMAXPROCS(0), len(views))
+	// A message shared by views of one namespace is looked up again within a few views,
+	// even with every worker's view in between.
+	m.forgetAfter = 2 * workers
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
@@ -93,6 +98,7 @@ func (s *Server) push(reason string, triggered time.Time, views []*view, skipped
 	}
 	close(next)
 	wg.Wait()
+	s.pushEnded()
 	s.pushTrace = nil
 	elapsed := time.Since(start)
 
@@ -171,6 +177,7 @@ func (s *Server) generateView(v *view, m *marshaler) viewResult {
 	}
 	prev := v.snapshot()
 	snap, problems := buildSnapshot(gen, prev, m)
+	m.viewMarshaled()
 	if len(problems) > 0 {
 		s.metrics.invalid.Add(float64(len(problems)))
 		shown := problems[:min(len(problems), 5)]

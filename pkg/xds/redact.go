@@ -3,7 +3,7 @@ package xds
 import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	"google.golang.org/protobuf/proto"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -14,11 +14,17 @@ const redacted = "[redacted]"
 // withoutKeys is r's message for debug output: a Secret's private key (and the password of
 // an encrypted one) replaced by redacted; other resources as they are.
 func withoutKeys(r *resource) *anypb.Any {
-	s, ok := r.msg.(*tlsv3.Secret)
+	if r.any.GetTypeUrl() != resourcev3.SecretType {
+		return r.any
+	}
+	m, err := r.message()
+	if err != nil {
+		return &anypb.Any{TypeUrl: r.any.GetTypeUrl()}
+	}
+	s, ok := m.(*tlsv3.Secret)
 	if !ok || s.GetTlsCertificate() == nil {
 		return r.any
 	}
-	s = proto.Clone(s).(*tlsv3.Secret)
 	hide := &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: redacted}}
 	if s.GetTlsCertificate().GetPrivateKey() != nil {
 		s.GetTlsCertificate().PrivateKey = hide

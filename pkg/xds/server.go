@@ -53,7 +53,7 @@ type ContextViewKeyer interface {
 // Options configure a Server.
 type Options struct {
 	Generator     Generator
-	DebounceQuiet time.Duration // default 100ms: push after this long without a new Trigger
+	DebounceQuiet time.Duration // default DefaultDebounceQuiet: push after this long without a new Trigger
 	DebounceMax   time.Duration // default 1s: push at the latest this long after the first Trigger of a burst
 	// The same for TriggerEndpoints (Generators that implement
 	// EndpointGenerator): default 5ms and 100ms.
@@ -122,11 +122,15 @@ type Server struct {
 	lastPush PushStatus
 }
 
+// DefaultDebounceQuiet is how long config changes must pause before a push, as
+// istiod's PILOT_DEBOUNCE_AFTER by default.
+const DefaultDebounceQuiet = 100 * time.Millisecond
+
 // NewServer returns a server; call Register, then Start, then SetReady once
 // the generator's inputs are synced.
 func NewServer(opts Options) *Server {
 	if opts.DebounceQuiet <= 0 {
-		opts.DebounceQuiet = 100 * time.Millisecond
+		opts.DebounceQuiet = DefaultDebounceQuiet
 	}
 	if opts.DebounceMax <= 0 {
 		opts.DebounceMax = time.Second

@@ -20,13 +20,39 @@ import (
 
 // resource is one marshaled resource. It is immutable once built and shared
 // by every stream of every view that contains it: SotW responses carry any,
-// delta responses carry delta, both point at the same bytes.
+// delta responses carry delta, both point at the same bytes. It holds no
+// message: the generator's messages are garbage once marshaled (a view's
+// config held twice, as messages and as bytes, would be most of the heap);
+// the few readers of a message decode it (message).
 type resource struct {
 	name    string
 	version string // hex xxhash64 of the marshaled bytes
-	msg     types.Resource
 	any     *anypb.Any
 	delta   *discoveryv3.Resource
+	// edsService is, for an EDS cluster, the ClusterLoadAssignment it is served
+	// with (its service name, or its own name); "" for anything else.
+	edsService string
+}
+
+// message decodes the resource.
+func (r *resource) message() (types.Resource, error) {
+	m, err := r.any.UnmarshalNew()
+	if err != nil {
+		return nil, err
+	}
+	return m.(types.Resource), nil
+}
+
+// edsServiceOf is what resource.edsService says for msg.
+func edsServiceOf(name string, msg types.Resource) string {
+	c, ok := msg.(*clusterv3.Cluster)
+	if !ok || c.GetType() != clusterv3.Cluster_EDS {
+		return ""
+	}
+	if eds := c.GetEdsClusterConfig().GetServiceName(); eds != "" {
+		return eds
+	}
+	return name
 }
 
 // typeSet is the resources of one type in one snapshot.
@@ -37,7 +63,7 @@ type typeSet struct {
 	deltas  []*discoveryv3.Resource // the same, for delta responses
 	version string                  // changes whenever any resource of the type changes
 
-	anysEnc, deltasEnc encodedOnce
+	anysEnc, deltasEnc sharedEncoding
 
 	nameSetOnce sync.Once
 	nameSet     map[string]struct{} // names, for subscriptions to all of them; read-only
@@ -136,7 +162,7 @@ type typeChange struct {
 	anys          []*anypb.Any            // of changedSorted, in order
 	deltas        []*discoveryv3.Resource // of changedSorted, in order
 
-	anysEnc, deltasEnc encodedOnce
+	anysEnc, deltasEnc sharedEncoding
 }
 
 func (c *typeChange) has(name string) bool {
@@ -184,11 +210,26 @@ func (s *snapshot) version(typeURL string) string {
 }
 
 // marshaler marshals each distinct message once per push, even when several
-// views (generated in parallel) return the same message pointer.
+// views (generated in parallel) return the same message pointer. It remembers a
+// message while views that return it keep being marshaled: an entry not looked up
+// by the last forgetAfter to 2*forgetAfter views is dropped, so the messages of
+// views long marshaled are garbage during the push, not held until its end (a
+// push generates views in key order, so the views sharing messages, those of one
+// namespace, are marshaled one after the other). 0 remembers everything.
 type marshaler struct {
-	mu    sync.Mutex
-	done  map[types.Resource]*marshaled
-	count *atomic.Int64 // total marshals, for tests and metrics
+	mu          sync.Mutex
+	done, older map[types.Resource]*marshaled
+	forgetAfter int           // views
+	views       int           // marshaled since done was started
+	count       *atomic.Int64 // total marshals, for tests and metrics
+	// same holds the push's resources by type, name and version: views whose messages
+	// differ but marshal to the same bytes (every namespace's clusters for the same
+	// services) share one resource, not a copy each.
+	same map[string]*resource
+	// sets holds the push's type sets by type and version: views with the same
+	// resources of a type (every sidecar's assignments, often) share one set, its
+	// index and its encoding.
+	sets map[string]*typeSet
 }
 
 type marshaled struct {
@@ -201,6 +242,18 @@ func newMarshaler(count *atomic.Int64) *marshaler {
 	return &marshaler{done: map[types.Resource]*marshaled{}, count: count}
 }
 
+// viewMarshaled notes that a view's messages are all marshaled.
+func (m *marshaler) viewMarshaled() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.forgetAfter <= 0 {
+		return
+	}
+	if m.views++; m.views >= m.forgetAfter {
+		m.older, m.done, m.views = m.done, map[types.Resource]*marshaled{}, 0
+	}
+}
+
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
 // resourceFor marshals msg, or returns the resource built for the same
@@ -210,7 +263,9 @@ func (m *marshaler) resourceFor(typeURL, name string, msg types.Resource, prev *
 	m.mu.Lock()
 	e := m.done[msg]
 	if e == nil {
-		e = &marshaled{}
+		if e = m.older[msg]; e == nil {
+			e = &marshaled{}
+		}
 		m.done[msg] = e
 	}
 	m.mu.Unlock()
@@ -221,16 +276,43 @@ func (m *marshaler) resourceFor(typeURL, name string, msg types.Resource, prev *
 			return
 		}
 		m.count.Add(1)
-		if prev != nil && bytes.Equal(prev.any.Value, b) {
-			e.r = prev
+		version := strconv.FormatUint(xxhash.Sum64(b), 16)
+		if prev != nil && prev.version == version && bytes.Equal(prev.any.Value, b) {
+			e.r = m.shared(typeURL, prev)
 			return
 		}
-		version := strconv.FormatUint(xxhash.Sum64(b), 16)
 		a := &anypb.Any{TypeUrl: typeURL, Value: b}
-		e.r = &resource{name: name, version: version, msg: msg, any: a,
-			delta: &discoveryv3.Resource{Name: name, Version: version, Resource: a}}
+		e.r = m.shared(typeURL, &resource{name: name, version: version, any: a, edsService: edsServiceOf(name, msg),
+			delta: &discoveryv3.Resource{Name: name, Version: version, Resource: a}})
 	})
 	return e.r, e.err
+}
+
+func sameBytes(a, b *resource) bool {
+	return a == b || (a.version == b.version && bytes.Equal(a.any.Value, b.any.Value))
+}
+
+// shared returns the push's resource of r's type and name with r's bytes, r if it is the first.
+func (m *marshaler) shared(typeURL string, r *resource) *resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return intern(&m.same, typeURL+"\x00"+r.name+"\x00"+r.version, r, func(a, b *resource) bool { return bytes.Equal(a.any.Value, b.any.Value) })
+}
+
+// intern returns the value table holds under key if equal to v, else v, which it stores
+// under key when the key is new (on a hash collision the first value stays shared).
+func intern[T any](table *map[string]*T, key string, v *T, equal func(a, b *T) bool) *T {
+	if held := (*table)[key]; held != nil {
+		if equal(held, v) {
+			return held
+		}
+		return v
+	}
+	if *table == nil {
+		*table = map[string]*T{}
+	}
+	(*table)[key] = v
+	return v
 }
 
 // index fills in what is derived from byName and names (sorted).
@@ -291,9 +373,29 @@ func buildSnapshot(gen map[string][]types.Resource, prev *snapshot, m *marshaler
 		}
 		sort.Strings(ts.names)
 		ts.index()
-		snap.types[typeURL] = ts
+		snap.types[typeURL] = m.sharedSet(typeURL, ts)
 	}
 	return snap, problems
+}
+
+// sharedSet returns the push's type set of ts's type with ts's resources, ts if it is the first.
+func (m *marshaler) sharedSet(typeURL string, ts *typeSet) *typeSet {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return intern(&m.sets, typeURL+"\x00"+ts.version, ts, sameResources)
+}
+
+// sameResources reports whether a and b hold the same resources under the same names.
+func sameResources(a, b *typeSet) bool {
+	if len(a.names) != len(b.names) {
+		return false
+	}
+	for i, n := range a.names {
+		if b.names[i] != n || a.byName[n] != b.byName[n] {
+			return false
+		}
+	}
+	return true
 }
 
 // diffSnapshots returns, per type, the names that differ between old and
@@ -341,15 +443,8 @@ func diffSnapshots(old, cur *snapshot) map[string]*typeChange {
 	if cc := out[resourcev3.ClusterType]; cc != nil {
 		eps := cur.types[resourcev3.EndpointType]
 		for name := range cc.changed {
-			c, ok := cur.types[resourcev3.ClusterType].get(name).msg.(*clusterv3.Cluster)
-			if !ok || c.GetType() != clusterv3.Cluster_EDS {
-				continue
-			}
-			eds := c.GetEdsClusterConfig().GetServiceName()
-			if eds == "" {
-				eds = name
-			}
-			if eps.get(eds) != nil {
+			eds := cur.types[resourcev3.ClusterType].get(name).edsService
+			if eds != "" && eps.get(eds) != nil {
 				get(resourcev3.EndpointType).changed[eds] = struct{}{}
 			}
 		}

@@ -49,7 +49,7 @@ func (h *sotwStream) respond(r typeRound) (any, bool) {
 		return nil, false
 	}
 	resp := &discoveryv3.DiscoveryResponse{VersionInfo: r.version, Resources: resources, TypeUrl: r.typeURL, Nonce: r.record(len(resources), nil)}
-	var body []byte
+	var body *sharedBody
 	if enc != nil {
 		body = enc.anys(resources)
 	}
@@ -86,7 +86,7 @@ func (h *sotwStream) withhold(r *typeRound) bool {
 // response a no-op for them, and some clients have read it as "drop
 // everything". A list many streams send as is comes with its shared
 // encoding. Caller holds h.mu.
-func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*anypb.Any, *encodedOnce, bool) {
+func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChange, all bool) ([]*anypb.Any, *sharedEncoding, bool) {
 	set := cur.types[t]
 	want := ts.want
 	ts.want = interest{}
