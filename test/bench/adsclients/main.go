@@ -88,6 +88,7 @@ type runner struct {
 	parsed  *parseCache
 
 	bytes        atomic.Int64
+	sent         sentCounts
 	responses    atomic.Int64
 	acks         atomic.Int64
 	reconnects   atomic.Int64
@@ -117,6 +118,7 @@ func (r *runner) emit(e benchproto.Event) {
 
 func (r *runner) counters(e benchproto.Event) benchproto.Event {
 	e.BytesReceived = r.bytes.Load()
+	e.Requests, e.BytesSent = r.sent.messages.Load(), r.sent.bytes.Load()
 	e.Responses = r.responses.Load()
 	e.ACKs = r.acks.Load()
 	e.Reconnects = r.reconnects.Load()
@@ -125,8 +127,13 @@ func (r *runner) counters(e benchproto.Event) benchproto.Event {
 	return e
 }
 
-// byteCounter counts the xDS payload bytes received on every connection.
-type byteCounter struct{ n *atomic.Int64 }
+// byteCounter counts the xDS payload bytes received and the requests sent on every connection.
+type byteCounter struct {
+	n    *atomic.Int64
+	sent *sentCounts
+}
+
+type sentCounts struct{ messages, bytes atomic.Int64 }
 
 func (byteCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
 func (byteCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
@@ -134,8 +141,12 @@ func (byteCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Co
 }
 func (byteCounter) HandleConn(context.Context, stats.ConnStats) {}
 func (b byteCounter) HandleRPC(_ context.Context, s stats.RPCStats) {
-	if in, ok := s.(*stats.InPayload); ok {
-		b.n.Add(int64(in.WireLength))
+	switch p := s.(type) {
+	case *stats.InPayload:
+		b.n.Add(int64(p.WireLength))
+	case *stats.OutPayload:
+		b.sent.messages.Add(1)
+		b.sent.bytes.Add(int64(p.WireLength))
 	}
 }
 
@@ -144,7 +155,7 @@ func (r *runner) run(ctx context.Context) error {
 	for i := range conns {
 		cc, err := grpc.NewClient(r.cfg.server,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithStatsHandler(byteCounter{&r.bytes}),
+			grpc.WithStatsHandler(byteCounter{&r.bytes, &r.sent}),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)),
 			// Envoy's defaults for HTTP/2 upstreams: 256 MiB windows.
 			grpc.WithInitialWindowSize(1<<28), grpc.WithInitialConnWindowSize(1<<28),

@@ -57,6 +57,8 @@ type Event struct {
 	Times []int64 `json:"times,omitempty"`
 	// Counters since the clients started.
 	BytesReceived int64   `json:"bytesReceived,omitempty"`
+	Requests      int64   `json:"requests,omitempty"` // messages the clients sent
+	BytesSent     int64   `json:"bytesSent,omitempty"`
 	Responses     int64   `json:"responses,omitempty"`
 	ACKs          int64   `json:"acks,omitempty"`
 	Reconnects    int64   `json:"reconnects,omitempty"`

@@ -2,7 +2,7 @@
 // any control plane does anything (package floor): a gRPC-Go server process
 // sends --size bytes to each of --clients streams in a separate client
 // process (each on its own connection, as the scale benchmark's clients
-// are), with a codec that does no protobuf work at all; then, with
+// are; with --responses and --requests in rounds, as an xDS client syncs), with a codec that does no protobuf work at all; then, with
 // --change-size, it pushes that many bytes to every stream --changes times.
 // The scale benchmark runs the same measurement with the bytes its own run
 // sent; `go run ./test/bench/grpcfloor --size 1048576 --change-size 563200`
@@ -40,7 +40,10 @@ func measure(args []string) error {
 	o := floor.Options{Settle: time.Second, SyncTimeout: 10 * time.Minute, ChangeTimeout: time.Minute}
 	fs.IntVar(&o.Clients, "clients", 1000, "client streams, one connection each unless --conns")
 	fs.IntVar(&o.Conns, "conns", 0, "gRPC connections the streams share; 0 = one each")
-	fs.IntVar(&o.ColdBytes, "size", 1<<20, "bytes sent to each client when its stream opens (the cold sync)")
+	fs.IntVar(&o.Exchange.ColdBytes, "size", 1<<20, "bytes sent to each client when its stream opens (the cold sync)")
+	fs.IntVar(&o.Exchange.Responses, "responses", 1, "messages those bytes are split into, each sent after its round of requests")
+	fs.IntVar(&o.Exchange.Requests, "requests", 1, "requests each client sends during its cold sync, spread over the rounds")
+	fs.IntVar(&o.Exchange.RequestBytes, "request-bytes", 0, "bytes of those requests in all")
 	fs.IntVar(&o.ChangeBytes, "change-size", 0, "bytes then pushed to every client per change; 0: no changes")
 	fs.IntVar(&o.Changes, "changes", 5, "changes pushed (with --change-size)")
 	_ = fs.Parse(args)
@@ -55,8 +58,8 @@ func measure(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("cold sync: %d bytes to each of %d gRPC-Go streams: %.2f s to the last (per client p50 %.2f s, p99 %.2f s); server CPU %.2f s, clients CPU %.2f s\n",
-		r.ColdBytes, r.Clients, r.ColdSyncS, r.ColdClientP(50), r.ColdClientP(99), r.ColdServerCPUS, r.ColdClientsCPUS)
+	fmt.Printf("cold sync: %d bytes in %d messages to each of %d gRPC-Go streams (%d requests, %d bytes in all): %.2f s to the last (per client p50 %.2f s, p99 %.2f s); server CPU %.2f s, clients CPU %.2f s\n",
+		r.ColdBytes, r.Exchange.Responses, r.Clients, r.Exchange.Requests, r.Exchange.RequestBytes, r.ColdSyncS, r.ColdClientP(50), r.ColdClientP(99), r.ColdServerCPUS, r.ColdClientsCPUS)
 	if r.Changes > 0 {
 		fmt.Printf("change: %d bytes pushed to each stream, %d times: p50 %.0f ms, p99 %.0f ms, last client %.0f ms at most; server CPU %.2f s per change\n",
 			r.ChangeBytes, r.Changes, r.ChangeP(50), r.ChangeP(99), floor.Percentile(r.ChangeLastMs, 100), r.ChangeServerCPUPerChange())

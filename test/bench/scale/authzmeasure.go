@@ -30,6 +30,9 @@ type workloadStats struct {
 	// serves one view per workload instead of the clients' one.
 	vs     changeStats
 	change changeStats // AuthorizationPolicy changes: write -> each affected proxy's ACK
+	// peakRSS is the control plane's peak RSS (VmHWM) at the end of the
+	// workload phase: the run's peak with one view per workload added.
+	peakRSS int64
 }
 
 // measureWorkloads connects the workload proxies to cp, waits for their full
@@ -43,6 +46,11 @@ func (d *driver) measureWorkloads(ctx context.Context, cp *controlPlane, clients
 	g := startWorkloadProxies(ctx, cp.xdsAddr, workloads, d.opts.clients)
 	defer g.stop()
 	st := &workloadStats{proxies: len(g.proxies)}
+	defer func() {
+		if u, err := readUsage(cp.PID()); err == nil {
+			st.peakRSS = u.hwmBytes
+		}
+	}()
 	last, err := g.waitSynced(ctx, d.opts.syncTimeout)
 	after, _ := readUsage(cp.PID())
 	st.syncCPUS = after.cpuSeconds - before.cpuSeconds

@@ -77,8 +77,8 @@ func (r *report) printAuthz(w io.Writer) {
 			fmt.Fprintf(w, "%s workload proxies: FAILED: %s\n", x.name, firstLine(x.workloadsErr.Error()))
 		case x.workloads != nil:
 			s := x.workloads
-			fmt.Fprintf(w, "%s workload proxies: %d synced in %.2f s (control plane CPU %.1f s), %.1f KB each, %d with an HTTP RBAC filter, %d/%d policies in their RBAC filters\n",
-				x.name, s.synced, s.syncS, s.syncCPUS, s.bytesPerProxy/1e3, s.httpRBAC, s.policiesSeen, s.policiesTotal)
+			fmt.Fprintf(w, "%s workload proxies: %d synced in %.2f s (control plane CPU %.1f s), %.1f KB each, %d with an HTTP RBAC filter, %d/%d policies in their RBAC filters; control plane's peak RSS with them %.0f MB\n",
+				x.name, s.synced, s.syncS, s.syncCPUS, s.bytesPerProxy/1e3, s.httpRBAC, s.policiesSeen, s.policiesTotal, mb(s.peakRSS))
 			if s.vs.changes > 0 {
 				fmt.Fprintf(w, "%s VirtualService change with the workload proxies connected: p50 %.0f ms p99 %.0f ms (clients), %d missed\n",
 					x.name, s.vs.p(50), s.vs.p(99), s.vs.missed)
@@ -108,6 +108,7 @@ func authzJSON(j map[string]any, x *runResult) {
 	j[p+"workload_proxies_sync_cpu_s"] = round(s.syncCPUS, 2)
 	j[p+"workload_bytes_per_proxy_kb"] = round(s.bytesPerProxy/1e3, 1)
 	j[p+"workload_proxies_http_rbac"] = s.httpRBAC
+	j[p+"workloads_peak_rss_mb"] = round(mb(s.peakRSS), 1)
 	if s.policiesTotal > 0 {
 		j[p+"authz_policies_in_config"] = s.policiesSeen
 	}

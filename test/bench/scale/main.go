@@ -15,12 +15,15 @@
 // single-endpoint changes (from the return of the apiserver write to each
 // client's receipt), the bytes the clients received, and the control
 // plane's CPU seconds and peak RSS (/proc). Then it measures the gRPC floor
-// (test/bench/grpcfloor/floor) for the bytes loom sent in this run: a
-// gRPC-Go server that sends one client's cold-sync bytes, then one
-// VirtualService change's bytes, to as many client streams in a separate
-// process, with no protobuf work. It prints a table, the ratios to the floor
-// and to istiod, and the targets, then, as its last line, one JSON object
-// with every figure.
+// (test/bench/grpcfloor/floor) for what loom sent in this run: a gRPC-Go
+// server that syncs as many client streams in a separate process as one of
+// loom's clients synced (its bytes in as many messages, each after its
+// round of requests, the requests' count and bytes too), then sends each
+// one VirtualService change's bytes, with no protobuf work; and the same
+// cold-sync bytes once more as one message per client, as information: an
+// xDS exchange costs the bare transport more server CPU than one message.
+// It prints a table, the ratios to the floor and to istiod, and the targets,
+// then, as its last line, one JSON object with every figure.
 //
 // With --authz-policies N the workload also makes the proxies the policies
 // will select servers (authzworkloads.go): a Service "client" (exported to
@@ -89,7 +92,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 0, "gRPC connections the clients share; 0 = one per client, as Envoys have")
 	flag.StringVar(&peers, "peers", peers, "peers to compare with, comma separated: baseline, istiod (empty: loom only)")
 	flag.BoolVar(&o.delta, "delta", o.delta, "also run loom with delta xDS (DeltaAggregatedResources)")
-	flag.BoolVar(&o.floor, "floor", o.floor, "measure the gRPC floor for the bytes loom sent (test/bench/grpcfloor)")
+	flag.BoolVar(&o.floor, "floor", o.floor, "measure the gRPC floor for the exchange loom had (test/bench/grpcfloor)")
 	flag.IntVar(&o.changes, "changes", o.changes, "VirtualService changes and endpoint changes measured per run (each)")
 	flag.IntVar(&o.authzPolicies, "authz-policies", 0, "after the runs, create this many AuthorizationPolicies selecting the simulated proxies and run loom again (loom_authz, loom_delta_authz) beside the runs without them; also measures workload proxies and policy changes")
 	flag.DurationVar(&o.settle, "settle", o.settle, "pause after the cold sync and after each change")
@@ -246,7 +249,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	if o.floor {
-		rep.floor, rep.floorErr = d.measureFloor(ctx, rep.run("loom"))
+		rep.floor, rep.floorOneMessage, rep.floorErr = d.measureFloor(ctx, rep.run("loom"))
 		if rep.floorErr != nil {
 			d.logf("gRPC floor failed: %v", rep.floorErr)
 			failed = append(failed, "grpc floor")

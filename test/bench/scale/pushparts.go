@@ -25,9 +25,19 @@ type loomPushStatus struct {
 	DurationSeconds float64   `json:"durationSeconds"`
 }
 
-// lastPushParts reads loom's last push and splits the time from written (the write's
-// return) to seenP50 (the median client's sighting), both Unix nanoseconds.
-func lastPushParts(metricsURL string, written, seenP50 int64) (pushParts, error) {
+// pushReason is the reason loom's /debug/push_status gives the push a change of the
+// marker's kind causes: a debounced config push, or an endpoint push.
+func pushReason(markerKind string) string {
+	if markerKind == "endpoint" {
+		return "endpoints"
+	}
+	return "trigger"
+}
+
+// lastPushParts reads loom's last push, which must have the reason given, and splits the
+// time from written (the write's return) to seenP50 (the median client's sighting), both
+// Unix nanoseconds.
+func lastPushParts(metricsURL, reason string, written, seenP50 int64) (pushParts, error) {
 	url := strings.TrimSuffix(metricsURL, "/metrics") + "/debug/push_status"
 	resp, err := http.Get(url) //nolint:gosec,noctx // the benchmark's own loopback control plane
 	if err != nil {
@@ -45,8 +55,8 @@ func lastPushParts(metricsURL string, written, seenP50 int64) (pushParts, error)
 		return pushParts{}, fmt.Errorf("%s: %w", url, err)
 	}
 	st := status.LastPush
-	if st.Reason != "trigger" {
-		return pushParts{}, fmt.Errorf("last push was %q, not a triggered one", st.Reason)
+	if st.Reason != reason {
+		return pushParts{}, fmt.Errorf("last push was %q, not %q", st.Reason, reason)
 	}
 	end := st.StartedAt.Add(time.Duration(st.DurationSeconds * float64(time.Second)))
 	return pushParts{

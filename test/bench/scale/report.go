@@ -11,10 +11,12 @@ import (
 )
 
 type report struct {
-	opts     options
-	runs     []*runResult
-	floor    *floor.Result // nil: not measured (see floorErr)
-	floorErr error
+	opts  options
+	runs  []*runResult
+	floor *floor.Result // loom's cold-sync exchange; nil: not measured (see floorErr)
+	// floorOneMessage is the same cold-sync bytes as one message per client.
+	floorOneMessage *floor.Result
+	floorErr        error
 }
 
 func (r *report) run(name string) *runResult {
@@ -53,6 +55,10 @@ func (r *report) printTable(w io.Writer) {
 			f.ColdSyncS, f.ColdClientP(50), f.ColdServerCPUS, mb(int64(f.ColdBytes)*int64(f.Clients)),
 			f.ChangeP(50), f.ChangeP(99), floorChangeMB(f), f.ColdClientsCPUS)
 	}
+	if f := r.floorOneMessage; f != nil {
+		fmt.Fprintf(tw, "grpc floor, 1 msg\t-\t%.2f\t%.2f\t%.1f\t%.0f\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%.1f\t-\t\n",
+			f.ColdSyncS, f.ColdClientP(50), f.ColdServerCPUS, mb(int64(f.ColdBytes)*int64(f.Clients)), f.ColdClientsCPUS)
+	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	fs := r.figures()
@@ -65,6 +71,9 @@ func (r *report) printTable(w io.Writer) {
 	for _, x := range r.runs {
 		if len(x.vs.parts) > 0 {
 			fmt.Fprintf(w, "%s VirtualService change, medians: %s\n", x.name, medianParts(x.vs.parts))
+		}
+		if len(x.ep.parts) > 0 {
+			fmt.Fprintf(w, "%s endpoint change, medians: %s\n", x.name, medianParts(x.ep.parts))
 		}
 	}
 	r.printAuthz(w)
@@ -169,6 +178,9 @@ func (r *report) json() map[string]any {
 	}
 	if f := r.floor; f != nil {
 		j["floor_cold_bytes_per_client"] = f.ColdBytes
+		j["floor_cold_responses_per_client"] = f.Exchange.Responses
+		j["floor_cold_requests_per_client"] = f.Exchange.Requests
+		j["floor_cold_request_bytes_per_client"] = f.Exchange.RequestBytes
 		j["floor_cold_sync_s"] = round(f.ColdSyncS, 3)
 		j["floor_cold_sync_client_p99_s"] = round(f.ColdClientP(99), 3)
 		j["floor_cold_sync_server_cpu_s"] = round(f.ColdServerCPUS, 2)
@@ -179,6 +191,10 @@ func (r *report) json() map[string]any {
 		j["floor_vs_change_p99_ms"] = round(f.ChangeP(99), 1)
 		j["floor_vs_change_max_ms"] = round(f.ChangeP(100), 1)
 		j["floor_vs_change_server_cpu_s"] = round(f.ChangeServerCPUPerChange(), 3)
+	}
+	if f := r.floorOneMessage; f != nil {
+		j["floor_one_message_cold_sync_s"] = round(f.ColdSyncS, 3)
+		j["floor_one_message_cold_sync_server_cpu_s"] = round(f.ColdServerCPUS, 2)
 	}
 	loom, base, istiod := r.run("loom"), r.run("baseline"), r.run("istiod")
 	ratio := func(a, b float64) any { return round(a/b, 2) }
@@ -222,7 +238,7 @@ func (r *report) json() map[string]any {
 func (r *report) figures() figures {
 	return figures{
 		loom: r.run("loom"), delta: r.run("loom_delta"), base: r.run("baseline"), istiod: r.run("istiod"),
-		floor: r.floor, loomPeakRSS: r.loomPeakRSS(),
+		floor: r.floor, floorOneMessage: r.floorOneMessage, loomPeakRSS: r.loomPeakRSS(),
 	}
 }
 

@@ -43,7 +43,7 @@ func TestTargets(t *testing.T) {
 			floor:  fakeFloor(0.8, 2.5, []float64{290, 300}), loomPeakRSS: 250e6,
 		},
 		lines: []string{
-			"target VirtualService change p99 <= 1.3x the gRPC floor's      MET          (1.10x: loom 330 ms / floor 300 ms)",
+			"target VirtualService change p99 less debounce <= 1.3x floor's MET          (0.77x: loom less its debounce 230 ms / floor 300 ms)",
 			"target VirtualService change p99 >= 10x better than istiod's   MET          (10.61x: istiod 3500 ms / loom 330 ms)",
 			"target cold sync >= 10x faster than istiod                     MET          (12.00x: istiod 12.00 s / loom 1.00 s)",
 			"target CPU per cold sync <= 1.5x the gRPC floor server's       MET          (1.20x: loom 3.00 CPU s / floor server 2.50 CPU s)",
@@ -54,12 +54,12 @@ func TestTargets(t *testing.T) {
 	}, {
 		name: "missed, and istiod not run: its ratios are not measured",
 		f: figures{
-			loom:  fakeRun("loom", 1.0, 2.3, []float64{450}, nil, 320),
+			loom:  fakeRun("loom", 1.0, 2.3, []float64{500}, nil, 320),
 			delta: fakeRun("loom_delta", 1.1, 3.1, nil, []float64{120}, 240),
 			floor: fakeFloor(0.8, 1.0, []float64{300}), loomPeakRSS: 320e6,
 		},
 		lines: []string{
-			"target VirtualService change p99 <= 1.3x the gRPC floor's      MISSED       (1.50x: loom 450 ms / floor 300 ms)",
+			"target VirtualService change p99 less debounce <= 1.3x floor's MISSED       (1.33x: loom less its debounce 400 ms / floor 300 ms)",
 			"target VirtualService change p99 >= 10x better than istiod's   not measured (istiod not run)",
 			"target cold sync >= 10x faster than istiod                     not measured (istiod not run)",
 			"target CPU per cold sync <= 1.5x the gRPC floor server's       MISSED       (2.30x: loom 2.30 CPU s / floor server 1.00 CPU s)",
@@ -76,7 +76,7 @@ func TestTargets(t *testing.T) {
 			floor:  fakeFloor(0.5, 0, nil), loomPeakRSS: 100e6,
 		},
 		lines: []string{
-			"target VirtualService change p99 <= 1.3x the gRPC floor's      not measured (no change measured)",
+			"target VirtualService change p99 less debounce <= 1.3x floor's not measured (no change measured)",
 			"target VirtualService change p99 >= 10x better than istiod's   not measured (no change measured)",
 			"target cold sync >= 10x faster than istiod                     MISSED       (5.00x: istiod 5.00 s / loom 1.00 s)",
 			"target CPU per cold sync <= 1.5x the gRPC floor server's       not measured (floor server's figure is 0, too small to measure)",
@@ -88,7 +88,7 @@ func TestTargets(t *testing.T) {
 		name: "loom failed: nothing to judge",
 		f:    figures{istiod: fakeRun("istiod", 5, 9, []float64{1}, []float64{1}, 400)},
 		lines: []string{
-			"target VirtualService change p99 <= 1.3x the gRPC floor's      not measured (loom did not run)",
+			"target VirtualService change p99 less debounce <= 1.3x floor's not measured (loom did not run)",
 			"target VirtualService change p99 >= 10x better than istiod's   not measured (loom did not run)",
 			"target cold sync >= 10x faster than istiod                     not measured (loom did not run)",
 			"target CPU per cold sync <= 1.5x the gRPC floor server's       not measured (loom did not run)",
@@ -114,15 +114,17 @@ func TestRatios(t *testing.T) {
 	f := figures{
 		loom:  fakeRun("loom", 2.0, 3.0, []float64{400}, nil, 250),
 		base:  fakeRun("baseline", 20, 30, []float64{900}, nil, 500),
-		floor: fakeFloor(1.6, 2.0, []float64{320}), loomPeakRSS: 250e6,
+		floor: fakeFloor(1.6, 2.0, []float64{320}), floorOneMessage: fakeFloor(1.0, 1.0, nil), loomPeakRSS: 250e6,
 	}
 	want := []string{
 		"cold_sync_ratio_vs_floor: 1.25 (loom 2.00 s / floor 1.60 s)",
 		"cold_sync_speedup_vs_istiod: not measured (istiod not run)",
 		"cold_sync_speedup_vs_baseline: 10.00 (baseline 20.00 s / loom 2.00 s)",
 		"vs_change_p99_ratio_vs_floor: 1.25 (loom 400 ms / floor 320 ms)",
+		"vs_change_p99_less_debounce_ratio_vs_floor: 0.94 (loom less its debounce 300 ms / floor 320 ms)",
 		"vs_change_p99_speedup_vs_istiod: not measured (istiod not run)",
 		"cold_sync_cpu_ratio_vs_floor: 1.50 (loom 3.00 CPU s / floor server 2.00 CPU s)",
+		"cold_sync_cpu_ratio_vs_one_message_floor: 3.00 (loom 3.00 CPU s / one-message floor server 1.00 CPU s)",
 		"peak_rss_ratio_vs_istiod: not measured (istiod not run)",
 	}
 	var got []string
@@ -132,9 +134,9 @@ func TestRatios(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ratios:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	f.floor = nil
+	f.floor, f.floorOneMessage = nil, nil
 	for _, x := range ratiosFor(f) {
-		if strings.HasSuffix(x.key, "_vs_floor") && (x.known || x.why != "gRPC floor not measured") {
+		if strings.HasSuffix(x.key, "floor") && (x.known || x.why != "gRPC floor not measured") {
 			t.Errorf("without a floor: %s", x.line())
 		}
 	}
@@ -175,20 +177,26 @@ func TestReportJSONWithoutChanges(t *testing.T) {
 	}
 }
 
-func TestFloorBytes(t *testing.T) {
-	if _, _, err := floorBytes(nil, 10); err == nil {
+func TestFloorExchange(t *testing.T) {
+	if _, _, err := floorExchange(nil, 10); err == nil {
 		t.Error("no loom run: want an error")
 	}
-	if _, _, err := floorBytes(&runResult{}, 10); err == nil {
+	if _, _, err := floorExchange(&runResult{}, 10); err == nil {
 		t.Error("no cold-sync bytes: want an error")
 	}
-	loom := &runResult{synced: 10, coldSyncBytes: 10_000, vs: changeStats{changes: 5, bytes: 5000}}
-	if cold, change, err := floorBytes(loom, 10); err != nil || cold != 1000 || change != 100 {
-		t.Errorf("floorBytes = %d, %d, %v; want 1000 per client cold, 100 per client per change", cold, change, err)
+	loom := &runResult{synced: 10, coldSyncBytes: 10_000, coldSyncResponses: 43, coldSyncRequests: 86, coldSyncRequestBytes: 5004,
+		vs: changeStats{changes: 5, bytes: 5000}}
+	want := floor.Exchange{ColdBytes: 1000, Responses: 4, Requests: 9, RequestBytes: 500}
+	if ex, change, err := floorExchange(loom, 10); err != nil || ex != want || change != 100 {
+		t.Errorf("floorExchange = %+v, %d, %v; want %+v and 100 bytes per client per change", ex, change, err, want)
 	}
 	loom.vs = changeStats{}
-	if _, change, err := floorBytes(loom, 10); err != nil || change != 0 {
+	if _, change, err := floorExchange(loom, 10); err != nil || change != 0 {
 		t.Errorf("no change ran: change bytes %d, %v; want 0", change, err)
+	}
+	loom.coldSyncResponses, loom.coldSyncRequests = 0, 0 // counters not reported: one request, one message
+	if ex, _, _ := floorExchange(loom, 10); ex.Responses != 1 || ex.Requests != 1 {
+		t.Errorf("without message counts: %+v, want one response and one request", ex)
 	}
 	if !math.IsNaN(changeStats{}.mean(1)) {
 		t.Error("mean of no change is not NaN")

@@ -49,14 +49,17 @@ type runResult struct {
 	coldSyncClientsS  float64 // the clients' CPU during the cold sync
 	coldSyncBytes     int64
 	synced            int // clients that got their full config
-	vs, ep            changeStats
-	bytes             int64   // received by all clients over the whole run
-	cpuS              float64 // control-plane CPU, whole process lifetime
-	peakRSS           int64   // VmHWM
-	clientsCPUS       float64
-	otherCPUS         float64 // everything else on the machine during the run: apiserver, etcd, the driver, other users
-	wallS             float64 // from the clients' start to the end of the run
-	streamErrors      int64
+	// What the clients received and sent during the cold sync, in messages
+	// and bytes: the gRPC floor repeats the exchange.
+	coldSyncResponses, coldSyncRequests, coldSyncRequestBytes int64
+	vs, ep                                                    changeStats
+	bytes                                                     int64   // received by all clients over the whole run
+	cpuS                                                      float64 // control-plane CPU, whole process lifetime
+	peakRSS                                                   int64   // VmHWM
+	clientsCPUS                                               float64
+	otherCPUS                                                 float64 // everything else on the machine during the run: apiserver, etcd, the driver, other users
+	wallS                                                     float64 // from the clients' start to the end of the run
+	streamErrors                                              int64
 	// statusWrites are the status writes on Istio objects sent from the clients' start to the
 	// end of the run (loom only; NaN when not measured).
 	statusWrites float64
@@ -154,6 +157,7 @@ func (d *driver) runOne(ctx context.Context, cp *controlPlane, delta bool, workl
 	res.coldSyncCPUS = cpuAtSync.cpuSeconds - cpuAtStart.cpuSeconds
 	res.coldSyncClientsS = synced.CPUSeconds
 	res.coldSyncBytes = synced.BytesReceived
+	res.coldSyncResponses, res.coldSyncRequests, res.coldSyncRequestBytes = synced.Responses, synced.Requests, synced.BytesSent
 	d.logf("%s: %d clients synced in %.2fs (per client p50 %.2fs p99 %.2fs), control plane CPU %.1fs, clients CPU %.1fs, %.1f MB",
 		cp.Name, res.synced, res.coldSyncS, res.coldSyncClientP50, res.coldSyncClientP99, res.coldSyncCPUS, res.coldSyncClientsS, float64(res.coldSyncBytes)/1e6)
 
@@ -230,7 +234,7 @@ func (d *driver) measureChange(ctx context.Context, cp *controlPlane, clients *c
 	}
 	st.latenciesMs = append(st.latenciesMs, lat...)
 	if cp.metricsURL != "" && len(lat) > 0 {
-		if parts, err := lastPushParts(cp.metricsURL, written, written+int64(percentile(lat, 50)*1e6)); err == nil {
+		if parts, err := lastPushParts(cp.metricsURL, pushReason(m.kind), written, written+int64(percentile(lat, 50)*1e6)); err == nil {
 			st.parts = append(st.parts, parts)
 		} else {
 			d.logf("  %s: no push breakdown: %v", m.id, err)

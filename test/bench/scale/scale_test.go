@@ -62,8 +62,12 @@ func TestTinyScale(t *testing.T) {
 	checkWorkloadProxies(t, rep, o)
 	if f := rep.floor; f == nil || f.Clients != o.clients || f.Changes != o.changes || len(f.ChangeLatenciesMs) != o.changes*o.clients {
 		t.Errorf("gRPC floor: %+v, want %d clients and %d changes seen by each", f, o.clients, o.changes)
-	} else if cold, change, _ := floorBytes(rep.run("loom"), o.clients); f.ColdBytes != cold || f.ChangeBytes != change {
-		t.Errorf("gRPC floor sent %d and %d bytes per client, loom %d and %d", f.ColdBytes, f.ChangeBytes, cold, change)
+	} else if ex, change, _ := floorExchange(rep.run("loom"), o.clients); f.Exchange != ex || f.ChangeBytes != change || ex.Responses < 4 || ex.Requests < 4 {
+		t.Errorf("gRPC floor's exchange %+v and %d bytes per change per client; loom's %+v and %d (an xDS cold sync is 4 responses and requests at least)",
+			f.Exchange, f.ChangeBytes, ex, change)
+	}
+	if f := rep.floorOneMessage; rep.floor != nil && (f == nil || f.Exchange.Responses != 0 || f.ColdBytes != rep.floor.ColdBytes || f.Changes != 0) {
+		t.Errorf("gRPC floor, one message: %+v, want loom's cold bytes as one message and no change", f)
 	}
 	line, err := json.Marshal(rep.json())
 	if err != nil {
@@ -75,10 +79,10 @@ func TestTinyScale(t *testing.T) {
 	}
 	for _, k := range []string{"loom_cold_sync_s", "loom_vs_change_p99_ms", "loom_delta_ep_change_p99_ms", "loom_peak_rss_mb",
 		"baseline_cold_sync_s", "cold_sync_speedup_vs_baseline", "floor_cold_sync_s", "floor_vs_change_p99_ms",
-		"cold_sync_ratio_vs_floor", "vs_change_p99_ratio_vs_floor", "targets_met",
+		"cold_sync_ratio_vs_floor", "vs_change_p99_ratio_vs_floor", "vs_change_p99_less_debounce_ratio_vs_floor", "cold_sync_cpu_ratio_vs_one_message_floor", "targets_met",
 		"loom_authz_cold_sync_s", "loom_delta_authz_vs_change_p99_ms", "loom_authz_cold_sync_ratio", "loom_delta_authz_ep_change_p99_ratio",
 		"loom_authz_client_bytes_per_proxy_ratio", "loom_authz_workload_bytes_per_proxy_ratio", "loom_authz_authz_change_p99_ms",
-		"loom_authz_vs_change_p99_with_workloads_ratio"} {
+		"loom_authz_vs_change_p99_with_workloads_ratio", "loom_authz_workloads_peak_rss_mb"} {
 		if back[k] == nil {
 			t.Errorf("JSON line lacks %s: %s", k, line)
 		}

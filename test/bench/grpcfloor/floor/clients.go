@@ -14,18 +14,23 @@ import (
 
 // ClientsConfig is what the client process connects.
 type ClientsConfig struct {
-	Server  string
-	Clients int // streams
-	Conns   int // gRPC connections they share; 0 = one each, as the scale benchmark's sidecars
+	Server   string
+	Clients  int // streams
+	Conns    int // gRPC connections they share; 0 = one each, as the scale benchmark's sidecars
+	Exchange Exchange
 }
 
-// RunClients is the client process: it opens cfg.Clients streams, each asks
-// once and then receives every message the server sends; once every client
-// has message number n it reports evReceived for n. It returns when in
+// RunClients is the client process: it opens cfg.Clients streams, each
+// syncs as cfg.Exchange says and then receives every message the server
+// pushes; once every client has message number n (0: the whole cold sync)
+// it reports evReceived for n. It returns when in
 // closes or a stream fails (reported as evError).
 func RunClients(in io.Reader, out io.Writer, cfg ClientsConfig) error {
 	if cfg.Clients < 1 {
 		return fmt.Errorf("clients must be at least 1, got %d", cfg.Clients)
+	}
+	if err := cfg.Exchange.validate(); err != nil {
+		return err
 	}
 	if cfg.Conns <= 0 || cfg.Conns > cfg.Clients {
 		cfg.Conns = cfg.Clients
@@ -51,7 +56,7 @@ func RunClients(in io.Reader, out io.Writer, cfg ClientsConfig) error {
 	w.emit(event{Event: evStarted, T: time.Now().UnixNano()})
 	errs := make(chan error, cfg.Clients)
 	for i := range cfg.Clients {
-		go func() { errs <- receive(ctx, conns[i%len(conns)], i, r) }()
+		go func() { errs <- receive(ctx, conns[i%len(conns)], i, cfg.Exchange, r) }()
 	}
 	select {
 	case <-ctx.Done():
@@ -65,17 +70,27 @@ func RunClients(in io.Reader, out io.Writer, cfg ClientsConfig) error {
 	}
 }
 
-// receive is one client: it asks once, then records every message.
-func receive(ctx context.Context, cc *grpc.ClientConn, idx int, r *receipts) error {
+// receive is one client: it syncs, then records every message pushed.
+func receive(ctx context.Context, cc *grpc.ClientConn, idx int, ex Exchange, r *receipts) error {
 	st, err := cc.NewStream(ctx, &streamDesc, method)
 	if err != nil {
 		return fmt.Errorf("client %d: %w", idx, err)
 	}
-	req := []byte{}
-	if err := st.SendMsg(&req); err != nil {
-		return fmt.Errorf("client %d: %w", idx, err)
+	req, cold := ex.request(), 0
+	for i := range ex.rounds() {
+		for range ex.requestsIn(i) {
+			if err := st.SendMsg(&req); err != nil {
+				return fmt.Errorf("client %d: %w", idx, err)
+			}
+		}
+		var got []byte
+		if err := st.RecvMsg(&got); err != nil {
+			return fmt.Errorf("client %d, cold-sync message %d: %w", idx, i, err)
+		}
+		cold += len(got)
 	}
-	for seq := 0; ; seq++ {
+	r.got(idx, 0, cold, time.Now())
+	for seq := 1; ; seq++ {
 		var got []byte
 		if err := st.RecvMsg(&got); err != nil {
 			return fmt.Errorf("client %d, message %d: %w", idx, seq, err)

@@ -30,11 +30,18 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, conns := range []int{0, 3} {
-		t.Run(fmt.Sprintf("conns=%d", conns), func(t *testing.T) {
+	for _, c := range []struct {
+		conns int
+		ex    Exchange
+	}{
+		{0, Exchange{ColdBytes: 3000}},
+		{3, Exchange{ColdBytes: 3000}},
+		{0, Exchange{ColdBytes: 3001, Responses: 4, Requests: 9, RequestBytes: 900}}, // an xDS client's rounds
+	} {
+		t.Run(fmt.Sprintf("conns=%d,responses=%d", c.conns, c.ex.Responses), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			o := Options{Binary: bin, Clients: 7, Conns: conns, ColdBytes: 3000, ChangeBytes: 500, Changes: 2,
+			o := Options{Binary: bin, Clients: 7, Conns: c.conns, Exchange: c.ex, ChangeBytes: 500, Changes: 2,
 				SyncTimeout: time.Minute, ChangeTimeout: time.Minute, LogDir: t.TempDir()}
 			r, err := Run(ctx, o)
 			if err != nil {
@@ -62,7 +69,7 @@ func TestRunWithoutChanges(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := Run(ctx, Options{Binary: bin, Clients: 2, ColdBytes: 10, Changes: 5, SyncTimeout: time.Minute, ChangeTimeout: time.Minute})
+	r, err := Run(ctx, Options{Binary: bin, Clients: 2, Exchange: Exchange{ColdBytes: 10}, Changes: 5, SyncTimeout: time.Minute, ChangeTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +80,12 @@ func TestRunWithoutChanges(t *testing.T) {
 
 func TestRunRejectsBadOptions(t *testing.T) {
 	for _, o := range []Options{
-		{Clients: 1, ColdBytes: 1},
-		{Binary: "x", Clients: 0, ColdBytes: 1},
-		{Binary: "x", Clients: 1, ColdBytes: 0},
-		{Binary: "x", Clients: 1, ColdBytes: 1, ChangeBytes: -1},
+		{Clients: 1, Exchange: Exchange{ColdBytes: 1}},
+		{Binary: "x", Clients: 0, Exchange: Exchange{ColdBytes: 1}},
+		{Binary: "x", Clients: 1, Exchange: Exchange{ColdBytes: 0}},
+		{Binary: "x", Clients: 1, Exchange: Exchange{ColdBytes: 1}, ChangeBytes: -1},
+		{Binary: "x", Clients: 1, Exchange: Exchange{ColdBytes: 3, Responses: 4}},
+		{Binary: "x", Clients: 1, Exchange: Exchange{ColdBytes: 3, Requests: -1}},
 	} {
 		if _, err := Run(context.Background(), o); err == nil {
 			t.Errorf("Run(%+v) succeeded", o)

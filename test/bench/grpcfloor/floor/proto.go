@@ -2,9 +2,10 @@
 // control plane does anything: a gRPC-Go server process that sends raw bytes
 // (no protobuf work) to M client streams in a separate client process, the
 // way the scale benchmark's control planes and simulated sidecars run. It
-// measures a cold sync (each stream opens and receives one message of a
-// given size) and pushes (every open stream is sent one message at once),
-// with the server's CPU for each. The grpcfloor command and the scale
+// measures a cold sync (each stream opens and receives its bytes, in one
+// message or, as an xDS client, in several, each after its round of
+// requests: Exchange) and pushes (every open stream is sent one message at
+// once), with the server's CPU for each. The grpcfloor command and the scale
 // benchmark (test/bench/scale) both run it through Run.
 package floor
 

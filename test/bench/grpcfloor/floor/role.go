@@ -14,14 +14,14 @@ func RunRole(args []string) (bool, error) {
 		return false, nil
 	}
 	fs := flag.NewFlagSet("grpcfloor "+args[0], flag.ContinueOnError)
+	var cfg ClientsConfig
+	cfg.Exchange.flags(fs)
 	if args[0] == "serve" {
-		cold := fs.Int("cold-bytes", 1<<20, "bytes sent to each stream when it opens")
 		if err := fs.Parse(args[1:]); err != nil {
 			return true, err
 		}
-		return true, Serve(os.Stdin, os.Stdout, *cold)
+		return true, Serve(os.Stdin, os.Stdout, cfg.Exchange)
 	}
-	var cfg ClientsConfig
 	fs.StringVar(&cfg.Server, "server", "", "the floor server's address")
 	fs.IntVar(&cfg.Clients, "clients", 1000, "client streams")
 	fs.IntVar(&cfg.Conns, "conns", 0, "gRPC connections the streams share; 0 = one each")

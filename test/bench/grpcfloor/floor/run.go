@@ -15,9 +15,9 @@ type Options struct {
 	// "serve" and RunClients when it is "clients" (test/bench/grpcfloor).
 	Binary      string
 	Clients     int
-	Conns       int // 0: one connection per client
-	ColdBytes   int // sent to each client once its stream opens
-	ChangeBytes int // pushed to every client per change; 0: no changes
+	Conns       int      // 0: one connection per client
+	Exchange    Exchange // each client's cold sync
+	ChangeBytes int      // pushed to every client per change; 0: no changes
 	Changes     int
 	// Settle is the pause after the cold sync and after each change.
 	Settle, SyncTimeout, ChangeTimeout time.Duration
@@ -29,6 +29,7 @@ type Options struct {
 // Result is what the floor took.
 type Result struct {
 	Clients, ColdBytes, ChangeBytes int
+	Exchange                        Exchange
 	ColdSyncS                       float64   // the clients start connecting -> the last has its cold bytes
 	ColdClientS                     []float64 // per client, from the same start
 	ColdServerCPUS                  float64
@@ -61,8 +62,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("floor: no binary to run")
 	case o.Clients < 1:
 		return nil, fmt.Errorf("floor: clients must be at least 1, got %d", o.Clients)
-	case o.ColdBytes < 1:
-		return nil, fmt.Errorf("floor: cold bytes must be at least 1, got %d", o.ColdBytes)
+	case o.Exchange.validate() != nil:
+		return nil, fmt.Errorf("floor: %w", o.Exchange.validate())
 	case o.ChangeBytes < 0 || o.Changes < 0:
 		return nil, fmt.Errorf("floor: change bytes (%d) and changes (%d) cannot be negative", o.ChangeBytes, o.Changes)
 	}
@@ -70,7 +71,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startProc("server", o.Binary, srvLog, "serve", "--cold-bytes", strconv.Itoa(o.ColdBytes))
+	srv, err := startProc("server", o.Binary, srvLog, append([]string{"serve"}, o.Exchange.args()...)...)
 	if err != nil {
 		_ = srvLog.Close()
 		return nil, err
@@ -84,15 +85,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := startProc("clients", o.Binary, clLog, "clients", "--server", ready.Addr,
-		"--clients", strconv.Itoa(o.Clients), "--conns", strconv.Itoa(o.Conns))
+	cl, err := startProc("clients", o.Binary, clLog, append([]string{"clients", "--server", ready.Addr,
+		"--clients", strconv.Itoa(o.Clients), "--conns", strconv.Itoa(o.Conns)}, o.Exchange.args()...)...)
 	if err != nil {
 		_ = clLog.Close()
 		return nil, err
 	}
 	defer cl.stop()
 
-	res := &Result{Clients: o.Clients, ColdBytes: o.ColdBytes, ChangeBytes: o.ChangeBytes}
+	res := &Result{Clients: o.Clients, Exchange: o.Exchange, ColdBytes: o.Exchange.ColdBytes, ChangeBytes: o.ChangeBytes}
 	started, err := cl.wait(ctx, evStarted, 30*time.Second)
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReceipt(cold, 0, int64(o.Clients)*int64(o.ColdBytes), o.Clients); err != nil {
+	if err := checkReceipt(cold, 0, int64(o.Clients)*int64(o.Exchange.ColdBytes), o.Clients); err != nil {
 		return nil, err
 	}
 	for _, t := range cold.Times {
@@ -119,7 +120,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.ColdServerCPUS = cpuSynced - cpuStart
 	res.ColdClientsCPUS = cold.CPUSeconds
 
-	want := int64(o.Clients) * int64(o.ColdBytes)
+	want := int64(o.Clients) * int64(o.Exchange.ColdBytes)
 	for seq := 1; seq <= o.Changes && o.ChangeBytes > 0; seq++ {
 		sleep(ctx, o.Settle)
 		before, err := srv.cpu(ctx)

@@ -14,18 +14,17 @@ import (
 )
 
 // Serve is the server process: it listens on a loopback port and reports it
-// (evReady), answers each stream's first request with coldBytes bytes, and
-// on a push command sends every open stream one message of the size named.
-// It returns when in closes.
-func Serve(in io.Reader, out io.Writer, coldBytes int) error {
-	if coldBytes < 1 {
-		return fmt.Errorf("cold bytes must be at least 1, got %d", coldBytes)
+// (evReady), syncs each stream as ex says, and on a push command sends every
+// open stream one message of the size named. It returns when in closes.
+func Serve(in io.Reader, out io.Writer, ex Exchange) error {
+	if err := ex.validate(); err != nil {
+		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &server{cold: make([]byte, coldBytes), streams: map[chan []byte]bool{}}
+	srv := &server{ex: ex, cold: make([]byte, ex.ColdBytes/ex.rounds()+1), streams: map[chan []byte]bool{}}
 	g := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}), grpc.MaxConcurrentStreams(math.MaxUint32))
 	desc := streamDesc
 	desc.Handler = func(_ any, ss grpc.ServerStream) error { return srv.handle(ss) }
@@ -62,16 +61,13 @@ func Serve(in io.Reader, out io.Writer, coldBytes int) error {
 }
 
 type server struct {
-	cold    []byte
+	ex      Exchange
+	cold    []byte // as long as the longest cold-sync message: their sizes differ by one at most
 	mu      sync.Mutex
 	streams map[chan []byte]bool // each open stream's queue of pushes
 }
 
 func (s *server) handle(ss grpc.ServerStream) error {
-	var req []byte
-	if err := ss.RecvMsg(&req); err != nil {
-		return err
-	}
 	pushes := make(chan []byte, 16)
 	s.mu.Lock()
 	s.streams[pushes] = true
@@ -81,8 +77,17 @@ func (s *server) handle(ss grpc.ServerStream) error {
 		delete(s.streams, pushes)
 		s.mu.Unlock()
 	}()
-	if err := ss.SendMsg(&s.cold); err != nil {
-		return err
+	var req []byte
+	for i := range s.ex.rounds() {
+		for range s.ex.requestsIn(i) {
+			if err := ss.RecvMsg(&req); err != nil {
+				return err
+			}
+		}
+		msg := s.cold[:s.ex.responseBytes(i)]
+		if err := ss.SendMsg(&msg); err != nil {
+			return err
+		}
 	}
 	gone := make(chan error, 1)
 	go func() {
