@@ -351,8 +351,10 @@ func (r *MeshOperatorReconciler) patchFinalizers(ctx context.Context, before, af
 }
 
 func (r *MeshOperatorReconciler) removeNamespaces(ctx context.Context, mesh *operatorv1alpha1.MeshOperator) error {
+	// From the apiserver: a cache that has not yet seen the namespace the first install
+	// created a moment ago would leave it behind.
 	created := &corev1.NamespaceList{}
-	if err := r.List(ctx, created, client.MatchingLabels{LabelCreatedBy: mesh.Name}); err != nil {
+	if err := r.uncached().List(ctx, created, client.MatchingLabels{LabelCreatedBy: mesh.Name}); err != nil {
 		return err
 	}
 	meshes := &operatorv1alpha1.MeshOperatorList{}

@@ -37,7 +37,9 @@ func takeHostSnapshot(t *testing.T) hostSnapshot {
 	command("routes", "ip", "route", "show", "table", "all")
 	command("mounts", "sh", "-c", "awk '{print $5}' /proc/self/mountinfo | sort")
 	command("network namespaces", "sh", "-c", "ls /var/run/netns 2>/dev/null | sort")
-	command("node processes", "sh", "-c", "ps -eo comm | grep -xE '(kubelet|kube-proxy|containerd|containerd-shim.*|runc|coredns|pause)' | sort || true")
+	// Live processes only: a killed runtime shim, reparented to init, stays a zombie until
+	// init reaps it, on init's schedule (this sandbox's took up to a minute).
+	command("node processes", "sh", "-c", "ps -eo stat=,comm= | awk '$1 !~ /^Z/ {print $2}' | grep -xE '(kubelet|kube-proxy|containerd|containerd-shim.*|runc|coredns|pause)' | sort || true")
 	for _, dir := range []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni", "/run/containerd", "/etc/cni"} {
 		_, err := os.Stat(dir)
 		s["exists "+dir] = fmt.Sprint(err == nil)
