@@ -129,9 +129,10 @@ func TestNamespaceCannotChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteMesh(t, mesh.Name) })
-	// Deleted while its first install runs, a mesh can leave a webhook configuration behind
-	// that rejects every later Istio object (issue 10's note of 2026-12-03): until that is
-	// fixed, this test lets the install finish before its cleanup deletes the mesh.
+	// Once, a mesh deleted here while its first install ran was followed by a test whose
+	// Istio objects its validating webhook (failurePolicy Fail) rejected. Deletion during the
+	// first install is TestDeletedDuringFirstInstallLeavesNothing's subject; this test lets the
+	// install finish before its cleanup deletes the mesh.
 	defer waitCondition(t, mesh.Name, operatorv1alpha1.ConditionReady, metav1.ConditionTrue)
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"namespace":"elsewhere"}}`))
 	err := k8sClient.Patch(t.Context(), mesh, patch)
