@@ -152,6 +152,9 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if components, err = r.withRetainedRevisions(target, components, mem); err != nil {
 		return ctrl.Result{}, err
 	}
+	if components, err = r.withValidatorsFailingOpen(ctx, mesh, components); err != nil {
+		return ctrl.Result{}, err
+	}
 	allReady, err := r.rollout(ctx, mesh.Name, components, status)
 	if err != nil {
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, mesh, status))

@@ -28,24 +28,8 @@ func TestInjectorWebhookGetsTheMeshRoot(t *testing.T) {
 	createMesh(t, newMesh(name))
 	cfgName := "loom-control-plane-" + name + "-injector"
 
-	root := func() []byte {
-		r, err := ca.NewRoot("cluster.local", ca.ECDSAP256, 0, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.CertPEM
-	}
-	first := root()
-	state := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: operatorv1alpha1.CAStateConfigMap},
-		Data:       map[string]string{operatorv1alpha1.CAStateKeyMode: "SelfSigned", operatorv1alpha1.CAStateKeyRoots: string(first)},
-	}
-	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		return k8sClient.Create(ctx, state.DeepCopy()) == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("creating %s in namespace %s: %v", state.Name, name, err)
-	}
+	first := newRootPEM(t)
+	state := publishCARoot(t, name, first)
 	waitCABundle(t, cfgName, first)
 	waitValidatorCABundle(t, "loom-control-plane-"+name+"-validator", first)
 
@@ -76,7 +60,7 @@ func TestInjectorWebhookGetsTheMeshRoot(t *testing.T) {
 	}
 	waitCABundle(t, cfgName, first)
 
-	second := root()
+	second := newRootPEM(t)
 	if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(state), state); err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +70,32 @@ func TestInjectorWebhookGetsTheMeshRoot(t *testing.T) {
 	}
 	waitCABundle(t, cfgName, second)
 	waitValidatorCABundle(t, "loom-control-plane-"+name+"-validator", second)
+}
+
+func newRootPEM(t *testing.T) []byte {
+	t.Helper()
+	r, err := ca.NewRoot("cluster.local", ca.ECDSAP256, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.CertPEM
+}
+
+// publishCARoot writes the mesh's CA state ConfigMap in namespace as its control plane would,
+// once the namespace exists.
+func publishCARoot(t *testing.T, namespace string, root []byte) *corev1.ConfigMap {
+	t.Helper()
+	state := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: operatorv1alpha1.CAStateConfigMap},
+		Data:       map[string]string{operatorv1alpha1.CAStateKeyMode: "SelfSigned", operatorv1alpha1.CAStateKeyRoots: string(root)},
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return k8sClient.Create(ctx, state.DeepCopy()) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("creating %s in namespace %s: %v", state.Name, namespace, err)
+	}
+	return state
 }
 
 // waitValidatorCABundle waits until every webhook of the validating configuration carries bundle.
