@@ -45,16 +45,21 @@ func (p *rootPublisher) publish(bundle []byte) {
 
 // due marks one namespace to be written.
 func (p *rootPublisher) due(obj any) {
-	ns, ok := obj.(*corev1.Namespace)
-	if !ok {
-		return
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		p.markDue(ns.Name)
 	}
+}
+
+// markDue marks namespaces to be written.
+func (p *rootPublisher) markDue(namespaces ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pending == nil {
 		p.pending = map[string]bool{}
 	}
-	p.pending[ns.Name] = true
+	for _, ns := range namespaces {
+		p.pending[ns] = true
+	}
 	p.signal()
 }
 
@@ -109,16 +114,26 @@ func (p *rootPublisher) run(ctx context.Context) {
 			continue
 		}
 		data := map[string]string{"root-cert.pem": string(bundle)}
+		var failed []string
 		for _, ns := range namespaces {
 			if !all && !pending[ns.Name] || slices.Contains(skippedNamespaces, ns.Name) || ns.Status.Phase == corev1.NamespaceTerminating {
 				continue
 			}
 			if err := writeConfigMap(ctx, p.client, ns.Name, rootConfigMapName, rootLabels, data); err != nil && ctx.Err() == nil {
-				p.log.Error(err, "trust bundle not published", "namespace", ns.Name)
+				p.log.Error(err, "trust bundle not published; retrying", "namespace", ns.Name)
+				failed = append(failed, ns.Name)
 			}
+		}
+		if len(failed) > 0 {
+			time.AfterFunc(publishRetry, func() { p.markDue(failed...) })
 		}
 	}
 }
+
+// publishRetry paces another try for namespaces whose ConfigMap could not be written (a
+// conflicting update, an apiserver that did not answer): left for the periodic resync, they
+// would keep a retired root for minutes.
+const publishRetry = time.Second
 
 var rootLabels = map[string]string{"istio.io/config": "true", "app.kubernetes.io/managed-by": "loom-discovery"}
 var everything = labels.Everything()
