@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,7 @@ func TestInstallWithKustomize(t *testing.T) {
 	if logs := kubectl("-n", "loom-system", "logs", "deploy/loom-control-plane"); !strings.Contains(logs, "caches synced; serving config") {
 		t.Errorf("the control-plane pod does not serve config:\n%s", logs)
 	}
+	checkValidatorFailsClosed(t, cs, cluster)
 
 	// Proxyless gRPC echo servers and a client in a namespace labelled istio-injection=enabled,
 	// injected by the control-plane pod's webhook with the grpc-agent template: `loom agent`
@@ -124,6 +126,46 @@ func TestInstallWithKustomize(t *testing.T) {
 		t.Fatalf("kubectl mesh proxy-config %s listeners: %v\n%s", pods.Items[0].Name, err, out)
 	}
 	t.Logf("kubectl mesh proxy-config %s listeners:\n%s", pods.Items[0].Name, out)
+}
+
+// checkValidatorFailsClosed: as istiod's, the mesh's validator fails open until its control
+// plane serves, then closed; an invalid VirtualService outside the mesh namespace is then
+// refused by the control-plane pod's webhook.
+func checkValidatorFailsClosed(t *testing.T, cs kubernetes.Interface, cluster *devcluster.Cluster) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil //nolint:nilerr // retried
+		}
+		for _, cfg := range list.Items {
+			for _, w := range cfg.Webhooks {
+				if w.ClientConfig.Service != nil && w.ClientConfig.Service.Namespace == "loom-system" &&
+					w.FailurePolicy != nil && *w.FailurePolicy == admissionregistrationv1.Fail {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the mesh's validator never failed closed once its control plane served: %v", err)
+	}
+	cmd := exec.CommandContext(t.Context(), cluster.Kubectl(), "--kubeconfig", cluster.KubeconfigPath, "-n", "default", "apply", "--dry-run=server", "-f", "-")
+	cmd.Stdin = strings.NewReader(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bad-regex}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {regex: "("}}]
+    route: [{destination: {host: reviews}}]
+`)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "spec.http[0].match[0].uri.regex") || !strings.Contains(string(out), "invalid RE2 regular expression") {
+		t.Fatalf("an invalid VirtualService in namespace default: %v\n%s\nwant the control plane's webhook to refuse it naming the regex", err, out)
+	}
 }
 
 // checkSidecarPodRuns: a pod of the default (sidecar) template in an injected namespace runs
