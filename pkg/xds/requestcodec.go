@@ -125,7 +125,7 @@ func (c sharedBodyCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.CodecV2.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	buf := data.MaterializeToBuffer(requestBuffers)
 	defer buf.Free()
 	return unmarshalRequest(buf.ReadOnlyData(), req)
 }
