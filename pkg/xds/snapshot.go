@@ -3,6 +3,7 @@ package xds
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -70,6 +71,50 @@ type typeSet struct {
 	// positions indexes names, for namedExactly; built on first use.
 	positionsOnce sync.Once
 	positions     map[string]int
+
+	lastList listMemo
+}
+
+// listMemo is the last request list canonicalized against a set. The streams of a view
+// send the very same list, decoded once and shared (see requestcodec.go), so a list
+// with the same backing array and length has the same contents: lists are never
+// modified once decoded.
+type listMemo struct {
+	mu      sync.Mutex
+	in, out []string
+	exact   bool
+}
+
+// canonicalList returns names made of the set's own strings (see canonical), and
+// whether they are exactly the set's names with no wildcard among them: the cold-sync
+// case of a first list naming every resource.
+func (t *typeSet) canonicalList(names []string) (out []string, exact bool) {
+	if t == nil {
+		return names, false
+	}
+	m := &t.lastList
+	m.mu.Lock()
+	if sameSlice(m.in, names) {
+		out, exact = m.out, m.exact
+		m.mu.Unlock()
+		return out, exact
+	}
+	m.mu.Unlock()
+	if slices.Equal(names, t.names) {
+		out = t.names
+	} else {
+		out = canonical(names, t)
+	}
+	exact = t.get(wildcardName) == nil && t.namedExactly(out)
+	m.mu.Lock()
+	m.in, m.out, m.exact = names, out, exact
+	m.mu.Unlock()
+	return out, exact
+}
+
+// sameSlice reports whether a and b are the same slice: one backing array, one length.
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // shareIfAll returns the set's shared, read-only name set if names holds

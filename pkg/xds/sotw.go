@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"reflect"
 	"slices"
 	"sort"
 
@@ -143,7 +144,7 @@ func (h *sotwStream) build(t string, ts *typeState, cur *snapshot, ch *typeChang
 // isAll reports whether names (sorted) is every name of the set, so its
 // shared list can be sent.
 func (t *typeSet) isAll(names []string) bool {
-	return t != nil && slices.Equal(names, t.names)
+	return t != nil && (sameSlice(names, t.names) || slices.Equal(names, t.names))
 }
 
 func (t *typeSet) anysOf(names []string) []*anypb.Any {
@@ -173,8 +174,12 @@ func subscribedExisting(set *typeSet, sub *subscription) []string {
 
 // subscribesAll reports whether the subscription names every resource of the set: the
 // common case of clients that subscribe to every cluster's endpoints, answered without
-// sorting the subscription's names for every stream.
+// sorting the subscription's names for every stream, and without looking them up when
+// the subscription holds this very set's shared name set.
 func subscribesAll(sub *subscription, set *typeSet) bool {
+	if sub.shared && sameMap(sub.names, set.sharedNameSet()) {
+		return true
+	}
 	if len(sub.names) != len(set.names) {
 		return false
 	}
@@ -184,6 +189,10 @@ func subscribesAll(sub *subscription, set *typeSet) bool {
 		}
 	}
 	return true
+}
+
+func sameMap(a, b map[string]struct{}) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // touches reports whether a change concerns the subscription.

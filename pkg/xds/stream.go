@@ -73,10 +73,11 @@ type stream struct {
 	wakeCh    chan struct{}
 	inbox     []*pushRecord // guarded by view.mu
 
-	mu    sync.Mutex
-	base  *snapshot // every subscribed resource was last sent at its version in base
-	types map[string]*typeState
-	nonce uint64
+	mu        sync.Mutex
+	base      *snapshot // every subscribed resource was last sent at its version in base
+	types     map[string]*typeState
+	typeOrder []string // types' keys in send order; nil when a type was added since
+	nonce     uint64
 }
 
 func (st *stream) wake() {
@@ -92,18 +93,24 @@ func (st *stream) typeState(typeURL string) (ts *typeState, created bool) {
 	if ts == nil {
 		ts = &typeState{}
 		st.types[typeURL] = ts
+		st.typeOrder = nil
 		created = true
 	}
 	return ts, created
 }
 
-// sortedTypes returns the stream's type URLs in send order. Caller holds st.mu.
+// sortedTypes returns the stream's type URLs in send order, kept until a type is
+// added. Caller holds st.mu.
 func (st *stream) sortedTypes() []string {
+	if len(st.typeOrder) == len(st.types) {
+		return st.typeOrder
+	}
 	out := make([]string, 0, len(st.types))
 	for t := range st.types {
 		out = append(out, t)
 	}
 	sortTypes(out)
+	st.typeOrder = out
 	return out
 }
 

@@ -21,6 +21,10 @@ type subscription struct {
 	// last is the previous SotW request's list: clients repeat the same list
 	// in every ACK, and comparing in order is cheaper than set lookups.
 	last []string
+	// lastRequested is the list as the previous request carried it (shared with other
+	// requests of the same list: see requestcodec.go): an ACK repeating it is seen
+	// without comparing names.
+	lastRequested []string
 }
 
 // interest is what a subscription change asks the server to (re)send.
@@ -59,7 +63,7 @@ func (s *subscription) active() bool { return s.wildcard || len(s.names) > 0 }
 func (s *subscription) applySotw(names []string, set *typeSet) interest {
 	var in interest
 	if len(names) == 0 {
-		s.last = nil
+		s.last, s.lastRequested = nil, nil
 		if !s.explicit {
 			in.wildcard = !s.wildcard
 			s.wildcard = true
@@ -70,16 +74,13 @@ func (s *subscription) applySotw(names []string, set *typeSet) interest {
 		return in
 	}
 	s.explicit = true
-	if slices.Equal(names, s.last) {
+	if sameSlice(names, s.lastRequested) || slices.Equal(names, s.last) {
 		return in
 	}
-	if set != nil && slices.Equal(names, set.names) {
-		names = set.names
-	} else {
-		names = canonical(names, set)
-	}
+	s.lastRequested = names
+	names, exact := set.canonicalList(names)
 	// The cold-sync case, thousands of times: a first list that names every resource.
-	if len(s.names) == 0 && !s.wildcard && set.get(wildcardName) == nil && set.namedExactly(names) {
+	if len(s.names) == 0 && !s.wildcard && exact {
 		s.last = names
 		s.names, s.shared = set.sharedNameSet(), true
 		in.allNamed = true

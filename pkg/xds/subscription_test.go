@@ -171,3 +171,34 @@ func namedSet(names ...string) *typeSet {
 	}
 	return set
 }
+
+// The streams of a view send one shared list: a set canonicalizes it once, and tells a
+// list with the same names in another slice, or other names, apart.
+func TestCanonicalListIsRememberedByIdentity(t *testing.T) {
+	set := namedSet("a", "b", "c")
+	shared := []string{"c", "a", "b"}
+	out, exact := set.canonicalList(shared)
+	if !exact || !slices.Equal(out, shared) || unsafe.StringData(out[0]) != unsafe.StringData(set.byName["c"].name) {
+		t.Fatalf("first list of every name: %v exact=%v (want the set's own strings)", out, exact)
+	}
+	if again, exact := set.canonicalList(shared); !exact || &again[0] != &out[0] {
+		t.Fatalf("the same list again was not taken from the memo: exact=%v", exact)
+	}
+	if _, exact := set.canonicalList([]string{"a", "a", "b"}); exact {
+		t.Fatal("a list with a duplicate named every resource")
+	}
+	if other, exact := set.canonicalList([]string{"c", "a", "b"}); !exact || &other[0] == &out[0] {
+		t.Fatalf("the same names in another slice: exact=%v, shared the memo's answer=%v", exact, &other[0] == &out[0])
+	}
+	var s subscription
+	s.applySotw(shared, set)
+	if in := s.applySotw(shared, set); !in.empty() {
+		t.Fatalf("an ACK repeating the shared list asked for %+v", in)
+	}
+	if in := s.applySotw([]string{"a"}, set); s.count() != 1 || !in.empty() {
+		t.Fatalf("narrowed after the shared list: count %d, %+v", s.count(), in)
+	}
+	if in := s.applySotw(shared, set); !slices.Equal(in.added, []string{"b", "c"}) {
+		t.Fatalf("the shared list again after narrowing: %+v, want b and c added", in)
+	}
+}
