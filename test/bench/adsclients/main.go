@@ -156,7 +156,7 @@ func (r *runner) run(ctx context.Context) error {
 		cc, err := grpc.NewClient(r.cfg.server,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithStatsHandler(byteCounter{&r.bytes, &r.sent}),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.ForceCodecV2(newResponseCodec())),
 			// Envoy's defaults for HTTP/2 upstreams: 256 MiB windows.
 			grpc.WithInitialWindowSize(1<<28), grpc.WithInitialConnWindowSize(1<<28),
 			grpc.WithReadBufferSize(64<<10),

@@ -51,15 +51,22 @@ type parseKey struct {
 }
 
 type parseCache struct {
-	m      sync.Map // parseKey -> summary
+	m sync.Map // parseKey -> summary
+	// byAny is m by resource: responses of the same bytes share their resources (see
+	// responseCodec), so most are found here without hashing their value.
+	byAny  sync.Map // *anypb.Any -> summary
 	errors atomic.Int64
 }
 
 func newParseCache() *parseCache { return &parseCache{} }
 
 func (p *parseCache) get(t int, a *anypb.Any, parse func([]byte) (any, error)) any {
+	if v, ok := p.byAny.Load(a); ok {
+		return v
+	}
 	k := parseKey{t: t, hash: xxhash.Sum64(a.GetValue()), size: len(a.GetValue())}
 	if v, ok := p.m.Load(k); ok {
+		p.byAny.Store(a, v)
 		return v
 	}
 	v, err := parse(a.GetValue())
@@ -70,6 +77,7 @@ func (p *parseCache) get(t int, a *anypb.Any, parse func([]byte) (any, error)) a
 		return nil
 	}
 	v, _ = p.m.LoadOrStore(k, v)
+	p.byAny.Store(a, v)
 	return v
 }
 
