@@ -106,10 +106,13 @@ func resourcesRun(b []byte) (start, end int, ok bool) {
 }
 
 // sharedLists holds decoded resource lists by their encoding, up to maxListBytes of
-// encodings; when full, it starts over.
+// encodings; when full, it starts over. A list is kept from the second time its
+// encoding arrives: a control plane that sends each client its own resources costs a
+// hash per response, not a copy.
 type sharedLists[T any] struct {
 	mu    sync.Mutex
 	lists map[uint64]*sharedList[T]
+	seen  map[uint64]bool
 	bytes int
 }
 
@@ -118,7 +121,10 @@ type sharedList[T any] struct {
 	list []T
 }
 
-const maxListBytes = 256 << 20
+const (
+	maxListBytes = 256 << 20
+	maxSeen      = 1 << 20
+)
 
 func (s *sharedLists[T]) get(raw []byte, parse func([]byte) ([]T, error)) ([]T, error) {
 	h := xxhash.Sum64(raw)
@@ -134,11 +140,15 @@ func (s *sharedLists[T]) get(raw []byte, parse func([]byte) ([]T, error)) ([]T, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.lists == nil || s.bytes+len(raw) > maxListBytes {
-		s.lists, s.bytes = map[uint64]*sharedList[T]{}, 0
+	if s.lists == nil || s.bytes+len(raw) > maxListBytes || len(s.seen) > maxSeen {
+		s.lists, s.seen, s.bytes = map[uint64]*sharedList[T]{}, map[uint64]bool{}, 0
 	}
 	if l := s.lists[h]; l != nil && string(l.raw) == string(raw) {
 		return l.list, nil // another client decoded it meanwhile: share that one
+	}
+	if !s.seen[h] {
+		s.seen[h] = true
+		return list, nil
 	}
 	s.lists[h] = &sharedList[T]{raw: append([]byte(nil), raw...), list: list}
 	s.bytes += len(raw)
