@@ -108,7 +108,9 @@ func resourcesRun(b []byte) (start, end int, ok bool) {
 // sharedLists holds decoded resource lists by their encoding, up to maxListBytes of
 // encodings; when full, it starts over. A list is kept from the second time its
 // encoding arrives: a control plane that sends each client its own resources costs a
-// hash per response, not a copy.
+// hash per response, not a copy. Clients that receive a kept encoding while it is
+// being decoded wait for that decoding: after a change, a thousand clients receive the
+// same bytes at once.
 type sharedLists[T any] struct {
 	mu    sync.Mutex
 	lists map[uint64]*sharedList[T]
@@ -118,7 +120,9 @@ type sharedLists[T any] struct {
 
 type sharedList[T any] struct {
 	raw  []byte
+	done chan struct{} // closed once list and err are set
 	list []T
+	err  error
 }
 
 const (
@@ -129,30 +133,29 @@ const (
 func (s *sharedLists[T]) get(raw []byte, parse func([]byte) ([]T, error)) ([]T, error) {
 	h := xxhash.Sum64(raw)
 	s.mu.Lock()
-	if l := s.lists[h]; l != nil && string(l.raw) == string(raw) {
-		s.mu.Unlock()
-		return l.list, nil
-	}
-	s.mu.Unlock()
-	list, err := parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.lists == nil || s.bytes+len(raw) > maxListBytes || len(s.seen) > maxSeen {
 		s.lists, s.seen, s.bytes = map[uint64]*sharedList[T]{}, map[uint64]bool{}, 0
 	}
-	if l := s.lists[h]; l != nil && string(l.raw) == string(raw) {
-		return l.list, nil // another client decoded it meanwhile: share that one
+	if l := s.lists[h]; l != nil {
+		s.mu.Unlock()
+		<-l.done
+		if l.err == nil && string(l.raw) == string(raw) {
+			return l.list, nil
+		}
+		return parse(raw) // a hash collision, or bytes proto refuses: decode them here
 	}
 	if !s.seen[h] {
 		s.seen[h] = true
-		return list, nil
+		s.mu.Unlock()
+		return parse(raw)
 	}
-	s.lists[h] = &sharedList[T]{raw: append([]byte(nil), raw...), list: list}
+	l := &sharedList[T]{raw: append([]byte(nil), raw...), done: make(chan struct{})}
+	s.lists[h] = l
 	s.bytes += len(raw)
-	return list, nil
+	s.mu.Unlock()
+	l.list, l.err = parse(raw)
+	close(l.done)
+	return l.list, l.err
 }
 
 // gather returns the message's bytes in one slice: its only buffer, or a pooled copy

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc/mem"
@@ -107,5 +110,30 @@ func TestResponseCodecFallsBackToProto(t *testing.T) {
 	}
 	if err := newResponseCodec().Unmarshal(frames(b[:len(b)-3], len(b)), &discoveryv3.DiscoveryResponse{}); err == nil {
 		t.Fatal("a truncated response decoded without error")
+	}
+}
+
+// A thousand clients receiving the same bytes at once decode them twice at most: the
+// first alone, the second for all (the others wait for it).
+func TestSharedListsDecodeOnceForConcurrentClients(t *testing.T) {
+	var lists sharedLists[int]
+	var parses atomic.Int64
+	parse := func(b []byte) ([]int, error) {
+		parses.Add(1)
+		time.Sleep(time.Millisecond)
+		return []int{len(b)}, nil
+	}
+	raw := []byte("the same resources")
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() {
+			if l, err := lists.get(raw, parse); err != nil || len(l) != 1 || l[0] != len(raw) {
+				t.Errorf("got %v, %v", l, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := parses.Load(); n > 2 {
+		t.Fatalf("the same bytes were decoded %d times", n)
 	}
 }
