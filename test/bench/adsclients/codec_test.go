@@ -137,3 +137,31 @@ func TestSharedListsDecodeOnceForConcurrentClients(t *testing.T) {
 		t.Fatalf("the same bytes were decoded %d times", n)
 	}
 }
+
+// A resource a thousand clients receive at once is summarized once, and found by
+// pointer afterwards.
+func TestParseCacheParsesOnceForConcurrentClients(t *testing.T) {
+	p := newParseCache()
+	a := someAnys(t, 1)[0]
+	var parses atomic.Int64
+	parse := func(b []byte) (any, error) {
+		parses.Add(1)
+		time.Sleep(time.Millisecond)
+		return len(b), nil
+	}
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() {
+			if v := p.get(tRDS, a, parse); v != len(a.GetValue()) {
+				t.Errorf("got %v", v)
+			}
+		})
+	}
+	wg.Wait()
+	if n := parses.Load(); n != 1 {
+		t.Fatalf("the resource was decoded %d times", n)
+	}
+	if _, ok := p.byAny.Load(a); !ok {
+		t.Fatal("the summary is not found by pointer")
+	}
+}

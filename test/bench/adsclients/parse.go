@@ -51,11 +51,18 @@ type parseKey struct {
 }
 
 type parseCache struct {
-	m sync.Map // parseKey -> summary
+	m sync.Map // parseKey -> *parsed
 	// byAny is m by resource: responses of the same bytes share their resources (see
 	// responseCodec), so most are found here without hashing their value.
 	byAny  sync.Map // *anypb.Any -> summary
 	errors atomic.Int64
+}
+
+// parsed is one resource's summary, decoded by the first client that needed it while
+// the others wait: after a change, a thousand clients receive the resource at once.
+type parsed struct {
+	done chan struct{} // closed once v is set
+	v    any           // nil if the resource could not be decoded
 }
 
 func newParseCache() *parseCache { return &parseCache{} }
@@ -65,20 +72,25 @@ func (p *parseCache) get(t int, a *anypb.Any, parse func([]byte) (any, error)) a
 		return v
 	}
 	k := parseKey{t: t, hash: xxhash.Sum64(a.GetValue()), size: len(a.GetValue())}
-	if v, ok := p.m.Load(k); ok {
-		p.byAny.Store(a, v)
-		return v
-	}
-	v, err := parse(a.GetValue())
-	if err != nil {
-		if p.errors.Add(1) <= 10 {
+	mine := &parsed{done: make(chan struct{})}
+	e, loaded := p.m.LoadOrStore(k, mine)
+	entry := e.(*parsed)
+	if loaded {
+		<-entry.done
+	} else {
+		v, err := parse(a.GetValue())
+		if err != nil && p.errors.Add(1) <= 10 {
 			fmt.Fprintf(os.Stderr, "adsclients: cannot decode %s: %v\n", a.GetTypeUrl(), err)
 		}
-		return nil
+		if err == nil {
+			entry.v = v
+		}
+		close(entry.done)
 	}
-	v, _ = p.m.LoadOrStore(k, v)
-	p.byAny.Store(a, v)
-	return v
+	if entry.v != nil {
+		p.byAny.Store(a, entry.v)
+	}
+	return entry.v
 }
 
 func (p *parseCache) cluster(a *anypb.Any) *clusterSum {

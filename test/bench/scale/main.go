@@ -57,6 +57,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"loom.dev/loom/internal/devcluster"
 	"loom.dev/loom/test/bench/benchkit"
 )
@@ -85,6 +88,7 @@ func defaultOptions() options {
 }
 
 func main() {
+	ctrllog.SetLogger(logr.Discard()) // envtest's (inside devcluster) chatter
 	o := defaultOptions()
 	peers := strings.Join(o.peers, ",")
 	flag.IntVar(&o.services, "services", o.services, "services S, each with an EndpointSlice of 5 endpoints")
