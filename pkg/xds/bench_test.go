@@ -215,35 +215,60 @@ func BenchmarkDiffView(b *testing.B) {
 // BenchmarkColdSync measures the server's side of 100 proxies of one view
 // connecting and getting their whole config: their requests (every cluster
 // wildcard, every endpoint and route by name), the responses built (not
-// encoded: in-process streams), and the ACKs, until each has its three.
+// encoded: in-process streams), and the ACKs, until each has its three; over
+// SotW and over delta.
 func BenchmarkColdSync(b *testing.B) {
-	const streams = 100
 	gen := &benchGen{res: benchResources(0, func(int) uint32 { return 80 })}
 	edsNames, rdsNames := benchNames(gen.res, edsType), benchNames(gen.res, rdsType)
-	srv := NewServer(Options{Generator: gen, Logger: logr.Discard()})
-	srv.ready.Store(true)
-	connect := func(ctx context.Context, id int, done chan<- struct{}) {
+	sotw := func(ctx context.Context, srv *Server, id int, done chan<- struct{}) {
 		f := serveFakeSotw(ctx, srv, false)
 		f.reqs <- &discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: fmt.Sprintf("sidecar-%d", id)}, TypeUrl: cdsType}
 		f.reqs <- &discoveryv3.DiscoveryRequest{TypeUrl: edsType, ResourceNames: edsNames}
 		f.reqs <- &discoveryv3.DiscoveryRequest{TypeUrl: rdsType, ResourceNames: rdsNames}
-		go func() {
-			for range 3 {
-				select {
-				case r := <-f.resps:
-					ack := benchACK(r, edsNames, rdsNames)
-					f.reqs <- ack
-				case <-ctx.Done():
-					return
-				}
-			}
-			done <- struct{}{}
-		}()
+		answer(ctx, f.resps, f.reqs, func(r *discoveryv3.DiscoveryResponse) *discoveryv3.DiscoveryRequest {
+			return benchACK(r, edsNames, rdsNames)
+		}, done)
 	}
+	delta := func(ctx context.Context, srv *Server, id int, done chan<- struct{}) {
+		f := serveFakeDelta(ctx, srv, false)
+		f.reqs <- &discoveryv3.DeltaDiscoveryRequest{Node: &corev3.Node{Id: fmt.Sprintf("sidecar-%d", id)}, TypeUrl: cdsType}
+		f.reqs <- &discoveryv3.DeltaDiscoveryRequest{TypeUrl: edsType, ResourceNamesSubscribe: edsNames}
+		f.reqs <- &discoveryv3.DeltaDiscoveryRequest{TypeUrl: rdsType, ResourceNamesSubscribe: rdsNames}
+		answer(ctx, f.resps, f.reqs, func(r *discoveryv3.DeltaDiscoveryResponse) *discoveryv3.DeltaDiscoveryRequest {
+			return &discoveryv3.DeltaDiscoveryRequest{TypeUrl: r.TypeUrl, ResponseNonce: r.Nonce}
+		}, done)
+	}
+	for _, v := range []struct {
+		name    string
+		connect func(context.Context, *Server, int, chan<- struct{})
+	}{{"sotw", sotw}, {"delta", delta}} {
+		b.Run(v.name, func(b *testing.B) { benchColdSync(b, gen, v.connect) })
+	}
+}
+
+// answer ACKs a benchmark proxy's first three responses, then reports it done.
+func answer[Req, Resp any](ctx context.Context, resps <-chan *Resp, reqs chan<- *Req, ack func(*Resp) *Req, done chan<- struct{}) {
+	go func() {
+		for range 3 {
+			select {
+			case r := <-resps:
+				reqs <- ack(r)
+			case <-ctx.Done():
+				return
+			}
+		}
+		done <- struct{}{}
+	}()
+}
+
+func benchColdSync(b *testing.B, gen *benchGen, connect func(context.Context, *Server, int, chan<- struct{})) {
+	const streams = 100
+	srv := NewServer(Options{Generator: gen, Logger: logr.Discard()})
+	srv.ready.Store(true)
 	// The view exists before the measured streams arrive, as in a running mesh.
 	warm, stop := context.WithCancel(context.Background())
 	done := make(chan struct{}, streams)
-	connect(warm, -1, done)
+	connect(warm, srv, -1, done)
 	for srv.streamCountForBench() < 1 {
 		time.Sleep(time.Millisecond)
 	}
@@ -255,7 +280,7 @@ func BenchmarkColdSync(b *testing.B) {
 	for range b.N {
 		ctx, cancel := context.WithCancel(context.Background())
 		for i := range streams {
-			connect(ctx, i, done)
+			connect(ctx, srv, i, done)
 		}
 		for range streams {
 			<-done

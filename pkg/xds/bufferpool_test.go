@@ -41,6 +41,17 @@ func TestDirtyTiersReuseWithoutClearing(t *testing.T) {
 	}
 }
 
+// frames splits b into buffers of size bytes at most, as gRPC reads a message in frames.
+func frames(b []byte, size int) mem.BufferSlice {
+	var out mem.BufferSlice
+	for len(b) > 0 {
+		n := min(len(b), size)
+		out = append(out, mem.SliceBuffer(bytes.Clone(b[:n])))
+		b = b[n:]
+	}
+	return out
+}
+
 // A request gRPC read in several frames decodes as proto decodes it.
 func TestCodecDecodesARequestReadInFrames(t *testing.T) {
 	want := &discoveryv3.DiscoveryRequest{VersionInfo: "v1", ResponseNonce: "n1", TypeUrl: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"}
@@ -51,10 +62,7 @@ func TestCodecDecodesARequestReadInFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var frames mem.BufferSlice
-	for rest := b; len(rest) > 0; rest = rest[min(len(rest), 16<<10):] {
-		frames = append(frames, mem.SliceBuffer(bytes.Clone(rest[:min(len(rest), 16<<10)])))
-	}
+	frames := frames(b, 16<<10)
 	if len(frames) < 2 {
 		t.Fatalf("the request is %d bytes, one frame", len(b))
 	}
@@ -79,10 +87,7 @@ func BenchmarkUnmarshalListRequestInFrames(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var frames mem.BufferSlice
-	for rest := raw; len(rest) > 0; rest = rest[min(len(rest), 16<<10):] {
-		frames = append(frames, mem.SliceBuffer(rest[:min(len(rest), 16<<10)]))
-	}
+	frames := frames(raw, 16<<10)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {

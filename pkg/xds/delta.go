@@ -151,7 +151,10 @@ func (h *deltaStream) build(t string, ts *typeState, cur *snapshot, ch *typeChan
 	if len(send) == 0 && len(removed) == 0 && (ts.responded || !sub.wildcard) {
 		return nil, nil, nil, false
 	}
-	send, removed = sortedSet(send), sortedSet(removed)
+	if set == nil || !sameSlice(send, set.names) { // the set's own list is sorted
+		send = sortedSet(send)
+	}
+	removed = sortedSet(removed)
 	if set.isAll(send) {
 		return set.deltas, &set.deltasEnc, removed, true
 	}

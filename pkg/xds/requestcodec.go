@@ -17,8 +17,9 @@ import (
 // a type, ACKs included, and thousands of clients of one view send the same list: a
 // thousand names, decoded into a thousand fresh strings each time. Requests are decoded
 // here with that list taken from a table of lists seen recently, when the bytes are the
-// same, and decoded as proto would decode it otherwise. The lists are shared: the server
-// never modifies a request's resource_names.
+// same, and decoded as proto would decode it otherwise. A delta client's first request of
+// a type subscribes to the same names as the view's other streams, and is decoded the
+// same way. The lists are shared: the server never modifies a request's names.
 
 const resourceNamesField protowire.Number = 3
 
@@ -71,6 +72,19 @@ var errInvalidUTF8 = errors.New("proto: resource_names: string field contains in
 // unmarshalRequest decodes a DiscoveryRequest as proto.Unmarshal does, sharing its
 // resource_names list with earlier requests that carried the same one.
 func unmarshalRequest(b []byte, req *discoveryv3.DiscoveryRequest) error {
+	return unmarshalSharingNames(b, req, func(names []string) { req.ResourceNames = names })
+}
+
+// unmarshalDeltaRequest decodes a DeltaDiscoveryRequest as proto.Unmarshal does, sharing
+// its resource_names_subscribe list (the same field number) the same way: a view's
+// streams subscribe to the same names in their first request of a type.
+func unmarshalDeltaRequest(b []byte, req *discoveryv3.DeltaDiscoveryRequest) error {
+	return unmarshalSharingNames(b, req, func(names []string) { req.ResourceNamesSubscribe = names })
+}
+
+// unmarshalSharingNames decodes req, its field 3 (a list of names) through the table
+// of recent lists; set stores that list in req.
+func unmarshalSharingNames(b []byte, req proto.Message, set func([]string)) error {
 	// Clients send the list in one run of entries; other layouts go to proto.
 	start, end := -1, -1
 	for i := 0; i < len(b); {
@@ -101,7 +115,7 @@ func unmarshalRequest(b []byte, req *discoveryv3.DiscoveryRequest) error {
 		return err
 	}
 	if names := requestNames.lookup(raw); names != nil {
-		req.ResourceNames = names
+		set(names)
 		return nil
 	}
 	var names []string
@@ -115,17 +129,23 @@ func unmarshalRequest(b []byte, req *discoveryv3.DiscoveryRequest) error {
 		in = in[n+m:]
 	}
 	requestNames.store(raw, names)
-	req.ResourceNames = names
+	set(names)
 	return nil
 }
 
-// Unmarshal decodes SotW requests with unmarshalRequest, everything else as proto does.
+// Unmarshal decodes SotW and delta requests sharing their name lists, everything else as
+// proto does.
 func (c sharedBodyCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	req, ok := v.(*discoveryv3.DiscoveryRequest)
-	if !ok {
+	var decode func([]byte) error
+	switch req := v.(type) {
+	case *discoveryv3.DiscoveryRequest:
+		decode = func(b []byte) error { return unmarshalRequest(b, req) }
+	case *discoveryv3.DeltaDiscoveryRequest:
+		decode = func(b []byte) error { return unmarshalDeltaRequest(b, req) }
+	default:
 		return c.CodecV2.Unmarshal(data, v)
 	}
 	buf := data.MaterializeToBuffer(requestBuffers)
 	defer buf.Free()
-	return unmarshalRequest(buf.ReadOnlyData(), req)
+	return decode(buf.ReadOnlyData())
 }

@@ -141,11 +141,13 @@ func (s *subscription) applyDelta(subscribe, unsubscribe []string, first bool, s
 	if len(subscribe)+len(unsubscribe) == 0 {
 		return in
 	}
-	if len(s.names) == 0 && !s.wildcard && len(unsubscribe) == 0 && set.get(wildcardName) == nil && set.namedExactly(subscribe) {
-		s.explicit = true
-		s.names, s.shared = set.sharedNameSet(), true
-		in.allNamed = true
-		return in
+	if len(s.names) == 0 && !s.wildcard && len(unsubscribe) == 0 {
+		if _, exact := set.canonicalList(subscribe); exact {
+			s.explicit = true
+			s.names, s.shared = set.sharedNameSet(), true
+			in.allNamed = true
+			return in
+		}
 	}
 	if s.shared {
 		s.names, s.shared = maps.Clone(s.names), false
