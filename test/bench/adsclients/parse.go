@@ -53,10 +53,14 @@ type parseKey struct {
 type parseCache struct {
 	m sync.Map // parseKey -> *parsed
 	// byAny is m by resource: responses of the same bytes share their resources (see
-	// responseCodec), so most are found here without hashing their value.
-	byAny  sync.Map // *anypb.Any -> summary
-	errors atomic.Int64
+	// responseCodec), so most are found here without hashing their value. Resources
+	// that are not shared would each add an entry: it starts over past maxByAny.
+	byAny      sync.Map // *anypb.Any -> summary
+	byAnyCount atomic.Int64
+	errors     atomic.Int64
 }
+
+const maxByAny = 1 << 20
 
 // parsed is one resource's summary, decoded by the first client that needed it while
 // the others wait: after a change, a thousand clients receive the resource at once.
@@ -88,6 +92,10 @@ func (p *parseCache) get(t int, a *anypb.Any, parse func([]byte) (any, error)) a
 		close(entry.done)
 	}
 	if entry.v != nil {
+		if p.byAnyCount.Add(1) > maxByAny {
+			p.byAny.Clear()
+			p.byAnyCount.Store(0)
+		}
 		p.byAny.Store(a, entry.v)
 	}
 	return entry.v
