@@ -62,7 +62,7 @@ func prepareRealNode(dir string) (*realNode, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the real node needs %s on PATH (Debian packages containerd, runc, iptables, nftables, conntrack, iproute2; `make node-binaries` installs them)", strings.Join(missing, ", "))
 	}
-	lock, err := lockRealNode(dir)
+	lock, err := lockRealNode(realNodeLockFile, dir, reaperCleanupWait)
 	if err != nil {
 		return nil, err
 	}

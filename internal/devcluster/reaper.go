@@ -62,8 +62,9 @@ func (r *reaper) watch(pids ...int) (err error) {
 	return nil
 }
 
-// stop ends the watchdog; the owner cleans up itself.
+// stop ends the watchdog; the owner cleans up itself. The whole process group goes: the
+// shell's `sleep` has inherited the lock too, and would hold it for a while on its own.
 func (r *reaper) stop() {
-	_ = r.cmd.Process.Kill()
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
 	_ = r.cmd.Wait()
 }
