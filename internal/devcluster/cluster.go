@@ -79,7 +79,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}()
 	var inherit []*os.File
 	if opts.RealNode != nil {
-		if c.node, err = prepareRealNode(dir); err != nil {
+		if c.node, err = prepareRealNode(ctx, dir); err != nil {
 			return nil, err
 		}
 		inherit = append(inherit, c.node.lock)

@@ -1,6 +1,7 @@
 package devcluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,8 +22,8 @@ const reaperCleanupWait = 2 * time.Minute
 
 // lockRealNode takes the machine's real-node lock or says who holds it. A lock whose
 // recorded owner is gone is held by that owner's reaper while it puts the host back: that
-// is waited for, up to wait; a lock whose owner runs is refused at once.
-func lockRealNode(path, clusterDir string, wait time.Duration) (*os.File, error) {
+// is waited for, up to wait or until ctx ends; a lock whose owner runs is refused at once.
+func lockRealNode(ctx context.Context, path, clusterDir string, wait time.Duration) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -48,7 +49,12 @@ func lockRealNode(path, clusterDir string, wait time.Duration) (*os.File, error)
 			return nil, fmt.Errorf("the real node that held %s (%s) has ended, but its watchdog has not put the host back within %s; see the watchdog's processes (loom-cluster-reaper)",
 				path, strings.TrimSpace(string(owner)), wait)
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("waiting for the watchdog of the real node that held %s (%s): %w", path, strings.TrimSpace(string(owner)), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	if err := f.Truncate(0); err != nil {
 		return nil, errors.Join(err, f.Close())

@@ -1,6 +1,8 @@
 package devcluster
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,7 +44,7 @@ func endedPid(t *testing.T) int {
 func TestRealNodeLockRefusesARunningOwnerAtOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	holdLock(t, path, fmt.Sprintf("pid %d, cluster folder /tmp/other\n", os.Getpid()))
-	_, err := lockRealNode(path, "/tmp/mine", time.Hour)
+	_, err := lockRealNode(t.Context(), path, "/tmp/mine", time.Hour)
 	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "/tmp/other") {
 		t.Fatalf("got %v, want a refusal naming the running node", err)
 	}
@@ -57,7 +59,7 @@ func TestRealNodeLockWaitsForTheReaperOfAnEndedOwner(t *testing.T) {
 		close(released)
 		_ = held.Close()
 	}()
-	f, err := lockRealNode(path, "/tmp/mine", time.Hour)
+	f, err := lockRealNode(t.Context(), path, "/tmp/mine", time.Hour)
 	if err != nil {
 		t.Fatalf("the lock of an ended owner was not waited for: %v", err)
 	}
@@ -75,7 +77,7 @@ func TestRealNodeLockWaitsForTheReaperOfAnEndedOwner(t *testing.T) {
 func TestRealNodeLockGivesUpOnAReaperThatNeverEnds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	holdLock(t, path, fmt.Sprintf("pid %d, cluster folder /tmp/other\n", endedPid(t)))
-	_, err := lockRealNode(path, "/tmp/mine", 200*time.Millisecond)
+	_, err := lockRealNode(t.Context(), path, "/tmp/mine", 200*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "has not put the host back") {
 		t.Fatalf("got %v, want the reaper named", err)
 	}
@@ -131,5 +133,16 @@ func TestLockOwnerThatIsAZombieHasEnded(t *testing.T) {
 			t.Fatal("an ended, unreaped owner still counts as running")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRealNodeLockWaitEndsWithItsContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holdLock(t, path, fmt.Sprintf("pid %d, cluster folder /tmp/other\n", endedPid(t)))
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := lockRealNode(ctx, path, "/tmp/mine", time.Hour)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the wait ended by its context", err)
 	}
 }

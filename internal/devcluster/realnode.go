@@ -48,7 +48,7 @@ var requiredHostTools = []string{"containerd", "containerd-shim-runc-v2", "runc"
 // prepareRealNode takes the machine's lock and sets up the host: firewall snapshot, kernel
 // settings, bridge, egress guard, certificates. It runs before kube-apiserver starts,
 // because kube-apiserver listens on the bridge's address.
-func prepareRealNode(dir string) (*realNode, error) {
+func prepareRealNode(ctx context.Context, dir string) (*realNode, error) {
 	assets, err := FindNodeAssets()
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func prepareRealNode(dir string) (*realNode, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the real node needs %s on PATH (Debian packages containerd, runc, iptables, nftables, conntrack, iproute2; `make node-binaries` installs them)", strings.Join(missing, ", "))
 	}
-	lock, err := lockRealNode(realNodeLockFile, dir, reaperCleanupWait)
+	lock, err := lockRealNode(ctx, realNodeLockFile, dir, reaperCleanupWait)
 	if err != nil {
 		return nil, err
 	}

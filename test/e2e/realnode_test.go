@@ -409,7 +409,8 @@ func (k *kube) portForward(target string, port int) string {
 }
 
 // TestRealNodeCleanedUpWhenOwnerKilled kills `loom dev cluster up --real-node` outright and
-// checks that its watchdog stops the node's processes and pods and puts the host back.
+// checks that its watchdog stops the node's processes and pods and puts the host back, and
+// that the next real node waits for that instead of being refused.
 func TestRealNodeCleanedUpWhenOwnerKilled(t *testing.T) {
 	requireRealNode(t)
 	stateDir := t.TempDir()
@@ -430,6 +431,15 @@ func TestRealNodeCleanedUpWhenOwnerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The next real node, started while the watchdog is still putting the host back, waits
+	// for it instead of being refused; it then leaves the host as it found it too.
+	next, err := devcluster.Start(t.Context(), devcluster.Options{AssetsDir: assets, RealNode: &devcluster.RealNodeOptions{}})
+	if err != nil {
+		t.Fatalf("a real node started right after another's owner was killed: %v", err)
+	}
+	if err := next.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	var diff []string
