@@ -54,6 +54,8 @@ type MeshOperatorReconciler struct {
 	verdicts verdicts
 	// monitors applies the Prometheus Operator's objects.
 	monitors monitorsSupport
+	// unanswered remembers validators whose webhook did not answer the last probe.
+	unanswered unansweredProbes
 }
 
 // +kubebuilder:rbac:groups=operator.loom.dev,resources=meshoperators,verbs=get;list;watch;update;patch
@@ -152,7 +154,8 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if components, err = r.withRetainedRevisions(target, components, mem); err != nil {
 		return ctrl.Result{}, err
 	}
-	if components, err = r.withValidatorsFailingOpen(ctx, mesh, components); err != nil {
+	components, probeRetry, err := r.withValidatorsFailingOpen(ctx, mesh, components)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	allReady, err := r.rollout(ctx, mesh.Name, components, status)
@@ -193,7 +196,11 @@ func (r *MeshOperatorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		log.FromContext(ctx).Info("retired revisions unused for the grace period", "revisions", out.retired)
 	}
 	status.revisions(out.memory, &target.Spec)
-	return ctrl.Result{RequeueAfter: out.requeueAfter}, r.writeStatus(ctx, mesh, status)
+	requeue := out.requeueAfter
+	if probeRetry > 0 {
+		requeue = minPositive(requeue, probeRetry)
+	}
+	return ctrl.Result{RequeueAfter: requeue}, r.writeStatus(ctx, mesh, status)
 }
 
 // deletedMeanwhile reports whether the apiserver holds the MeshOperator as gone or being

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,9 +18,13 @@ import (
 // control plane's validator serves, its webhooks that the chart renders Fail are applied as
 // Ignore. Once applied as Fail, a validator stays Fail, as istiod leaves it.
 
+// validatorProbeRetry is how soon a validator that did not answer the probe is probed again.
+const validatorProbeRetry = 5 * time.Second
+
 // withValidatorsFailingOpen applies failOpenUntilServing to every control-plane component,
-// judged on the component's status and its live validator.
-func (r *MeshOperatorReconciler) withValidatorsFailingOpen(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, components []component) ([]component, error) {
+// judged on the component's status, its live validator and, as istiod does before failing
+// closed, a dry run the validator must deny. retry is set while a probe goes unanswered.
+func (r *MeshOperatorReconciler) withValidatorsFailingOpen(ctx context.Context, mesh *operatorv1alpha1.MeshOperator, components []component) (_ []component, retry time.Duration, _ error) {
 	ready := map[string]bool{}
 	for _, c := range mesh.Status.Components {
 		ready[c.Name] = c.Ready
@@ -31,6 +36,7 @@ func (r *MeshOperatorReconciler) withValidatorsFailingOpen(ctx context.Context, 
 			continue
 		}
 		serving := true
+		var toProbe []*admissionregistrationv1.ValidatingWebhookConfiguration
 		for _, obj := range c.objects {
 			if obj.GetKind() != "ValidatingWebhookConfiguration" {
 				continue
@@ -41,30 +47,52 @@ func (r *MeshOperatorReconciler) withValidatorsFailingOpen(ctx context.Context, 
 			case apierrors.IsNotFound(err):
 				live = nil
 			case err != nil:
-				return nil, err
+				return nil, 0, err
 			}
 			serving = serving && validatorServes(live, ready[c.name])
+			if live != nil && !failsClosed(live) {
+				toProbe = append(toProbe, live)
+			}
+		}
+		for _, live := range toProbe {
+			if !serving {
+				break
+			}
+			if !r.validatorAnswers(ctx, mesh, live) {
+				serving, retry = false, validatorProbeRetry
+			}
 		}
 		out[i] = failOpenUntilServing(c, serving)
 	}
-	return out, nil
+	return out, retry, nil
 }
 
-// validatorServes decides whether a validator may fail closed: it already does (live, as
-// applied before), or its control plane is Ready and every webhook of it has the CA bundle
-// that lets the apiserver call it.
+// validatorServes decides whether a validator may fail closed once it answers: it already
+// does (live, as applied before), or its control plane is Ready and every webhook of it has
+// the CA bundle that lets the apiserver call it.
 func validatorServes(live *admissionregistrationv1.ValidatingWebhookConfiguration, controlPlaneReady bool) bool {
 	if live == nil || len(live.Webhooks) == 0 {
 		return false
 	}
-	caBundles := true
+	if failsClosed(live) {
+		return true
+	}
+	for _, w := range live.Webhooks {
+		if len(w.ClientConfig.CABundle) == 0 {
+			return false
+		}
+	}
+	return controlPlaneReady
+}
+
+// failsClosed reports whether any webhook of the validator has failurePolicy Fail.
+func failsClosed(live *admissionregistrationv1.ValidatingWebhookConfiguration) bool {
 	for _, w := range live.Webhooks {
 		if w.FailurePolicy != nil && *w.FailurePolicy == admissionregistrationv1.Fail {
 			return true
 		}
-		caBundles = caBundles && len(w.ClientConfig.CABundle) > 0
 	}
-	return controlPlaneReady && caBundles
+	return false
 }
 
 // failOpenUntilServing returns c with the Fail webhooks of its validators set to Ignore

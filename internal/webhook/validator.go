@@ -78,7 +78,9 @@ func (v *Validator) Handle(_ context.Context, req admission.Request) (resp admis
 		return admission.Denied(fmt.Sprintf("%s %s/%s: not a valid object: %v", kind.Kind, req.Namespace, req.Name, err))
 	}
 	name := objectName(req, obj)
-	result := kind.Validate(validation.Object{Namespace: name.namespace, Name: name.name, Annotations: obj.Metadata.Annotations}, obj.Spec)
+	meta := validation.Object{Namespace: name.namespace, Name: name.name, Annotations: obj.Metadata.Annotations}
+	result := kind.Validate(meta, obj.Spec)
+	result.Errors = append(validation.Metadata(meta).Errors, result.Errors...)
 	warnings := make([]string, 0, len(result.Warnings))
 	for _, w := range result.Warnings {
 		warnings = append(warnings, fmt.Sprintf("%s %s: %s", kind.Kind, name, w))

@@ -312,3 +312,25 @@ func message(resp admission.Response) string {
 	}
 	return resp.Result.Message
 }
+
+// TestValidatorRejectsIstiosInternalAnnotations: as Istio's validator, an object carrying
+// internal.istio.io/webhook-always-reject is denied whatever its spec (a control plane's
+// probe of whether the apiserver reaches its validator), and so is internal.istio.io/parent.
+func TestValidatorRejectsIstiosInternalAnnotations(t *testing.T) {
+	v := NewValidator(nil)
+	for annotation, want := range map[string]string{
+		"internal.istio.io/webhook-always-reject": "metadata.annotations[internal.istio.io/webhook-always-reject]: annotation found, rejecting",
+		"internal.istio.io/parent":                "metadata.annotations[internal.istio.io/parent]: annotation found, this may not be set by users",
+	} {
+		obj := strings.Replace(validVS, "metadata: {name: reviews, namespace: shop}",
+			`metadata: {name: reviews, namespace: shop, annotations: {"`+annotation+`": "true"}}`, 1)
+		resp := v.Handle(context.Background(), validationRequest(t, admissionv1.Create, "networking.istio.io", "v1", "VirtualService", obj))
+		if resp.Allowed || !strings.Contains(message(resp), want) {
+			t.Errorf("%s: want denied with %q, got allowed=%v %q", annotation, want, resp.Allowed, message(resp))
+		}
+	}
+	gw := "metadata: {name: probe, annotations: {\"internal.istio.io/webhook-always-reject\": \"true\"}}\nspec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*\"]}]}"
+	if resp := v.Handle(context.Background(), validationRequest(t, admissionv1.Create, "networking.istio.io", "v1", "Gateway", gw)); resp.Allowed {
+		t.Error("a valid Gateway carrying the always-reject annotation was allowed")
+	}
+}
