@@ -39,19 +39,11 @@ func watchedKinds() []client.Object {
 const sliceServiceIndex = "loom.service-name"
 
 // newCache builds an informer cache that hands out its own objects (the
-// model only reads them) and keeps only the pod fields discovery uses.
+// model only reads them) and keeps only what discovery reads of them.
 func newCache(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, mapper apimeta.RESTMapper, httpClient *http.Client, onWatchError toolscache.WatchErrorHandlerWithContext) (cache.Cache, error) {
-	c, err := cache.New(cfg, cache.Options{
-		DefaultWatchErrorHandler:     onWatchError,
-		Scheme:                       scheme,
-		Mapper:                       mapper,
-		HTTPClient:                   httpClient,
-		DefaultUnsafeDisableDeepCopy: ptr.To(true),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}:  {Transform: trimPod},
-			&corev1.Node{}: {Transform: trimNode},
-		},
-	})
+	opts := cacheOptions()
+	opts.DefaultWatchErrorHandler, opts.Scheme, opts.Mapper, opts.HTTPClient = onWatchError, scheme, mapper, httpClient
+	c, err := cache.New(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +120,20 @@ func sliceServiceKey(obj any) string {
 		return ""
 	}
 	return s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]
+}
+
+// cacheOptions are what the cache keeps: no object's managedFields (nothing in discovery
+// reads them, and they can be as large as the rest of the object: istiod strips them too),
+// and of pods and nodes only the fields discovery uses.
+func cacheOptions() cache.Options {
+	return cache.Options{
+		DefaultUnsafeDisableDeepCopy: ptr.To(true),
+		DefaultTransform:             cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:  {Transform: trimPod},
+			&corev1.Node{}: {Transform: trimNode},
+		},
+	}
 }
 
 func trimPod(obj any) (any, error) {
