@@ -94,9 +94,11 @@ func (s *snapshots) get(ctx context.Context) *model.Snapshot {
 		return s.current
 	}
 	s.dirty.Store(false)
-	// The endpoint changes noted so far stay noted: the rebuild puts them in
-	// the model, but only the next push takes them to the proxies, and the
-	// quick endpoint push comes a whole debounce window before the full one.
+	// The rebuild reads every EndpointSlice: the changes noted so far need
+	// no quick update any more (those noted from now on may still).
+	s.pendingMu.Lock()
+	s.pendingEndpoints = nil
+	s.pendingMu.Unlock()
 	start := time.Now()
 	ctx, span := s.startModelBuild(ctx)
 	defer endSpan(span)
