@@ -64,10 +64,11 @@ func (c *pendingChanges) take() (refs map[model.ConfigRef]struct{}, all bool) {
 // from a model that already held a change is not regenerated for it again.
 func (g *generator) PushScope() func(viewKey string) bool {
 	refs, all := g.changes.take()
+	snap := g.snapshots.get(g.ctx)
 	if all {
+		g.snapshots.deliveredToAll()
 		return nil
 	}
-	snap := g.snapshots.get(g.ctx)
 	g.mu.Lock()
 	views := make(map[string]viewState, len(g.views))
 	for key, v := range g.views {

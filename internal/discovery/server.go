@@ -180,6 +180,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return ctx.Err()
 		}
 		log.Info("caches synced; serving config")
+		// The ready push regenerates every view from a model built after this.
+		p.generator.snapshots.dropEndpointNotes()
 		srv.SetReady()
 		close(ready)
 		return nil

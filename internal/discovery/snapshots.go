@@ -31,7 +31,9 @@ type snapshots struct {
 	builtBy trace.SpanContext // the span of current's build, if traced (under mu)
 
 	pendingMu        sync.Mutex
-	pendingEndpoints map[string]struct{} // namespace/name of Services whose EndpointSlices changed
+	pendingEndpoints map[string]uint64 // namespace/name of Services whose EndpointSlices changed -> note number
+	notes            uint64            // endpoint changes noted so far
+	builtThrough     uint64            // the notes current's build read (under mu)
 }
 
 func (s *snapshots) markDirty() { s.dirty.Store(true) }
@@ -40,10 +42,44 @@ func (s *snapshots) markDirty() { s.dirty.Store(true) }
 func (s *snapshots) noteEndpoints(serviceKey string) {
 	s.pendingMu.Lock()
 	if s.pendingEndpoints == nil {
-		s.pendingEndpoints = map[string]struct{}{}
+		s.pendingEndpoints = map[string]uint64{}
 	}
-	s.pendingEndpoints[serviceKey] = struct{}{}
+	s.notes++
+	s.pendingEndpoints[serviceKey] = s.notes
 	s.pendingMu.Unlock()
+}
+
+// A rebuild of the model reads the endpoint changes noted before it, but only a push takes
+// them to the proxies: the notes stay until the quick endpoint push takes them, or until a
+// push that regenerates every view from a model holding them (see deliveredToAll).
+
+// noteCount is how many endpoint changes have been noted.
+func (s *snapshots) noteCount() uint64 {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	return s.notes
+}
+
+// dropEndpointNotes forgets every endpoint change noted so far (those of the initial list).
+func (s *snapshots) dropEndpointNotes() {
+	s.pendingMu.Lock()
+	s.pendingEndpoints = nil
+	s.pendingMu.Unlock()
+}
+
+// deliveredToAll drops the endpoint notes that the current model holds: a push is about to
+// regenerate every view from it.
+func (s *snapshots) deliveredToAll() {
+	s.mu.Lock()
+	through := s.builtThrough
+	s.mu.Unlock()
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	for key, note := range s.pendingEndpoints {
+		if note <= through {
+			delete(s.pendingEndpoints, key)
+		}
+	}
 }
 
 // endpointChanges applies the EndpointSlice changes noted since its last
@@ -94,11 +130,8 @@ func (s *snapshots) get(ctx context.Context) *model.Snapshot {
 		return s.current
 	}
 	s.dirty.Store(false)
-	// The rebuild reads every EndpointSlice: the changes noted so far need
-	// no quick update any more (those noted from now on may still).
-	s.pendingMu.Lock()
-	s.pendingEndpoints = nil
-	s.pendingMu.Unlock()
+	// A change is noted after the cache holds it: the rebuild reads every note made so far.
+	through := s.noteCount()
 	start := time.Now()
 	ctx, span := s.startModelBuild(ctx)
 	defer endSpan(span)
@@ -112,6 +145,7 @@ func (s *snapshots) get(ctx context.Context) *model.Snapshot {
 		return s.current
 	}
 	s.current = model.Build(in)
+	s.builtThrough = through
 	s.metrics.modelBuild.Observe(time.Since(start).Seconds())
 	s.reports.replace("model", append(problems, s.current.Problems()...))
 	return s.current
