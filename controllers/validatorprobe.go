@@ -72,6 +72,9 @@ func (r *MeshOperatorReconciler) validatorAnswers(ctx context.Context, mesh *ope
 	}
 	u.last[live.UID] = now
 	log.FromContext(ctx).Info("validator keeps failing open: its webhook did not deny the probe", "validator", live.Name, "reason", reason)
+	if len(reason) > 600 { // an Event's note holds 1 KiB at most
+		reason = strings.ToValidUTF8(reason[:600], "") + "…"
+	}
 	if r.Recorder != nil {
 		r.Recorder.Eventf(mesh, nil, corev1.EventTypeWarning, ReasonValidatorNotAnswering, "Probe",
 			"ValidatingWebhookConfiguration %s keeps failing open (failurePolicy Ignore): a dry-run Gateway its webhook must deny was not denied: %s", live.Name, reason)
