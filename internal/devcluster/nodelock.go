@@ -77,10 +77,6 @@ func lockOwnerRuns(record string) bool {
 		return false
 	}
 	// A killed owner nobody has reaped yet is a zombie: it has ended all the same.
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, state, _ := strings.Cut(string(stat), ") ")
-	return !strings.HasPrefix(state, "Z")
+	state, _, ok := procStat(pid)
+	return !ok || state != "Z"
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // reaperScript waits for the process that owns the cluster to die, then kills every process
@@ -62,9 +63,14 @@ func (r *reaper) watch(pids ...int) (err error) {
 	return nil
 }
 
-// stop ends the watchdog; the owner cleans up itself. The whole process group goes: the
-// shell's `sleep` has inherited the lock too, and would hold it for a while on its own.
+// stop ends the watchdog; the owner cleans up itself. The whole process group goes, and
+// stop returns once it has: the shell's `sleep` has inherited the lock too, and holds it
+// until it has exited.
 func (r *reaper) stop() {
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	pgid := r.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	_ = r.cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); groupRunning(pgid) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
