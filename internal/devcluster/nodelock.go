@@ -77,6 +77,6 @@ func lockOwnerRuns(record string) bool {
 		return false
 	}
 	// A killed owner nobody has reaped yet is a zombie: it has ended all the same.
-	state, _, ok := procStat(pid)
-	return !ok || state != "Z"
+	s, err := readProcStat(pid)
+	return err != nil || s.state != "Z"
 }

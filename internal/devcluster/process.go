@@ -85,31 +85,65 @@ func childrenRunning(dir string) ([]int, error) {
 	return pids, nil
 }
 
-func parentPID(pid int) (int, error) {
+// procStatus is what /proc/<pid>/stat says of a process that the package reads.
+type procStatus struct {
+	state      string // "R", "S", "Z"...
+	ppid, pgrp int
+}
+
+func readProcStat(pid int) (procStatus, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return procStatus{}, err
 	}
 	// The command name in parentheses may hold spaces: fields start after the last ')'.
 	i := strings.LastIndexByte(string(stat), ')')
 	if i < 0 {
-		return 0, errors.New("malformed stat")
+		return procStatus{}, errors.New("malformed stat")
 	}
-	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 2 {
-		return 0, errors.New("malformed stat")
+	fields := strings.Fields(string(stat[i+1:])) // state, ppid, pgrp, ...
+	if len(fields) < 3 {
+		return procStatus{}, errors.New("malformed stat")
 	}
-	return strconv.Atoi(fields[1])
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return procStatus{}, err
+	}
+	pgrp, err := strconv.Atoi(fields[2])
+	if err != nil {
+		return procStatus{}, err
+	}
+	return procStatus{state: fields[0], ppid: ppid, pgrp: pgrp}, nil
+}
+
+func parentPID(pid int) (int, error) {
+	s, err := readProcStat(pid)
+	return s.ppid, err
 }
 
 // processAlive is true for a running process; a zombie has already exited.
 func processAlive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s, err := readProcStat(pid)
+	return err == nil && s.state != "Z"
+}
+
+// groupRunning reports whether a process of the group has not exited yet (a zombie has:
+// its files are closed).
+func groupRunning(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return false
 	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(string(stat[i+1:])), "Z")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if s, err := readProcStat(pid); err == nil && s.pgrp == pgid && s.state != "Z" {
+			return true
+		}
+	}
+	return false
 }
 
 // tailFile returns the last lines of a log file, for errors that point at it.
